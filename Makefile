@@ -1,0 +1,52 @@
+# Laurel — every entry point a person or CI uses. `make run` and `make test`
+# install what they need themselves, so a fresh clone needs nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto')
+GEN    := gen
+PYTEST_ARGS ?=
+
+SERVICE_ROOTS := shared services/intake services/scoring services/review services/notification $(GEN)
+
+.PHONY: install proto run test test-fast bench lint clean
+
+install: $(STAMP)
+
+# The venv gets the pinned tree, then a .pth file that puts the `laurel`
+# namespace portions (shared/, each service, generated code) on sys.path.
+$(STAMP): requirements.lock requirements.in Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip==26.3
+	$(PIP) install --quiet -r requirements.lock
+	$(PY) -c "import sysconfig,os; p=sysconfig.get_path('purelib'); open(os.path.join(p,'laurel-dev.pth'),'w').write(''.join(os.path.abspath(r)+chr(10) for r in '$(SERVICE_ROOTS)'.split()))"
+	printf '#!/bin/sh\nexec "%s" -m laurel.cli "$$@"\n' "$(abspath $(PY))" > $(VENV)/bin/laurel
+	chmod +x $(VENV)/bin/laurel
+	touch $(STAMP)
+
+# Generated protobuf code lives in gen/ and is not committed (see README).
+proto: $(GEN)/.stamp
+
+$(GEN)/.stamp: $(PROTOS) $(STAMP)
+	rm -rf $(GEN)
+	mkdir -p $(GEN)
+	$(PY) -m grpc_tools.protoc -I proto --python_out=$(GEN) --pyi_out=$(GEN) \
+		--grpc_python_out=$(GEN) $(PROTOS)
+	touch $(GEN)/.stamp
+
+# Installs, generates, starts broker + four services, runs the demo campaign,
+# and serves until Ctrl-C.
+run: install proto
+	$(VENV)/bin/laurel up
+
+test: install proto
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install proto
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) $(GEN) var .pytest_cache

