@@ -54,6 +54,7 @@ def service_env(kafka_broker: TansuBroker, topic_suffix: str, tmp_path) -> dict[
         "LAUREL_DATA_DIR": str(tmp_path),
         "LAUREL_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
         "LAUREL_OUTBOX_POLL_MS": "50",
+        "LAUREL_KAFKA_GROUP_PREFIX": f"test-{topic_suffix}",
     }
     for service in ("intake", "scoring", "review", "notification"):
         env[f"LAUREL_TOPIC_{service.upper()}"] = f"laurel.{service}.events.{topic_suffix}"

@@ -37,6 +37,7 @@ class KafkaSettings:
     partitions: int = 3
     replication_factor: int = 1
     security_protocol: str = "PLAINTEXT"
+    group_prefix: str = "laurel"
 
     def producer_options(self) -> dict[str, object]:
         """kafka-python KafkaProducer options (the outbox relay)."""
@@ -52,7 +53,7 @@ class KafkaSettings:
     def consumer_options(self, group_id: str) -> dict[str, object]:
         """FastStream subscriber options (aiokafka underneath)."""
         return {
-            "group_id": group_id,
+            "group_id": f"{self.group_prefix}.{group_id}",
             "auto_offset_reset": "earliest",
             "session_timeout_ms": self.session_timeout_ms,
             "heartbeat_interval_ms": self.heartbeat_interval_ms,
@@ -119,6 +120,7 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
             security_protocol=reader.choice(
                 "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", ("PLAINTEXT", "SSL")
             ),
+            group_prefix=reader.text("KAFKA_GROUP_PREFIX", "laurel"),
         ),
         topics=Topics(
             intake=reader.text("TOPIC_INTAKE", Topics.intake),

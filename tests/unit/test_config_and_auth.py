@@ -1,0 +1,58 @@
+"""Start-up refuses bad settings; development tokens need development mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from laurel.auth import DevTokenAuthenticator, dev_token
+from laurel.config import ConfigError, load_settings
+from laurel.envelope import Actor
+from laurel.errors import Unauthenticated
+
+BASE = {"LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9092"}
+
+
+def test_missing_bootstrap_stops_start_up_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match="LAUREL_KAFKA_BOOTSTRAP is required"):
+        load_settings("intake", {})
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("LAUREL_GRPC_PORT", "fifty", "not a whole number"),
+    ("LAUREL_ENV", "staging", "expected one of"),
+    ("LAUREL_OTEL_EXPORTER", "otlp", "needs LAUREL_OTEL_ENDPOINT"),
+])
+def test_bad_settings_are_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings("intake", {**BASE, name: value})
+
+
+def test_defaults_are_production_with_a_sqlite_file_per_service() -> None:
+    settings = load_settings("scoring", BASE)
+    assert settings.environment == "production" and not settings.development
+    assert settings.grpc_port == 50052
+    assert settings.database_url.endswith("scoring.sqlite")
+    assert settings.kafka.consumer_options("g")["auto_offset_reset"] == "earliest"
+
+
+ACTOR = Actor("nominator-1", "nominator", "hospital-zz-1")
+
+
+def headers(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}", "x-correlation-id": "corr-1"}
+
+
+def test_development_token_is_refused_unless_in_development_mode() -> None:
+    with pytest.raises(Unauthenticated, match="LAUREL_ENV=development"):
+        DevTokenAuthenticator(development=False).authenticate(headers(dev_token(ACTOR)))
+
+
+def test_development_token_names_the_actor() -> None:
+    request = DevTokenAuthenticator(development=True).authenticate(headers(dev_token(ACTOR)))
+    assert request.actor == ACTOR and request.correlation_id == "corr-1"
+
+
+@pytest.mark.parametrize("token", ["", "dev.!!!", "dev.e30", "jwt.abc"])
+def test_malformed_tokens_are_refused(token: str) -> None:
+    with pytest.raises(Unauthenticated):
+        DevTokenAuthenticator(development=True).authenticate(headers(token))
