@@ -42,11 +42,34 @@ $(GEN)/.stamp: $(PROTOS) $(STAMP)
 run: install proto
 	$(VENV)/bin/laurel up
 
-test: install proto
+test: install proto tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: install proto
+test-fast: install proto tools
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(GEN) var .pytest_cache
+	rm -rf $(VENV) .venv-checkov $(GEN) var .pytest_cache
+
+# --- deployment (issue 6) ---------------------------------------------------
+IMAGE ?= laurel:dev
+
+.PHONY: image tools manifests
+
+# The one container image (deploy/Dockerfile, build context = repo root).
+image:
+	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
+		echo "make image: no container engine here (docker info failed); nothing built."; \
+		echo "On a machine with Docker (BuildKit), run: docker build -f deploy/Dockerfile -t $(IMAGE) ."; \
+		exit 1; \
+	fi
+	docker build -f deploy/Dockerfile -t $(IMAGE) .
+
+# Offline chart checking tools for tests/deploy: helm-python-sdk and
+# kubernetes-validate into .venv, checkov into .venv-checkov (idempotent).
+tools: $(STAMP)
+	PYTHON=$(PYTHON) deploy/tools/install-tools.sh
+
+# Re-render deploy/manifests/ from the chart (tests/deploy fails when stale).
+manifests: tools
+	$(PY) deploy/tools/render.py manifests
