@@ -1,0 +1,207 @@
+"""Signed checkpoints: a store's Merkle root up to a position, under a key.
+
+A checkpoint is what makes a rewrite of the whole log detectable: whoever
+edits an event and recomputes every later hash still cannot produce the
+signed root that was published before. Checkpoints are recorded as events
+(`CheckpointSigned` in stream `audit-checkpoints`) of the store they cover:
+a checkpoint covers positions 1..N and is appended after N, so later
+checkpoints cover the earlier ones too.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from laurel.audit.keys import key_id
+from laurel.audit.merkle import RootAccumulator
+from laurel.chain import RawEvent, verify_chain
+from laurel.envelope import (
+    SYSTEM_ACTOR,
+    EventMetadata,
+    NewEvent,
+    canonical_json,
+    format_time,
+    utcnow,
+)
+from laurel.eventstore import EventStore
+
+CHECKPOINT_STREAM = "audit-checkpoints"
+CHECKPOINT_EVENT = "CheckpointSigned"
+FORMAT = "laurel-checkpoint/1 rfc6962-sha256 ed25519"
+
+
+class CheckpointRefused(Exception):
+    """The log is broken up to the position: signing it would bless the break."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    store_name: str
+    up_to_position: int
+    event_count: int
+    merkle_root: str
+    created_at: str
+    key_id: str
+    signature: str = ""
+
+    def signed_bytes(self) -> bytes:
+        """Canonical JSON of every field but the signature, plus the format."""
+        fields = asdict(self)
+        del fields["signature"]
+        return canonical_json({"format": FORMAT, **fields}).encode("utf-8")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unknown checkpoint format {data.get('format')!r}")
+        values = {name: data[name] for name in cls.__dataclass_fields__}
+        for name in ("up_to_position", "event_count"):
+            if type(values[name]) is not int:
+                raise ValueError(f"{name} is not a whole number")
+        return cls(**values)
+
+
+def sign_checkpoint(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> Checkpoint:
+    unsigned = replace(checkpoint, key_id=key_id(key.public_key()), signature="")
+    return replace(unsigned, signature=key.sign(unsigned.signed_bytes()).hex())
+
+
+def verify_checkpoint(
+    checkpoint: Checkpoint, public_key: Ed25519PublicKey
+) -> str | None:
+    """None when the signature holds under `public_key`; else the reason."""
+    if checkpoint.key_id != key_id(public_key):
+        return (
+            f"signed by key {checkpoint.key_id}, not by the trusted key "
+            f"{key_id(public_key)}"
+        )
+    try:
+        public_key.verify(
+            bytes.fromhex(checkpoint.signature), checkpoint.signed_bytes()
+        )
+    except (InvalidSignature, ValueError):
+        return "signature does not match the checkpoint's content"
+    return None
+
+
+def create_checkpoint(
+    store: EventStore,
+    store_name: str,
+    key: Ed25519PrivateKey,
+    *,
+    up_to_position: int | None = None,
+    record: bool = True,
+    clock: Callable[[], datetime] = utcnow,
+) -> Checkpoint:
+    """Sign the root of positions 1..N (default: the head) and record it.
+
+    The chain is verified in the same pass; a broken log is refused rather
+    than signed. `record=False` signs without writing (a read-only replica).
+    """
+    last = store.last_position() if up_to_position is None else up_to_position
+    accumulator = RootAccumulator()
+    report = verify_chain(_feeding(store.read_raw(until_position=last), accumulator))
+    if not report.ok:
+        raise CheckpointRefused(f"{store_name}: {report.first_break}")
+    if accumulator.count != last:
+        raise CheckpointRefused(
+            f"{store_name}: {accumulator.count} events up to position {last}"
+        )
+    checkpoint = sign_checkpoint(
+        Checkpoint(
+            store_name,
+            last,
+            accumulator.count,
+            accumulator.root(),
+            format_time(clock()),
+            key_id="",
+        ),
+        key,
+    )
+    if record:
+        store.append(
+            CHECKPOINT_STREAM,
+            None,
+            [NewEvent(CHECKPOINT_EVENT, checkpoint.to_dict())],
+            EventMetadata(
+                SYSTEM_ACTOR, correlation_id=f"checkpoint-{store_name}-{last}"
+            ),
+        )
+    return checkpoint
+
+
+def recorded_checkpoints(store: EventStore) -> list[Checkpoint]:
+    """Every checkpoint the store has recorded, oldest first."""
+    return [
+        Checkpoint.from_dict(event.payload)
+        for event in store.read_stream(CHECKPOINT_STREAM)
+        if event.type == CHECKPOINT_EVENT
+    ]
+
+
+def _feeding(
+    rows: Iterator[RawEvent], accumulator: RootAccumulator
+) -> Iterator[RawEvent]:
+    for row in rows:
+        try:
+            accumulator.add(row.hash)
+        except ValueError as error:
+            raise CheckpointRefused(
+                f"stream {row.stream_id!r} version {row.version} "
+                f"(position {row.position}): {error}"
+            ) from None
+        yield row
+
+
+def verify_recorded_checkpoints(
+    store: EventStore, public_key: Ed25519PublicKey
+) -> list[str]:
+    """Each checkpoint the store recorded, against the store's rows now.
+
+    Catches what the chain cannot: a log rewritten with every later hash
+    recomputed still differs from the root signed before the rewrite.
+    Leaves are recomputed from content, so an edited hash column counts too.
+    """
+    checkpoints = sorted(recorded_checkpoints(store), key=lambda c: c.up_to_position)
+    problems = [
+        f"checkpoint up to position {c.up_to_position}: {reason}"
+        for c in checkpoints
+        if (reason := verify_checkpoint(c, public_key))
+    ]
+    pending = deque(checkpoints)
+    accumulator = RootAccumulator()
+    rows = store.read_raw(batch_size=2000)
+    while pending:
+        checkpoint = pending[0]
+        if accumulator.count == checkpoint.up_to_position:
+            pending.popleft()
+            if accumulator.root() != checkpoint.merkle_root:
+                problems.append(
+                    f"events 1..{checkpoint.up_to_position} no longer have the "
+                    f"Merkle root signed at {checkpoint.created_at}: the log was "
+                    "rewritten"
+                )
+            continue
+        row = next(rows, None)
+        if row is None:
+            pending.popleft()
+            problems.append(
+                f"checkpoint up to position {checkpoint.up_to_position}: the store "
+                f"has only {accumulator.count} events"
+            )
+            continue
+        accumulator.add(row.recomputed_hash())
+    return problems

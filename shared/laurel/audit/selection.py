@@ -1,0 +1,68 @@
+"""Which events belong to a nomination, in one store.
+
+A nomination's events are whole streams: every stream whose id contains the
+nomination id (`nomination-<id>`, `notifications-<id>`, ...) and every stream
+holding an event whose payload says `"nomination_id": <id>`. Whole streams,
+because a stream's hash chain only verifies from its first event.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from laurel.chain import RawEvent
+from laurel.eventstore import EventStore, events_table
+
+NOMINATION_KEY = '"nomination_id":'
+
+
+def nomination_stream_ids(
+    store: EventStore, nomination_id: str, up_to_position: int | None = None
+) -> set[str]:
+    streams: set[str] = set()
+    for row in store.read_raw(batch_size=2000, until_position=up_to_position):
+        if row.stream_id in streams:
+            continue
+        if nomination_id in row.stream_id or _names(row, nomination_id):
+            streams.add(row.stream_id)
+    return streams
+
+
+def read_streams_raw(
+    store: EventStore, stream_ids: set[str], up_to_position: int | None = None
+) -> list[RawEvent]:
+    """The streams' events in global position order."""
+    if not stream_ids:
+        return []
+    query = (
+        select(events_table)
+        .where(events_table.c.stream_id.in_(sorted(stream_ids)))
+        .order_by(events_table.c.position)
+    )
+    if up_to_position is not None:
+        query = query.where(events_table.c.position <= up_to_position)
+    with store.engine.connect() as conn:
+        return [RawEvent.from_mapping(r) for r in conn.execute(query).mappings()]
+
+
+def _names(row: RawEvent, nomination_id: str) -> bool:
+    if NOMINATION_KEY not in row.payload_json:  # cheap test before parsing
+        return False
+    try:
+        payload = json.loads(row.payload_json)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("nomination_id") == nomination_id
+
+
+def store_hashes(store: EventStore, up_to_position: int) -> list[str]:
+    """Every event hash up to the position, in order: the checkpoint's leaves."""
+    query = (
+        select(events_table.c.hash)
+        .where(events_table.c.position <= up_to_position)
+        .order_by(events_table.c.position)
+    )
+    with store.engine.connect() as conn:
+        return list(conn.execute(query).scalars())
