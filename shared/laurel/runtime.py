@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from faststream.kafka import KafkaBroker
@@ -32,6 +33,7 @@ class ServiceRuntime:
     grpc: GrpcServer
     relay: OutboxRelay | None = None
     broker: KafkaBroker | None = None
+    app: Any = None  # the service's application object, for tests and tools
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -97,6 +99,7 @@ def assemble(
     *,
     broker: KafkaBroker | None = None,
     with_relay: bool = True,
+    app: Any = None,
 ) -> ServiceRuntime:
     """The parts every service has, configured the same way everywhere."""
     configure_tracing(settings.service, settings.otel_exporter, settings.otel_endpoint)
@@ -110,4 +113,6 @@ def assemble(
         OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000)
         if with_relay else None
     )
-    return ServiceRuntime(settings.service, store, server, relay=relay, broker=broker)
+    return ServiceRuntime(
+        settings.service, store, server, relay=relay, broker=broker, app=app
+    )

@@ -1,0 +1,157 @@
+"""Scoring's use cases on a real SQLite store: verdicts, re-evaluation, results."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from laurel.envelope import Actor
+from laurel.errors import InvalidArgument, NotFound, PermissionDenied
+from laurel.scoring import eligibility as el
+
+ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
+HOTLINE = Actor("hotline-12320", "service", "health-hotline")
+NOMINATOR = Actor("nominator-1", "nominator", "zz-peoples")
+WARD = "zz-peoples-ward-3"
+
+
+def complaint(entry_id: str, subject: str = WARD, on: date = date(2021, 12, 5)
+              ) -> el.ComplianceReport:
+    return el.ComplianceReport(entry_id, "department", subject, on, "12320 hotline",
+                               "rude to a patient's family")
+
+
+def warm_post(scoring, nid: str = "post-1", evidence: bool = True) -> None:  # noqa: ANN001
+    scoring.submitted(nid, "warm_service_post", "zz-peoples", kind="department",
+                      org=WARD, received=False)
+    if evidence:
+        scoring.intake("EvidenceAttached", {"nomination_id": nid, "kind": "case",
+                                            "sha256": "ab" * 32})
+    scoring.intake("NominationReceived", {"nomination_id": nid})
+
+
+def test_received_nomination_gets_one_verdict_per_rule_in_force(scoring) -> None:  # noqa: ANN001
+    warm_post(scoring)
+    verdicts = scoring.verdicts("post-1")
+    assert set(verdicts) == {"requires_evidence", el.RULE_NO_COMPLAINT}
+    assert {v["decision"] for v in verdicts.values()} == {el.ELIGIBLE}
+    complaint_rule = verdicts[el.RULE_NO_COMPLAINT]
+    assert complaint_rule["parameters"]["years"] == 3
+    assert complaint_rule["parameters"]["as_of"] == "2021-12-31"
+    assert complaint_rule["parameters"]["subject_ids"] == [WARD]
+    assert complaint_rule["cause"].startswith("nomination_received:")
+    assert [e.topic for e in scoring.store.unpublished()] == [
+        "laurel.scoring.events"] * 2
+
+
+def test_a_complaint_flips_the_post_and_the_verdict_names_it(scoring) -> None:  # noqa: ANN001
+    warm_post(scoring)
+    with scoring.acting_as(HOTLINE):
+        recorded, changed = scoring.app.record_entry(el.COMPLAINT, complaint("c-7"))
+    assert recorded and changed == ["post-1"]
+    verdict = scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]
+    assert verdict["decision"] == el.INELIGIBLE
+    assert verdict["entries_seen"] == ["c-7"] and verdict["entries_counted"] == ["c-7"]
+    assert "c-7" in verdict["reason"] and verdict["cause"] == "complaint:c-7"
+    with scoring.acting_as(ORGANIZER):
+        view = scoring.app.eligibility("post-1")
+    assert not view.eligible and len(view.history) == 3
+
+    before = scoring.store.last_position()
+    with scoring.acting_as(HOTLINE):
+        assert scoring.app.record_entry(el.COMPLAINT, complaint("c-7")) == (False, [])
+    assert scoring.store.last_position() == before
+
+    with scoring.acting_as(ORGANIZER):
+        scoring.app.withdraw_entry("c-7", "investigated: unfounded", None)
+    assert scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]["decision"] == el.ELIGIBLE
+
+
+def test_refused_registry_calls_store_nothing(scoring) -> None:  # noqa: ANN001
+    warm_post(scoring)
+    before = scoring.store.last_position()
+    with scoring.acting_as(NOMINATOR), pytest.raises(PermissionDenied):
+        scoring.app.record_entry(el.COMPLAINT, complaint("c-1"))
+    bad = el.ComplianceReport("c-2", "planet", "", date(2021, 1, 1))
+    with scoring.acting_as(HOTLINE), pytest.raises(InvalidArgument) as raised:
+        scoring.app.record_entry(el.PENALTY, bad)
+    assert {v.field for v in raised.value.violations} == {"subject_kind", "subject_id"}
+    with scoring.acting_as(HOTLINE), pytest.raises(NotFound):
+        scoring.app.withdraw_entry("c-404", "typo", None)
+    assert scoring.store.last_position() == before
+
+
+def test_a_withdrawn_benchmark_makes_the_leader_ineligible(scoring) -> None:  # noqa: ANN001
+    scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=950)
+    scoring.submitted("leader-1", "quality_service_leader", "zz-peoples",
+                      kind="manager", name="王芳")
+    leader = scoring.verdicts("leader-1")
+    assert leader[el.RULE_LIVE_BENCHMARK]["decision"] == el.ELIGIBLE
+    assert leader[el.RULE_NO_PENALTY]["parameters"]["subject_ids"] == [
+        "zz-peoples/王芳"]
+    assert scoring.verdicts("bench-1")[el.RULE_SELF_ASSESSMENT]["decision"] == (
+        el.ELIGIBLE)
+
+    scoring.intake("NominationWithdrawn", {
+        "nomination_id": "bench-1", "reason": "merged", "category":
+        "ten_measures_benchmark", "hospital_id": "zz-peoples"})
+    verdict = scoring.verdicts("leader-1")[el.RULE_LIVE_BENCHMARK]
+    assert verdict["decision"] == el.INELIGIBLE
+    assert verdict["cause"] == "benchmark_withdrawn:bench-1"
+    assert verdict["nominations_seen"] == ["bench-1"]
+
+
+def test_a_penalty_from_the_feed_reaches_the_person(scoring) -> None:  # noqa: ANN001
+    scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=950)
+    scoring.submitted("leader-1", "quality_service_leader", "zz-peoples",
+                      kind="manager", name="王芳")
+    message = {"kind": "penalty", "entry_id": "p-1", "subject_kind": "person",
+               "subject_id": "zz-peoples/王芳", "occurred_on": "2020-05-01",
+               "source": "provincial inspection", "summary": "warning"}
+    scoring.inbox.on_compliance_report(message)
+    scoring.inbox.on_compliance_report(message)
+    scoring.inbox.on_compliance_report({"kind": "penalty", "entry_id": "p-2"})
+    verdict = scoring.verdicts("leader-1")[el.RULE_NO_PENALTY]
+    assert verdict["decision"] == el.INELIGIBLE and verdict["entries_counted"] == [
+        "p-1"]
+    registry = scoring.store.read_stream(el.REGISTRY_STREAM)
+    assert [e.metadata["actor"]["id"] for e in registry] == ["compliance-feed"]
+
+
+def test_a_redelivered_intake_event_changes_nothing(scoring) -> None:  # noqa: ANN001
+    warm_post(scoring)
+    event = scoring.event("NominationReceived", {"nomination_id": "post-1"})
+    before = scoring.store.last_position()
+    scoring.inbox.on_intake_event(event)
+    after_first = scoring.store.last_position()
+    scoring.inbox.on_intake_event(event)
+    assert scoring.store.last_position() == after_first >= before
+
+
+def test_an_amended_rubric_reruns_its_categorys_rules(scoring) -> None:  # noqa: ANN001
+    scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=920)
+    definition = scoring.engine.definition("henan-2021").model_dump(
+        mode="json", exclude_unset=True)
+    category = definition["categories"][0]
+    category["self_assessment"]["threshold"] = 950
+    category["eligibility"][0]["params"]["min_total"] = 950
+    scoring.intake("CampaignAmended", {"campaign_id": "henan-2021", "digest": "d-2",
+                                       "definition": definition},
+                   stream="campaign-henan-2021")
+    verdict = scoring.verdicts("bench-1")[el.RULE_SELF_ASSESSMENT]
+    assert verdict["decision"] == el.INELIGIBLE
+    assert verdict["parameters"] == {"threshold": 950, "total": 920}
+    assert verdict["cause"].startswith("rubric_amended:")
+    amended = [e for e in scoring.store.read_stream("scoring-campaign-henan-2021")
+               if e.type == el.RUBRIC_AMENDED]
+    assert [e.payload["category"] for e in amended] == ["ten_measures_benchmark"]
+
+
+def test_a_nominator_sees_only_their_own_verdicts(scoring) -> None:  # noqa: ANN001
+    warm_post(scoring)
+    with scoring.acting_as(NOMINATOR):
+        assert scoring.app.eligibility("post-1").eligible
+    stranger = Actor("nominator-9", "nominator", "luoyang-peoples")
+    with scoring.acting_as(stranger), pytest.raises(NotFound):
+        scoring.app.eligibility("post-1")
