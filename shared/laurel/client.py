@@ -43,7 +43,7 @@ class LaurelClient:
             self._channels["notification"]
         )
 
-    def _md(self) -> tuple[tuple[str, str], ...]:
+    def md(self) -> tuple[tuple[str, str], ...]:
         return call_metadata(self.actor)
 
     def submit(self, nomination: Mapping[str, Any]) -> intake_pb2.SubmitNominationResponse:
@@ -58,12 +58,12 @@ class LaurelClient:
             fields=flatten(nomination.get("fields", {})),
             nomination_id=nomination.get("nomination_id", ""),
         )
-        return self.intake.SubmitNomination(request, metadata=self._md(), timeout=10)
+        return self.intake.SubmitNomination(request, metadata=self.md(), timeout=10)
 
     def nomination(self, nomination_id: str) -> intake_pb2.Nomination:
         return self.intake.GetNomination(
             intake_pb2.GetNominationRequest(nomination_id=nomination_id),
-            metadata=self._md(), timeout=10,
+            metadata=self.md(), timeout=10,
         )
 
     def notifications(self, nomination_id: str = "", recipient_id: str = "") -> list[Any]:
@@ -71,7 +71,7 @@ class LaurelClient:
             notification_pb2.ListNotificationsRequest(
                 nomination_id=nomination_id, recipient_id=recipient_id
             ),
-            metadata=self._md(), timeout=10,
+            metadata=self.md(), timeout=10,
         )
         return list(reply.notifications)
 
