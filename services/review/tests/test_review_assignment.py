@@ -389,3 +389,22 @@ def test_a_recused_reviewer_can_no_longer_score_and_their_form_stops_counting():
     assert hm not in {f.reviewer_id for f in stream.round().current_forms()}
     with pytest.raises(PermissionDenied):
         score(stream, hm)
+
+
+@pytest.mark.parametrize("conflicted", ["n-1", "n-2", "n-3"])
+@pytest.mark.parametrize("seed", ["henan-2021", "a", "b", "seed-1"])
+def test_a_conflicted_nominee_takes_its_scarce_reviewers_first(conflicted, seed):
+    """Slack is judged per group: the one media place every nominee needs must
+    not hide that the nominee conflicting with ie-1 needs ie-2 and ie-3."""
+    stream = Stream()
+    for reviewer in REVIEWERS:
+        if reviewer.reviewer_id != "md-2":
+            stream.add(asg.register_reviewer(stream.assignments(), reviewer))
+    stream.add(asg.form_panel(stream.assignments(), asg.PanelSpec(
+        "panel-1", "henan-2021", "warm_service_post", "round-1", asg.HENAN_MIX,
+        tuple(stream.assignments().reviewers), seed=seed)))
+    nominees = [asg.Nominee(nid, "univ-1" if nid == conflicted else f"h-{nid}",
+                            f"j-{nid}") for nid in ("n-1", "n-2", "n-3")]
+    stream.add(asg.assign_reviewers(stream.assignments(), "panel-1", nominees))
+    assert chosen(stream.events, conflicted) >= {"ie-2", "ie-3"}  # ie-1: univ-1
+    assert sorted(group_loads(stream.assignments())["industry_expert"]) == [2, 2, 2]

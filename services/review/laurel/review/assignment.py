@@ -244,9 +244,12 @@ def assign_reviewers(
 ) -> list[NewEvent]:
     """Fill every nominee's mix; those already complete are left as they are.
 
-    Most constrained nominees go first (fewest spare eligible reviewers), and
-    within a group the least loaded reviewers win, then the seeded hash: with
-    no conflicts this keeps each group's loads within one of each other.
+    Group by group, the nominees with the fewest spare eligible reviewers *in
+    that group* go first, and the least loaded reviewers win, then the seeded
+    hash. Judging the slack per group matters: a nominee that conflicts with
+    one expert must get the other experts before they are spent elsewhere,
+    whatever its slack among managers or media. With no conflicts this keeps
+    each group's loads within one of each other.
     """
     panel = state.panel(panel_id)
     unique = {n.nomination_id: n for n in nominees}
@@ -254,9 +257,9 @@ def assign_reviewers(
     _check_feasible(state, panel, ordered)
     loads = panel.loads()
     events: list[NewEvent] = []
-    for nominee in sorted(ordered, key=lambda n: (_slack(state, panel, n),
-                                                  n.nomination_id)):
-        for group, need in sorted(panel.mix.items()):
+    for group, need in sorted(panel.mix.items()):
+        for nominee in sorted(ordered, key=lambda n: (
+                _group_slack(state, panel, n, group, need), n.nomination_id)):
             events += _fill_group(state, panel, nominee, group, need, loads)
     return events
 
@@ -354,9 +357,11 @@ def _eligible(
             and not conflict(state.reviewers[rid], nominee)]
 
 
-def _slack(state: AssignmentState, panel: Panel, nominee: Nominee) -> int:
-    return min(len(_eligible(state, panel, nominee, g)) - need
-               for g, need in panel.mix.items())
+def _group_slack(state: AssignmentState, panel: Panel, nominee: Nominee,
+                 group: str, need: int) -> int:
+    """Spare eligible reviewers of `group` once the nominee's places are filled."""
+    have = sum(1 for a in panel.assigned(nominee.nomination_id) if a.group == group)
+    return len(_eligible(state, panel, nominee, group)) - (need - have)
 
 
 def _check_feasible(

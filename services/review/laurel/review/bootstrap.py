@@ -64,15 +64,19 @@ def reminder_poll(env: Mapping[str, str] | None = None) -> float:
 
 async def build_review(
     settings: Settings, env: Mapping[str, str] | None = None, *,
-    with_relay: bool = True,
+    with_relay: bool = True, with_kafka: bool = True,
 ) -> ReviewRuntime:
+    """The review runtime; without Kafka (tests feeding the inbox directly)
+    no consumer joins a group and nothing is published."""
     projection = ReviewProjection()
     store = open_store(settings, [projection])
     app = ReviewApplication(
         store, projection, Definitions(store, load_catalog(settings.campaigns_dir)),
         settings.topics)
-    broker = kafka_broker(settings.kafka, "review")
-    register_subscribers(broker, settings, ReviewInbox(store, projection))
+    broker = None
+    if with_kafka:
+        broker = kafka_broker(settings.kafka, "review")
+        register_subscribers(broker, settings, ReviewInbox(store, projection))
     servicer = ReviewServicer(app)
     base = assemble(
         settings, store,
@@ -80,7 +84,7 @@ async def build_review(
             servicer, server),
         [SERVICE_NAME],
         broker=broker,
-        with_relay=with_relay,
+        with_relay=with_relay and with_kafka,
         app=app,
     )
     return ReviewRuntime(

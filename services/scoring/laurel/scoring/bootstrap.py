@@ -34,16 +34,20 @@ def compliance_topic(settings: Settings, env: Mapping[str, str] | None = None) -
 
 async def build_scoring(
     settings: Settings, env: Mapping[str, str] | None = None, *,
-    with_relay: bool = True,
+    with_relay: bool = True, with_kafka: bool = True,
 ) -> ServiceRuntime:
+    """The scoring runtime; without Kafka (tests feeding the inbox directly)
+    no consumer joins a group and nothing is published."""
     projection = ScoringProjection()
     store = open_store(settings, [projection])
     engine = ScoringEngine(store, projection, load_catalog(settings.campaigns_dir),
                            settings.topics)
     app = ScoringApplication(engine)
-    broker = kafka_broker(settings.kafka, "scoring")
-    register_subscribers(broker, settings, ScoringInbox(engine),
-                         compliance_topic(settings, env))
+    broker = None
+    if with_kafka:
+        broker = kafka_broker(settings.kafka, "scoring")
+        register_subscribers(broker, settings, ScoringInbox(engine),
+                             compliance_topic(settings, env))
     servicer = ScoringServicer(app)
     return assemble(
         settings, store,
@@ -51,6 +55,6 @@ async def build_scoring(
             servicer, server),
         [SERVICE_NAME],
         broker=broker,
-        with_relay=with_relay,
+        with_relay=with_relay and with_kafka,
         app=app,
     )

@@ -1,0 +1,272 @@
+"""Review over real gRPC sockets on a real store (a SQLite file, PostgreSQL).
+
+The service is built by its own bootstrap and served on a loopback port;
+intake's and scoring's events are handed to its inbox as its Kafka subscriber
+would (the broker path is the e2e test's). Checked as a caller sees it:
+reviewers and a panel, assignment that excludes a conflict and explains it, a
+recusal reassigned, blind review, refusals that store nothing, the round
+closed, reminders recorded as events, decisions and publication.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from laurel.auth import call_metadata
+from laurel.config import load_settings
+from laurel.envelope import Actor, RecordedEvent
+from laurel.grpcutil import client_channel, violations_of
+from laurel.review.bootstrap import ReviewRuntime, build_review
+from laurel.review.inbox import ReviewInbox
+from laurel.review.v1 import review_pb2 as pb
+from laurel.review.v1 import review_pb2_grpc
+
+ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
+ROUND = "warm-r1"
+CATEGORY = "warm_service_post"
+CRITERIA = ("warm_service", "supporting_cases", "achievements")
+REVIEWERS = [
+    ("mgr-1", "zhengzhou-central", "zhengzhou", "hospital_manager"),
+    ("mgr-2", "luoyang-central", "luoyang", "hospital_manager"),
+    ("mgr-3", "anyang-central", "anyang", "hospital_manager"),
+    ("exp-1", "henan-university", "", "industry_expert"),
+    ("exp-2", "zzu-school", "", "industry_expert"),
+    ("exp-3", "xxmu", "", "industry_expert"),
+    ("media-1", "health-news", "", "media"),
+]
+POSTS = {"post-1": ("zhengzhou-peoples", "zhengzhou"),
+         "post-2": ("kaifeng-peoples", "kaifeng"),
+         "post-3": ("xinxiang-peoples", "xinxiang")}
+
+
+def md(actor_id: str = "", role: str = "reviewer") -> tuple[tuple[str, str], ...]:
+    return call_metadata(Actor(actor_id, role, "") if actor_id else ORGANIZER)
+
+
+@dataclass
+class Served:
+    runtime: ReviewRuntime
+    inbox: ReviewInbox
+    stub: review_pb2_grpc.ReviewServiceStub
+
+    def deliver(self, type_: str, payload: dict[str, Any], source: str) -> None:
+        event = RecordedEvent(
+            position=1, event_id=str(uuid.uuid4()), stream_id=f"{source}-x",
+            version=1, type=type_, schema_version=1, payload=payload,
+            metadata={"actor": {"id": source, "role": "service"},
+                      "correlation_id": "c-1"},
+            recorded_at="2021-11-20T08:00:00.000000Z", prev_hash="0" * 64,
+            hash="f" * 64)
+        if source == "intake":
+            self.inbox.on_intake_event(event)
+        else:
+            self.inbox.on_scoring_event(event)
+
+    async def assigned(self, nid: str) -> dict[str, str]:
+        found = await self.stub.ExplainAssignment(
+            pb.ExplainAssignmentRequest(round_id=ROUND, nomination_id=nid),
+            metadata=md())
+        return {x.reviewer_id: x.group for x in found.lines if x.status == "assigned"}
+
+
+@pytest.fixture
+async def review(database_url: str, tmp_path) -> AsyncIterator[Served]:  # noqa: ANN001
+    env = {"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
+           "LAUREL_GRPC_PORT": "0", "LAUREL_DATA_DIR": str(tmp_path),
+           "LAUREL_DATABASE_URL": database_url,
+           "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # never dialled: no Kafka here
+           "LAUREL_REVIEW_REMINDER_POLL_S": "0"}
+    runtime = await build_review(load_settings("review", env), env, with_kafka=False)
+    await runtime.start()
+    channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
+    served = Served(runtime, ReviewInbox(runtime.store, runtime.app.projection),
+                    review_pb2_grpc.ReviewServiceStub(channel))
+    try:
+        for nid, (hospital, jurisdiction) in POSTS.items():
+            served.deliver("NominationSubmitted", {
+                "nomination_id": nid, "campaign_id": "henan-2021",
+                "category": CATEGORY,
+                "nominee": {"kind": "department", "name": f"{nid} ward",
+                            "organization_id": f"{hospital}-ward"},
+                "hospital_id": hospital, "jurisdiction_id": jurisdiction,
+                "fields": {"department_name": f"{nid} ward"}}, "intake")
+            served.deliver("NominationReceived", {"nomination_id": nid}, "intake")
+        for rid, org, jurisdiction, group in REVIEWERS:
+            await served.stub.RegisterReviewer(pb.Reviewer(
+                reviewer_id=rid, name=rid, organization_id=org,
+                jurisdiction_id=jurisdiction, group=group,
+                email=f"{rid}@example.invalid", language="zh"), metadata=md())
+        await served.stub.FormPanel(pb.FormPanelRequest(
+            campaign_id="henan-2021", category=CATEGORY, round_id=ROUND,
+            members=[r[0] for r in REVIEWERS], seed="seed-1"), metadata=md())
+        yield served
+    finally:
+        await channel.close()
+        await runtime.stop()
+
+
+def deadline(days: int = 7) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(datetime.now(UTC) + timedelta(days=days))
+    return stamp
+
+
+def scores(value: object = 85) -> dict[str, str]:
+    return dict.fromkeys(CRITERIA, str(value))
+
+
+async def test_assignment_conflicts_recusal_and_explanation(review: Served) -> None:
+    await review.stub.DeclareConflict(pb.DeclareConflictRequest(
+        reviewer_id="exp-1", subject_id="post-2", reason="former colleague"),
+        metadata=md("exp-1"))
+    made = await review.stub.AssignReviewers(
+        pb.AssignReviewersRequest(round_id=ROUND), metadata=md())
+    assert len(made.assignments) == 3 * 5  # the campaign's mix: 2 + 2 + 1
+    post_1 = await review.assigned("post-1")
+    assert "mgr-1" not in post_1  # same jurisdiction as the nominee
+    assert sorted(post_1.values()) == ["hospital_manager"] * 2 + [
+        "industry_expert"] * 2 + ["media"]
+    assert "exp-1" not in await review.assigned("post-2")  # declared
+    explained = await review.stub.ExplainAssignment(
+        pb.ExplainAssignmentRequest(round_id=ROUND, nomination_id="post-1"),
+        metadata=md())
+    mgr_1 = next(x for x in explained.lines if x.reviewer_id == "mgr-1")
+    assert mgr_1.status == "conflict" and "zhengzhou" in mgr_1.reason
+    loads: dict[str, int] = {}
+    for a in made.assignments:
+        loads[a.reviewer_id] = loads.get(a.reviewer_id, 0) + 1
+    experts = [loads.get(r, 0) for r in ("exp-1", "exp-2", "exp-3")]
+    assert max(experts) - min(experts) <= 1  # balanced within a group
+
+    expert = next(r for r, g in (await review.assigned("post-3")).items()
+                  if g == "industry_expert")
+    recused = await review.stub.Recuse(pb.RecuseRequest(
+        round_id=ROUND, nomination_id="post-3", reason="my brother works there"),
+        metadata=md(expert))
+    assert recused.replacement.replaces == expert
+    now = await review.assigned("post-3")
+    assert expert not in now and recused.replacement.reviewer_id in now
+    assert recused.replacement.group == "industry_expert"
+
+
+async def test_blind_review_refusals_and_round_close(review: Served) -> None:
+    await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
+                                      metadata=md())
+    await review.stub.OpenRound(pb.OpenRoundRequest(round_id=ROUND,
+                                                    deadline=deadline()),
+                                metadata=md())
+    on_post_2 = await review.assigned("post-2")
+    first, second = sorted(on_post_2)[:2]
+    outsider = next(r for r, *_ in REVIEWERS if r not in on_post_2)
+    mine = await review.stub.ListMyAssignments(pb.ListMyAssignmentsRequest(),
+                                               metadata=md(outsider))
+    assert "post-2" not in {a.nomination_id for a in mine.assignments}
+    store = review.runtime.store
+    before = store.last_position()
+    refusals = [
+        (review.stub.GetNominationForReview(pb.GetNominationForReviewRequest(
+            round_id=ROUND, nomination_id="post-2"), metadata=md(outsider)),
+         grpc.StatusCode.NOT_FOUND),
+        (review.stub.SubmitReview(pb.SubmitReviewRequest(
+            round_id=ROUND, nomination_id="post-2", scores=scores()),
+            metadata=md(outsider)), grpc.StatusCode.PERMISSION_DENIED),
+        (review.stub.SubmitReview(pb.SubmitReviewRequest(
+            round_id=ROUND, nomination_id="post-2", scores=scores(101)),
+            metadata=md(first)), grpc.StatusCode.INVALID_ARGUMENT),
+    ]
+    for call, code in refusals:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call
+        assert raised.value.code() == code
+    assert {f for f, _ in violations_of(raised.value)} == {
+        f"scores[{c}]" for c in CRITERIA}
+    assert store.last_position() == before
+
+    await review.stub.SubmitReview(pb.SubmitReviewRequest(
+        round_id=ROUND, nomination_id="post-2", scores=scores(90)), metadata=md(first))
+    blind = await review.stub.GetReviews(pb.GetReviewsRequest(
+        round_id=ROUND, nomination_id="post-2"), metadata=md(second))
+    assert list(blind.reviews) == [] and blind.withheld == 1 and blind.withheld_reason
+    await review.stub.SubmitReview(pb.SubmitReviewRequest(
+        round_id=ROUND, nomination_id="post-2", scores=scores("80.5")),
+        metadata=md(second))
+    own_only = await review.stub.GetReviews(pb.GetReviewsRequest(
+        round_id=ROUND, nomination_id="post-2"), metadata=md(second))
+    assert [f.reviewer_id for f in own_only.reviews] == [second]
+    assert own_only.withheld == 1  # still blind: the round is open
+
+    closed = await review.stub.CloseRound(pb.CloseRoundRequest(
+        round_id=ROUND, reason="all in"), metadata=md())
+    assert closed.closed and closed.early and len(closed.outstanding) == 15 - 2
+    seen = await review.stub.GetReviews(pb.GetReviewsRequest(
+        round_id=ROUND, nomination_id="post-2"), metadata=md(second))
+    assert sorted(f.reviewer_id for f in seen.reviews) == sorted([first, second])
+    before = store.last_position()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await review.stub.SubmitReview(pb.SubmitReviewRequest(
+            round_id=ROUND, nomination_id="post-2", scores=scores(70)),
+            metadata=md(first))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert ("round_closed" in dict(violations_of(raised.value)))
+    assert store.last_position() == before
+
+
+async def test_reminders_decisions_and_publication(review: Served) -> None:
+    await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
+                                      metadata=md())
+    await review.stub.OpenRound(pb.OpenRoundRequest(round_id=ROUND,
+                                                    deadline=deadline(2)),
+                                metadata=md())
+    sent = review.runtime.app.send_due_reminders()
+    assert sent > 0 and review.runtime.app.send_due_reminders() == 0
+    due = [e for e in review.runtime.store.unpublished()
+           if e.event.type == "ReviewDeadlineReminderDue"]
+    assert len(due) == sent and {e.key for e in due} == {ROUND}
+    assert all(e.event.payload["nomination_ids"] for e in due)
+
+    await review.stub.CloseRound(pb.CloseRoundRequest(round_id=ROUND), metadata=md())
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await review.stub.RecordDecision(pb.RecordDecisionRequest(
+            round_id=ROUND, nomination_id="post-1", outcome="award", reason="x"),
+            metadata=md())
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    review.deliver("ResultComputed", {
+        "round_id": ROUND, "campaign_id": "henan-2021", "category": CATEGORY,
+        "version": 1, "ineligible": {"post-3": {"rules": [], "reason": "complaint"}},
+        "entries": [{"rank": i + 1, "nomination_id": nid, "score_display": "90",
+                     "tier": "awarded"} for i, nid in enumerate(["post-1", "post-2"])]},
+        "scoring")
+    review.deliver("EligibilityVerdictRecorded", {
+        "nomination_id": "post-3", "rule": "no_complaint_within_years",
+        "decision": "ineligible", "reason": "1 complaint(s): c-7",
+        "parameters": {}}, "scoring")
+    got = await review.stub.GetRound(pb.GetRoundRequest(round_id=ROUND), metadata=md())
+    assert got.latest_result_version == 1 and list(got.ineligible_nomination_ids) == [
+        "post-3"]
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await review.stub.RecordDecision(pb.RecordDecisionRequest(
+            round_id=ROUND, nomination_id="post-3", outcome="tier", tier="awarded",
+            reason="x"), metadata=md())
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "c-7" in raised.value.details()
+    for nid, outcome, tier in (("post-1", "tier", "awarded"),
+                               ("post-2", "tier", "awarded"),
+                               ("post-3", "not_awarded", "")):
+        await review.stub.RecordDecision(pb.RecordDecisionRequest(
+            round_id=ROUND, nomination_id=nid, outcome=outcome, tier=tier,
+            reason="on result v1"), metadata=md())
+    published = await review.stub.PublishResults(
+        pb.PublishResultsRequest(round_id=ROUND), metadata=md())
+    assert (published.result_version, published.decisions) == (1, 3)
+    [event] = [e.event for e in review.runtime.store.unpublished()
+               if e.event.type == "ResultsPublished"]
+    assert {d["nomination_id"]: d["tier"] for d in event.payload["decisions"]} == {
+        "post-1": "awarded", "post-2": "awarded", "post-3": ""}
