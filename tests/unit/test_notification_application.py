@@ -1,0 +1,201 @@
+"""The use cases on a real SQLite store (no broker): applied once, batches held
+and approved once, the directory and inbox rebuilt from the log."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from laurel.auth import RequestContext, bind_request, unbind_request
+from laurel.config import Topics
+from laurel.envelope import Actor, RecordedEvent
+from laurel.errors import PermissionDenied
+from laurel.eventstore import EventStore
+from laurel.notification import domain
+from laurel.notification.application import NotificationApplication, Projections
+from laurel.notification.directory import DirectoryProjection
+from laurel.notification.projection import (
+    BatchProjection,
+    DeliveryProjection,
+    InboxProjection,
+)
+from laurel.notification.templates import load_catalog
+
+MAILING = domain.Policy(frozenset({"results"}), True, "laurel.test")
+NOMINATOR = Actor("nominator-lankao-1", "nominator", "lankao-peoples")
+ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
+
+
+def event(type_: str, payload: dict, actor: Actor = NOMINATOR) -> RecordedEvent:
+    return RecordedEvent(
+        position=1,
+        event_id=str(uuid.uuid4()),
+        stream_id="s",
+        version=1,
+        type=type_,
+        schema_version=1,
+        payload=payload,
+        metadata={"actor": actor.to_dict(), "correlation_id": "c"},
+        recorded_at="2021-11-25T02:30:00.000000Z",
+        prev_hash="0" * 64,
+        hash="a" * 64,
+    )
+
+
+def submitted(
+    nid: str = "n-1", email: str = "office@lankao.example.cn"
+) -> RecordedEvent:
+    return event(
+        "NominationSubmitted",
+        {
+            "nomination_id": nid,
+            "campaign_id": "henan-2021",
+            "category": "ten_measures_benchmark",
+            "nominee": {
+                "kind": "hospital",
+                "name": "兰考县人民医院",
+                "organization_id": "lankao-peoples",
+            },
+            "route": {"to": "commission", "organization_id": "lankao"},
+            "fields": {"contact.email": email},
+        },
+    )
+
+
+def results_event(*nids: str) -> RecordedEvent:
+    return event(
+        "ResultsPublished",
+        {
+            "round_id": "r1",
+            "campaign_id": "henan-2021",
+            "category": "c",
+            "result_version": 1,
+            "decisions": [
+                {"nomination_id": n, "outcome": "award", "tier": ""} for n in nids
+            ],
+        },
+        actor=ORGANIZER,
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[NotificationApplication]:
+    projections = Projections(
+        InboxProjection(),
+        DirectoryProjection(),
+        BatchProjection(),
+        DeliveryProjection(),
+    )
+    store = EventStore(
+        f"sqlite:///{tmp_path / 'n.sqlite'}", projections=projections.all()
+    )
+    store.create_schema()
+    yield NotificationApplication(store, projections, Topics(), load_catalog(), MAILING)
+    store.close()
+
+
+def acting(actor: Actor):  # noqa: ANN201
+    class _Bound:
+        def __enter__(self) -> None:
+            self.token = bind_request(RequestContext(actor, "corr"))
+
+        def __exit__(self, *exc: object) -> None:
+            unbind_request(self.token)
+
+    return _Bound()
+
+
+def inbox(app: NotificationApplication, actor: Actor = NOMINATOR) -> list[dict]:
+    with acting(actor):
+        return app.list_notifications("", "", 100, "")[0]
+
+
+def test_an_event_is_applied_once_however_often_it_arrives(app) -> None:
+    source = submitted()
+
+    first = app.on_event(source)
+
+    assert first == 3  # contact recorded, receipt issued, e-mail queued
+    assert app.on_event(source) == 0
+    [receipt] = inbox(app)
+    assert receipt["kind"] == "receipt" and receipt["template_version"] == 2
+    with app.store.engine.connect() as conn:
+        assert app.projections.deliveries.counts(conn) == {"queued": 1}
+
+
+def test_one_ineligibility_told_by_two_services_is_one_notification(app) -> None:
+    app.on_event(submitted())
+    facts = {
+        "nomination_id": "n-1",
+        "rule": "no_penalty_within_years",
+        "reason": "处罚",
+    }
+    app.on_event(event("NominationMarkedIneligible", {**facts, "caused_by": "v"}))
+    app.on_event(
+        event("EligibilityVerdictRecorded", {**facts, "decision": "ineligible"})
+    )
+
+    assert [n["kind"] for n in inbox(app)] == ["eligibility", "receipt"]
+
+
+def test_results_wait_in_a_batch_until_an_organizer_approves(app) -> None:
+    app.on_event(submitted("n-1"))
+    app.on_event(submitted("n-2", email="second@example.cn"))
+    app.on_event(results_event("n-1", "n-2"))
+
+    assert [n["kind"] for n in inbox(app)] == ["receipt", "receipt"]
+    with acting(ORGANIZER):
+        [batch] = app.list_batches("pending")
+        assert (batch["size"], batch["recipient_ids"]) == (2, [NOMINATOR.id])
+        row, released, before = app.approve_batch(batch["batch_id"])
+        again = app.approve_batch(batch["batch_id"])
+        assert app.list_batches("pending") == []
+
+    assert (row["status"], row["approved_by"], released, before) == (
+        "approved",
+        ORGANIZER.id,
+        2,
+        False,
+    )
+    assert again[1:] == (0, True)
+    kinds_now = [n["kind"] for n in inbox(app)]
+    assert kinds_now.count("results") == 2
+    with app.store.engine.connect() as conn:
+        assert app.projections.deliveries.counts(conn) == {"queued": 4}
+
+
+def test_only_organizers_approve_and_see_batches(app) -> None:
+    with acting(NOMINATOR), pytest.raises(PermissionDenied):
+        app.list_batches("pending")
+    with acting(NOMINATOR), pytest.raises(PermissionDenied):
+        app.approve_batch("whatever")
+
+
+def test_a_nominator_reads_only_their_own_inbox(app) -> None:
+    with acting(NOMINATOR), pytest.raises(PermissionDenied):
+        app.list_notifications("someone-else", "", 10, "")
+
+
+def test_results_for_an_unknown_nomination_are_recorded_as_unaddressed(app) -> None:
+    app.on_event(results_event("n-404"))
+
+    [unaddressed] = app.store.read_stream("notifications-n-404")
+    assert unaddressed.type == domain.NOTIFICATION_UNADDRESSED
+
+
+def test_the_read_models_rebuild_from_the_log_alone(app) -> None:
+    app.on_event(submitted("n-1"))
+    app.on_event(results_event("n-1"))
+    before = inbox(app)
+
+    for projection in app.projections.all():
+        app.store.rebuild_projection(projection)
+
+    assert inbox(app) == before
+    with app.store.engine.connect() as conn:
+        contact = app.projections.directory.nomination(conn, "n-1")
+        assert contact is not None and contact.nominator_id == NOMINATOR.id
+        assert len(app.projections.batches.list(conn, "pending")) == 1
