@@ -1,9 +1,11 @@
 """`laurel up`: the whole suite on one machine, as real processes.
 
 Starts the embedded broker (unless LAUREL_KAFKA_BOOTSTRAP names another),
-creates the topics, starts the four services with SQLite stores under the
-data directory, waits for their health checks, runs the demo campaign, and
-serves until Ctrl-C or SIGTERM, then stops everything in reverse order.
+creates the topics, starts a local SMTP sink (unless LAUREL_SMTP_PORT names a
+relay; mail is kept under <data dir>/mail), starts the four services with
+SQLite stores under the data directory, waits for their health checks, runs
+the demo campaign, and serves until Ctrl-C or SIGTERM, then stops everything
+in reverse order.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from laurel.broker import TansuBroker, ensure_topics, free_port
 from laurel.config import DEFAULT_PORTS, SERVICES, KafkaSettings, Topics
+from laurel.smtpsink import SmtpSink
 
 ENDPOINTS_FILE = "endpoints.json"
 
@@ -45,10 +48,13 @@ class DevStack:
     broker: TansuBroker | None = None
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    smtp: SmtpSink | None = None
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
+        if not os.environ.get("LAUREL_SMTP_PORT"):
+            self.smtp = SmtpSink(spool=self.data_dir / "mail").start()
         if not self.kafka_bootstrap:
             self.broker = TansuBroker(log_path=self.data_dir / "logs" / "broker.log").start()
             self.kafka_bootstrap = self.broker.bootstrap
@@ -75,6 +81,8 @@ class DevStack:
             "LAUREL_DATA_DIR": str(self.data_dir),
             "LAUREL_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
         })
+        if self.smtp is not None:
+            env.update(self.smtp.env())
         env.pop("LAUREL_DATABASE_URL", None)
         log = open(self.data_dir / "logs" / f"{service}.log", "ab")  # noqa: SIM115
         return subprocess.Popen(
@@ -97,6 +105,9 @@ class DevStack:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
 
 
 def wait_healthy(address: str, process: subprocess.Popen[bytes], name: str,
@@ -143,5 +154,8 @@ def up(data_dir: Path, once: bool) -> int:
 def _summary(stack: DevStack) -> str:
     lines = [f"  broker        {stack.kafka_bootstrap}"]
     lines += [f"  {s:<13} {stack.address(s)}" for s in SERVICES]
+    if stack.smtp is not None:
+        lines.append(f"  smtp sink     {stack.smtp.host}:{stack.smtp.port} "
+                     f"(mail in {stack.data_dir / 'mail'})")
     lines.append(f"  logs          {stack.data_dir / 'logs'}")
     return "Laurel is up:\n" + "\n".join(lines)

@@ -23,6 +23,7 @@ def test_laurel_up_runs_the_demo_through_every_service_and_stops_cleanly(tmp_pat
     for service in ("intake", "scoring", "review", "notification"):
         assert service in out
     assert "status=submitted" in out
+    assert f"(mail in {tmp_path / 'mail'})" in out  # e-mail goes to a local SMTP sink
     assert "notification received the event over Kafka" in out
     assert out.rstrip().endswith("Stopped.")
     for service in ("intake", "scoring", "review", "notification"):
