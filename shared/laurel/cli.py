@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import grpc
@@ -24,6 +25,9 @@ from laurel.grpcutil import violations_of
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # Chinese text on any terminal locale
+            stream.reconfigure(encoding="utf-8")
     try:
         return args.run(args)
     except grpc.RpcError as error:
@@ -53,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="a nomination's current state")
     show.add_argument("nomination_id")
+    show.add_argument("--as-of", default="", help="ISO 8601 time: the state back then")
     show.set_defaults(run=_show)
 
     inbox = sub.add_parser("notifications", help="your notifications")
@@ -66,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create Laurel's Kafka topics")
     topics.add_argument("action", choices=["create"])
     topics.set_defaults(run=_topics)
+
+    from laurel.audit.cli import add_audit_commands
+    from laurel.cli_intake import add_intake_commands
+
+    add_intake_commands(sub, _client)
+
+    add_audit_commands(sub)
     return parser
 
 
@@ -101,7 +113,8 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    nomination = _client(args).nomination(args.nomination_id)
+    as_of = datetime.fromisoformat(args.as_of) if args.as_of else None
+    nomination = _client(args).nomination(args.nomination_id, as_of)
     _print(MessageToDict(nomination, preserving_proto_field_name=True))
     return 0
 

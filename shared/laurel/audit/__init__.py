@@ -3,7 +3,13 @@
 Everything an auditor (a read-only role) needs, as a library the CLI
 (`laurel audit …`) and the AuditService gRPC both stand on. Package
 verification works offline: it needs the exported folder and nothing else.
+
+`laurel.audit` is a regular package, yet its generated gRPC code lives in
+gen/laurel/audit/v1 like every service's: `extend_path` lets both halves be
+one package.
 """
+
+from pkgutil import extend_path
 
 from laurel.audit.checkpoints import (
     CHECKPOINT_STREAM,
@@ -14,7 +20,7 @@ from laurel.audit.checkpoints import (
     verify_checkpoint,
     verify_recorded_checkpoints,
 )
-from laurel.audit.export import export_all, export_nomination
+from laurel.audit.export import export_all, export_campaign, export_nomination
 from laurel.audit.keys import (
     generate_key_file,
     key_id,
@@ -43,6 +49,7 @@ __all__ = [
     "VerificationResult",
     "create_checkpoint",
     "export_all",
+    "export_campaign",
     "export_nomination",
     "generate_key_file",
     "key_id",
@@ -60,3 +67,5 @@ __all__ = [
     "verify_recorded_checkpoints",
     "verify_stores",
 ]
+
+__path__ = extend_path(__path__, __name__)

@@ -2,11 +2,16 @@
 
 verify     a live store's chains and positions (and its recorded checkpoints,
            given the public key), or an evidence package, offline
-export     an evidence package for a nomination (or --all) from every store
-checkpoint sign and record each store's Merkle root up to its head
+export     an evidence package for a nomination, a campaign or --all
+checkpoint sign and record each store's Merkle root up to its head (cron it,
+           or let `serve --checkpoint-every` do it)
 timeline   a nomination's events from every store in causal order
 replay     rebuild every projection into a scratch database and diff it
 keygen     a development signing key
+serve      the AuditService gRPC API over the stores (auditor role only)
+
+Stores: --database STORE=URL (repeatable), else LAUREL_DATABASE_URL_<SERVICE>,
+else the <service>.sqlite files in LAUREL_DATA_DIR (see laurel.audit.stores).
 
 Exit status: 0 when everything holds, 1 when anything does not (the report
 names the first broken link), 2 when the command cannot run at all.
@@ -17,16 +22,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from laurel.audit.checkpoints import (
@@ -43,9 +45,16 @@ from laurel.audit.keys import (
     load_signing_key,
     signing_key_from_env,
 )
+from laurel.audit.stores import (
+    ProjectionsUnavailable,
+    load_projections,
+    open_stores,
+    shown,
+    store_urls,
+)
 from laurel.audit.verify import verify_package
-from laurel.config import PROJECT_ROOT, SERVICES, ConfigError
-from laurel.eventstore import EventStore, events_table
+from laurel.config import ConfigError
+from laurel.eventstore import EventStore
 
 Run = Callable[[argparse.Namespace], int]
 
@@ -73,6 +82,7 @@ def add_audit_commands(subparsers: Any) -> None:
     export = sub.add_parser("export", help="write an evidence package")
     scope = export.add_mutually_exclusive_group(required=True)
     scope.add_argument("--nomination", help="the nomination id")
+    scope.add_argument("--campaign", help="the campaign id: it and its nominations")
     scope.add_argument("--all", action="store_true", help="every event of every store")
     export.add_argument("--out", type=Path, required=True)
     _databases(export)
@@ -118,6 +128,28 @@ def add_audit_commands(subparsers: Any) -> None:
     keygen.add_argument("--out", type=Path, required=True)
     keygen.set_defaults(run=_keygen)
 
+    serve = sub.add_parser("serve", help="serve the AuditService gRPC API")
+    _databases(serve)
+    _key(serve)
+    serve.add_argument(
+        "--port", type=int, help="gRPC port (or LAUREL_AUDIT_GRPC_PORT; 50055)"
+    )
+    serve.add_argument(
+        "--checkpoint-every",
+        type=float,
+        metavar="SECONDS",
+        help="sign and record checkpoints this often (or "
+        "LAUREL_AUDIT_CHECKPOINT_INTERVAL_S; 0, the default, never)",
+    )
+    serve.add_argument(
+        "--projection",
+        action="append",
+        default=[],
+        metavar="STORE=MODULE:FACTORY",
+        help="for state as of a time; default: laurel.<STORE>.bootstrap:projections",
+    )
+    serve.set_defaults(run=_serve)
+
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m laurel.audit.cli audit …`, the same as `laurel audit …`."""
@@ -144,8 +176,8 @@ def _databases(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="[STORE=]URL",
-        help="a store (repeatable); default: the local service stores in "
-        "LAUREL_DATA_DIR",
+        help="a store (repeatable); default: LAUREL_DATABASE_URL_<SERVICE>, "
+        "else the <service>.sqlite files in LAUREL_DATA_DIR",
     )
 
 
@@ -180,35 +212,7 @@ def _signing_key(args: argparse.Namespace) -> Any:
 
 
 def _open_stores(args: argparse.Namespace) -> dict[str, EventStore]:
-    urls = _pairs(args.database) or _local_stores()
-    if not urls:
-        raise ConfigError("no store given: pass --database STORE=URL")
-    stores = {}
-    for name, url in urls.items():
-        parsed = make_url(url)
-        if (
-            parsed.get_backend_name() == "sqlite"
-            and not Path(parsed.database or "").is_file()
-        ):
-            raise ConfigError(f"{name}: no SQLite file at {parsed.database}")
-        store = EventStore(url)
-        if not inspect(store.engine).has_table(events_table.name):
-            raise ConfigError(f"{name}: no event store at {_shown(url)}")
-        stores[name] = store
-    return stores
-
-
-def _local_stores() -> dict[str, str]:
-    data_dir = Path(os.environ.get("LAUREL_DATA_DIR", PROJECT_ROOT / "var"))
-    return {
-        s: f"sqlite:///{data_dir / f'{s}.sqlite'}"
-        for s in SERVICES
-        if (data_dir / f"{s}.sqlite").is_file()
-    }
-
-
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return open_stores(store_urls(_pairs(args.database)))
 
 
 def _guarded(run: Run) -> Run:
@@ -240,7 +244,7 @@ def _verify(args: argparse.Namespace) -> int:
         report = store.verify()
         status = "ok" if report.ok else "BROKEN"
         print(
-            f"{name} ({_shown(store.url)}): {status} — {report.events_checked} "
+            f"{name} ({shown(store.url)}): {status} — {report.events_checked} "
             f"events in {report.streams_checked} streams, positions "
             f"1..{report.last_position}"
         )
@@ -282,12 +286,16 @@ def _verify_package(args: argparse.Namespace, trusted: Any) -> int:
 
 @_guarded
 def _export(args: argparse.Namespace) -> int:
-    from laurel.audit.export import export_all, export_nomination
+    from laurel.audit.export import export_all, export_campaign, export_nomination
 
     key, stores = _signing_key(args), _open_stores(args)
     record = not args.no_record
     if args.all:
         manifest = export_all(stores, args.out, key, record_checkpoints=record)
+    elif args.campaign:
+        manifest = export_campaign(
+            stores, args.campaign, args.out, key, record_checkpoints=record
+        )
     else:
         manifest = export_nomination(
             stores, args.nomination, args.out, key, record_checkpoints=record
@@ -338,7 +346,12 @@ def _replay(args: argparse.Namespace) -> int:
     failed = False
     with tempfile.TemporaryDirectory(prefix="laurel-replay-") as tmp:
         for name, store in _open_stores(args).items():
-            projections = _projections(name, factories.get(name))
+            try:
+                projections = load_projections(name, factories.get(name))
+            except ProjectionsUnavailable as error:
+                print(f"{name}: cannot replay: {error}")
+                failed = True
+                continue
             url = scratch.get(name) or f"sqlite:///{Path(tmp) / f'{name}.sqlite'}"
             differences = replay_projections(store, projections, url)
             names = ", ".join(p.name for p in projections)
@@ -349,18 +362,16 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _projections(store_name: str, spec: str | None) -> list[Any]:
-    spec = spec or f"laurel.{store_name}.bootstrap:projections"
-    module_name, _, attribute = spec.partition(":")
-    try:
-        factory = getattr(import_module(module_name), attribute or "projections")
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(
-            f"{store_name}: no projections at {spec} ({error}); "
-            f"pass --projection {store_name}=MODULE:FACTORY"
-        ) from None
-    made = factory()
-    return list(made) if isinstance(made, list | tuple) else [made]
+def _serve(args: argparse.Namespace) -> int:
+    from laurel.audit.server import serve_forever
+
+    return serve_forever(
+        database=_pairs(args.database),
+        key_path=str(args.key) if args.key else None,
+        port=args.port,
+        checkpoint_every=args.checkpoint_every,
+        projection_specs=_pairs(args.projection),
+    )
 
 
 @_guarded

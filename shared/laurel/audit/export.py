@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from laurel.audit.lines import encode_line
 from laurel.audit.manifest import PUBLIC_KEY, write_manifest
 from laurel.audit.merkle import MerkleTree
 from laurel.audit.selection import (
+    campaign_nomination_ids,
+    campaign_stream_ids,
     nomination_stream_ids,
     read_streams_raw,
     store_hashes,
@@ -47,21 +49,68 @@ def export_nomination(
     record_checkpoints: bool = True,
 ) -> dict[str, Any]:
     """Package one nomination's streams from every store; returns the manifest."""
+
+    def select(store: EventStore, last: int) -> set[str]:
+        return nomination_stream_ids(store, nomination_id, last)
+
+    return _export_streams(
+        stores,
+        select,
+        {"kind": "nomination", "nomination_id": nomination_id},
+        out_dir,
+        key,
+        record_checkpoints,
+    )
+
+
+def export_campaign(
+    stores: Mapping[str, EventStore],
+    campaign_id: str,
+    out_dir: Path,
+    key: Ed25519PrivateKey,
+    *,
+    record_checkpoints: bool = True,
+) -> dict[str, Any]:
+    """Package a campaign's streams and all its nominations' from every store."""
+    nominations: set[str] = set()
+    for store in stores.values():
+        nominations |= campaign_nomination_ids(store, campaign_id)
+
+    def select(store: EventStore, last: int) -> set[str]:
+        return campaign_stream_ids(store, campaign_id, nominations, last)
+
+    return _export_streams(
+        stores,
+        select,
+        {"kind": "campaign", "campaign_id": campaign_id},
+        out_dir,
+        key,
+        record_checkpoints,
+    )
+
+
+def _export_streams(
+    stores: Mapping[str, EventStore],
+    select: Callable[[EventStore, int], set[str]],
+    scope: dict[str, str],
+    out_dir: Path,
+    key: Ed25519PrivateKey,
+    record_checkpoints: bool,
+) -> dict[str, Any]:
+    """Whole selected streams of each store, proved into a fresh checkpoint."""
+    named = _named(stores)
     out_dir = _fresh(out_dir)
     counts = {}
-    for name, store in _named(stores):
+    for name, store in named:
         checkpoint = create_checkpoint(store, name, key, record=record_checkpoints)
         last = checkpoint.up_to_position
-        streams = nomination_stream_ids(store, nomination_id, last)
-        rows = read_streams_raw(store, streams, last)
+        rows = read_streams_raw(store, select(store, last), last)
         tree = MerkleTree(store_hashes(store, last))
         _write_events(out_dir, name, rows)
         _write_json(out_dir / f"checkpoint.{name}.json", checkpoint.to_dict())
         _write_json(out_dir / f"proofs.{name}.json", _proofs(checkpoint, tree, rows))
         counts[name] = len(rows)
-    return _finish(
-        out_dir, key, {"kind": "nomination", "nomination_id": nomination_id}, counts
-    )
+    return _finish(out_dir, key, scope, counts)
 
 
 def export_all(
@@ -72,9 +121,10 @@ def export_all(
     record_checkpoints: bool = True,
 ) -> dict[str, Any]:
     """Package every event of every store up to a fresh checkpoint."""
+    named = _named(stores)
     out_dir = _fresh(out_dir)
     counts = {}
-    for name, store in _named(stores):
+    for name, store in named:
         checkpoint = create_checkpoint(store, name, key, record=record_checkpoints)
         rows = list(store.read_raw(until_position=checkpoint.up_to_position))
         _write_events(out_dir, name, rows)

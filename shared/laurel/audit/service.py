@@ -1,0 +1,315 @@
+"""AuditService: the audit library over gRPC, for the auditor role only.
+
+Every answer comes from the stores themselves (timeline, verification,
+checkpoints, evidence packages, state as of a time), so an auditor does not
+have to trust the running services. Store work is blocking SQL and runs in a
+worker thread, off the server's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from laurel.audit.checkpoints import (
+    Checkpoint,
+    CheckpointRefused,
+    create_checkpoint,
+    recorded_checkpoints,
+    verify_recorded_checkpoints,
+)
+from laurel.audit.export import export_campaign, export_nomination
+from laurel.audit.state import state_as_of
+from laurel.audit.timeline import TimelineEntry, nomination_timeline
+from laurel.audit.v1 import audit_pb2 as pb
+from laurel.audit.v1 import audit_pb2_grpc
+from laurel.auth import current_request
+from laurel.chain import ChainBreak
+from laurel.envelope import canonical_json, parse_time, utcnow
+from laurel.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from laurel.eventstore import EventStore, Projection
+
+AUDITOR = "auditor"
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuditService"].full_name
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$")
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(
+        self,
+        stores: Mapping[str, EventStore],
+        key: Ed25519PrivateKey | None,
+        projections_of: Callable[[str], Sequence[Projection]],
+    ) -> None:
+        self.stores = dict(stores)
+        self.key = key
+        self.projections_of = projections_of
+
+    async def GetNominationTimeline(self, request: Any, context: Any) -> pb.Timeline:
+        _require_auditor()
+        nomination_id = _nomination_id(request.nomination_id)
+        as_of = _moment(request, "as_of")
+        entries = await asyncio.to_thread(
+            nomination_timeline, self.stores, nomination_id, as_of=as_of
+        )
+        if not entries and (
+            as_of is None
+            or not await asyncio.to_thread(
+                nomination_timeline, self.stores, nomination_id
+            )
+        ):
+            raise NotFound(
+                f"no store holds an event of nomination {nomination_id}; check the "
+                f"id (stores searched: {', '.join(sorted(self.stores))})",
+                field="nomination_id",
+            )
+        return pb.Timeline(
+            nomination_id=nomination_id, entries=[_entry(e) for e in entries]
+        )
+
+    async def GetStateAsOf(self, request: Any, context: Any) -> pb.StateAsOf:
+        _require_auditor()
+        subject_id = _subject_id(request.subject_id, "subject_id")
+        as_of = _moment(request, "as_of") or utcnow()
+        state = await asyncio.to_thread(
+            state_as_of, self.stores, subject_id, as_of, self.projections_of
+        )
+        return pb.StateAsOf(
+            subject_id=subject_id,
+            as_of=_timestamp(as_of),
+            rows=[
+                pb.StateRow(
+                    store=r.store,
+                    projection=r.projection,
+                    table=r.table,
+                    row_json=r.row_json(),
+                )
+                for r in state.rows
+            ],
+            unavailable=state.unavailable,
+        )
+
+    async def VerifyStores(self, request: Any, context: Any) -> pb.VerifyStoresResponse:
+        _require_auditor()
+        reports = await asyncio.to_thread(self._verify)
+        return pb.VerifyStoresResponse(
+            ok=all(r.ok and not r.checkpoint_problems for r in reports),
+            stores=reports,
+        )
+
+    async def GetCheckpoint(self, request: Any, context: Any) -> pb.Checkpoint:
+        _require_auditor()
+        name = self._store_name(request.store, "store")
+        checkpoints = await asyncio.to_thread(recorded_checkpoints, self.stores[name])
+        if not checkpoints:
+            raise NotFound(
+                f"store {name} has recorded no checkpoint yet; call SignCheckpoint "
+                "or run `laurel audit checkpoint`",
+                field="store",
+            )
+        return _checkpoint(max(checkpoints, key=lambda c: c.up_to_position))
+
+    async def SignCheckpoint(
+        self, request: Any, context: Any
+    ) -> pb.SignCheckpointResponse:
+        _require_auditor()
+        names = [self._store_name(n, "stores") for n in request.stores] or sorted(
+            self.stores
+        )
+        key = self._signing_key()
+        with _refusal():
+            signed = await asyncio.to_thread(
+                lambda: [create_checkpoint(self.stores[n], n, key) for n in names]
+            )
+        return pb.SignCheckpointResponse(checkpoints=[_checkpoint(c) for c in signed])
+
+    async def ExportNomination(self, request: Any, context: Any) -> pb.EvidencePackage:
+        _require_auditor()
+        key = self._signing_key()
+        with _refusal():
+            return await self._package(request, key)
+
+    async def _package(
+        self, request: Any, key: Ed25519PrivateKey
+    ) -> pb.EvidencePackage:
+        if request.WhichOneof("scope") == "campaign_id":
+            campaign_id = _subject_id(request.campaign_id, "campaign_id")
+            manifest, files = await asyncio.to_thread(
+                self._export, export_campaign, campaign_id, key
+            )
+            if not any(manifest["stores"].values()):
+                raise NotFound(f"no events of campaign {campaign_id}", "campaign_id")
+        else:
+            nomination_id = _nomination_id(request.nomination_id)
+            manifest, files = await asyncio.to_thread(
+                self._export, export_nomination, nomination_id, key
+            )
+            if not any(manifest["stores"].values()):
+                raise NotFound(
+                    f"no events of nomination {nomination_id}", "nomination_id"
+                )
+        return pb.EvidencePackage(
+            key_id=manifest["key_id"],
+            events_per_store=manifest["stores"],
+            files=[pb.PackageFile(name=n, content=c) for n, c in files],
+        )
+
+    # -- helpers -------------------------------------------------------------
+
+    def _verify(self) -> list[pb.StoreVerification]:
+        reports = []
+        for name, store in sorted(self.stores.items()):
+            report = store.verify()
+            breaks = [_link(b) for b in report.breaks]
+            problems = (
+                verify_recorded_checkpoints(store, self.key.public_key())
+                if self.key is not None
+                else []
+            )
+            reports.append(
+                pb.StoreVerification(
+                    store=name,
+                    ok=report.ok,
+                    events_checked=report.events_checked,
+                    streams_checked=report.streams_checked,
+                    last_position=report.last_position,
+                    first_broken_link=breaks[0] if breaks else None,
+                    also_broken=breaks[1:],
+                    checkpoint_problems=problems,
+                )
+            )
+        return reports
+
+    def _export(
+        self, export: Callable[..., dict], subject: str, key: Ed25519PrivateKey
+    ) -> tuple[dict, list[tuple[str, bytes]]]:
+        """Sign without recording (read-only); the package returned as files."""
+        with tempfile.TemporaryDirectory(prefix="laurel-export-") as tmp:
+            out = Path(tmp) / "package"
+            manifest = export(self.stores, subject, out, key, record_checkpoints=False)
+            files = [(p.name, p.read_bytes()) for p in sorted(out.iterdir())]
+        return manifest, files
+
+    def _store_name(self, name: str, field: str) -> str:
+        if name not in self.stores:
+            raise InvalidArgument(
+                f"unknown store {name!r}",
+                [FieldViolation(field, f"one of {', '.join(sorted(self.stores))}")],
+            )
+        return name
+
+    def _signing_key(self) -> Ed25519PrivateKey:
+        if self.key is None:
+            raise FailedPrecondition(
+                "checkpoint-key-configured",
+                "this audit server has no signing key: start it with "
+                "LAUREL_CHECKPOINT_KEY_FILE or --key",
+            )
+        return self.key
+
+
+@contextmanager
+def _refusal() -> Iterator[None]:
+    """A broken log is not signed: the caller learns where it broke."""
+    try:
+        yield
+    except CheckpointRefused as error:
+        raise FailedPrecondition(
+            "log-intact", f"refused to sign a broken log: {error}"
+        ) from None
+
+
+def _require_auditor() -> None:
+    actor = current_request().actor
+    if actor.role != AUDITOR:
+        raise PermissionDenied(
+            f"the audit API is for the {AUDITOR} role; {actor.role}:{actor.id} "
+            "is not an auditor"
+        )
+
+
+def _nomination_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(
+            f"nomination_id {value!r} is not a nomination id",
+            [FieldViolation("nomination_id", "a UUID, as SubmitNomination returns")],
+        ) from None
+
+
+def _subject_id(value: str, field: str) -> str:
+    if not SLUG.match(value):
+        raise InvalidArgument(
+            f"{field} {value!r} is not an id",
+            [
+                FieldViolation(
+                    field, "3 to 128 letters, digits, '.', '_', ':' or '-'"
+                )
+            ],
+        )
+    return value
+
+
+def _moment(request: Any, field: str) -> datetime | None:
+    if not request.HasField(field):
+        return None
+    return getattr(request, field).ToDatetime(tzinfo=UTC)
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _entry(entry: TimelineEntry) -> pb.TimelineEntry:
+    event = entry.event
+    actor = event.metadata.get("actor", {})
+    return pb.TimelineEntry(
+        store=entry.store,
+        position=event.position,
+        stream_id=event.stream_id,
+        version=event.version,
+        type=event.type,
+        schema_version=event.schema_version,
+        event_id=event.event_id,
+        recorded_at=_timestamp(parse_time(event.recorded_at)),
+        actor_role=actor.get("role", ""),
+        actor_id=actor.get("id", ""),
+        caused_by=entry.caused_by,
+        payload_json=json.dumps(event.payload, ensure_ascii=False, sort_keys=True),
+        metadata_json=json.dumps(event.metadata, ensure_ascii=False, sort_keys=True),
+        hash=event.hash,
+    )
+
+
+def _link(broken: ChainBreak) -> pb.BrokenLink:
+    return pb.BrokenLink(
+        stream_id=broken.stream_id,
+        version=broken.version,
+        position=broken.position,
+        reason=broken.reason,
+    )
+
+
+def _checkpoint(checkpoint: Checkpoint) -> pb.Checkpoint:
+    data = checkpoint.to_dict()
+    return pb.Checkpoint(**data, json=canonical_json(data))
