@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,12 @@ class LaurelClient:
         )
         return self.intake.SubmitNomination(request, metadata=self.md(), timeout=10)
 
-    def nomination(self, nomination_id: str) -> intake_pb2.Nomination:
-        return self.intake.GetNomination(
-            intake_pb2.GetNominationRequest(nomination_id=nomination_id),
-            metadata=self.md(), timeout=10,
-        )
+    def nomination(self, nomination_id: str, as_of: datetime | None = None
+                   ) -> intake_pb2.Nomination:
+        request = intake_pb2.GetNominationRequest(nomination_id=nomination_id)
+        if as_of is not None:
+            request.as_of.FromDatetime(as_of if as_of.tzinfo else as_of.astimezone())
+        return self.intake.GetNomination(request, metadata=self.md(), timeout=10)
 
     def notifications(self, nomination_id: str = "", recipient_id: str = "") -> list[Any]:
         reply = self.notification.ListNotifications(

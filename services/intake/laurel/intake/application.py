@@ -112,6 +112,7 @@ class IntakeApplication:
     def draft_nomination(self, draft: domain.NominationDraft) -> int:
         campaign, category = self._category(draft.campaign_id, draft.category)
         placement = self._placement(draft.nominee)
+        self._require_nominator_of(placement, draft.nominee)
         violations = rules.nominee_violations(draft.nominee, category)
         violations += category.validate(draft.fields, partial=True)
         return self._decide(draft.nomination_id, lambda current, tx: domain.draft_nomination(
@@ -138,6 +139,7 @@ class IntakeApplication:
                 current.nominee, current.fields)
             campaign, category = self._category(source.campaign_id, source.category)
             placement = self._placement(source.nominee)
+            self._require_nominator_of(placement, source.nominee)
             violations = rules.nominee_violations(source.nominee, category)
             violations += category.validate(source.fields)
             if violations:
@@ -218,7 +220,7 @@ class IntakeApplication:
                        ) -> domain.Nomination:
         events = self.store.read_stream(domain.stream_id(nomination_id), as_of=as_of)
         nomination = domain.fold(events)
-        if nomination is None:
+        if nomination is None or not self._may_read(nomination):
             raise NotFound(f"no nomination {nomination_id!r}"
                            + (f" as of {as_of.isoformat()}" if as_of else ""),
                            field="nomination_id")
@@ -226,12 +228,14 @@ class IntakeApplication:
 
     def history(self, nomination_id: str) -> list[RecordedEvent]:
         events = self.store.read_stream(domain.stream_id(nomination_id))
-        if not events:
+        nomination = domain.fold(events)
+        if nomination is None or not self._may_read(nomination):
             raise NotFound(f"no nomination {nomination_id!r}", field="nomination_id")
         return events
 
     def list_nominations(self, **filters: Any) -> tuple[list[dict[str, Any]], str]:
         limit = min(max(int(filters.pop("page_size", 0) or 50), 1), 500)
+        filters.update(self._list_scope(filters))
         with self.store.engine.connect() as conn:
             rows = self.projection.list(conn, limit=limit, **filters)
         token = f"{rows[-1]['created_at']}|{rows[-1]['nomination_id']}" if len(
@@ -313,6 +317,33 @@ class IntakeApplication:
                 [FieldViolation("category", f"expected one of {campaign.category_keys()}")])
         return campaign, category
 
+    def _list_scope(self, filters: Mapping[str, Any]) -> dict[str, str]:
+        """Narrow a listing to what the caller may read."""
+        actor = current_request().actor
+        if actor.role in ("organizer", "auditor", "service"):
+            return {}
+        if actor.role == "nominator":
+            return {"hospital_id": actor.organization_id}
+        if actor.role == "endorser":
+            asked = filters.get("jurisdiction_id")
+            if asked and asked != actor.organization_id:
+                raise PermissionDenied(
+                    f"{actor.id} lists nominations of {actor.organization_id} only")
+            return {"jurisdiction_id": actor.organization_id}
+        raise PermissionDenied(f"the {actor.role} role does not list nominations")
+
+    def _may_read(self, nomination: domain.Nomination) -> bool:
+        """Who may see a nomination; others are told it does not exist."""
+        actor = current_request().actor
+        if actor.role in ("organizer", "auditor", "service"):
+            return True
+        if actor.role == "nominator":
+            return actor.organization_id in (nomination.hospital_id,
+                                             nomination.nominee.organization_id)
+        if actor.role == "endorser":
+            return actor.organization_id == nomination.jurisdiction_id
+        return False
+
     def _own(self, current: domain.Nomination | None) -> domain.Nomination:
         """The nomination, if the caller's organization nominated it (or acts on it)."""
         if current is None:
@@ -322,6 +353,15 @@ class IntakeApplication:
                 current.hospital_id, current.nominee.organization_id):
             raise NotFound("no such nomination", field="nomination_id")
         return current
+
+    def _require_nominator_of(self, placement: domain.Placement,
+                              nominee: domain.Nominee) -> None:
+        """A nominator nominates only for their own hospital (or its department)."""
+        actor = self._require_role("nominator")
+        if actor.organization_id not in (placement.hospital_id, nominee.organization_id):
+            raise PermissionDenied(
+                f"{actor.id} nominates for {actor.organization_id or 'no organization'}, "
+                f"not for {placement.hospital_id}")
 
     def _require_role(self, role: str):  # noqa: ANN202
         actor = current_request().actor

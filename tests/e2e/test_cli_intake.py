@@ -1,0 +1,107 @@
+"""The `laurel` CLI as a nominator, an endorser and the center would use it.
+
+Each command is a real process speaking gRPC to a running intake service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from laurel.auth import call_metadata
+from laurel.campaigns import SHIPPED_DIR, load_catalog
+from laurel.campaigns.specimen import specimen_fields
+from laurel.config import load_settings
+from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
+from laurel.grpcutil import client_channel
+from laurel.intake.bootstrap import build_intake
+from laurel.intake.v1 import intake_pb2 as pb
+from laurel.intake.v1 import intake_pb2_grpc
+
+NOMINATOR = "nominator:wang-fang:zhengzhou-peoples"
+ENDORSER = "endorser:li-wei:zhengzhou"
+CENTER = "organizer:zhao-min:henan-center"
+
+
+@pytest.fixture
+async def intake_address(service_env: dict[str, str]) -> AsyncIterator[str]:
+    runtime = await build_intake(load_settings("intake", service_env), with_relay=False)
+    await runtime.start()
+    channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
+    stub = intake_pb2_grpc.IntakeServiceStub(channel)
+    for org in demo_organizations():
+        if org["organization_id"] in {"henan-center", "zhengzhou", "zhengzhou-peoples"}:
+            await stub.RegisterOrganization(pb.Organization(**org),
+                                            metadata=call_metadata(ORGANIZER))
+    await stub.SetCampaignClock(campaign_clock_request(), metadata=call_metadata(ORGANIZER))
+    yield f"127.0.0.1:{runtime.grpc.port}"
+    await channel.close()
+    await runtime.stop()
+
+
+async def laurel(address: str, actor: str, *args: str, ok: bool = True) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_")}
+    env.update(LAUREL_INTAKE_ADDR=address, LAUREL_ACTOR=actor, LANG="C", LC_ALL="C")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "laurel.cli", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert (process.returncode == 0) == ok, out.decode() + err.decode()
+    return (out if ok else err).decode("utf-8")
+
+
+def nomination_file(tmp_path: Path, **overrides: str) -> Path:
+    category = load_catalog(SHIPPED_DIR)["henan-2021"].category("ten_measures_benchmark")
+    document = {
+        "campaign_id": "henan-2021", "category": "ten_measures_benchmark",
+        "nominee": {"kind": "hospital", "name": "郑州市人民医院",
+                    "organization_id": "zhengzhou-peoples"},
+        "fields": specimen_fields(category, overrides=overrides),
+    }
+    path = tmp_path / "nomination.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+async def test_a_nomination_goes_through_intake_from_the_command_line(
+    intake_address: str, tmp_path: Path,
+) -> None:
+    reply = json.loads(await laurel(intake_address, NOMINATOR, "submit",
+                                    str(nomination_file(tmp_path))))
+    nomination_id = reply["nomination_id"]
+
+    listing = await laurel(intake_address, ENDORSER, "list", "--status", "submitted")
+    assert nomination_id in listing and "郑州市人民医院" in listing
+
+    await laurel(intake_address, ENDORSER, "return", nomination_id,
+                 "--reason", "联系人手机号码有误")
+    await laurel(intake_address, NOMINATOR, "resubmit", nomination_id,
+                 "--set", "contact.mobile=13912345678")
+    await laurel(intake_address, ENDORSER, "endorse", nomination_id, "--opinion", "同意推荐")
+    await laurel(intake_address, ENDORSER, "forward", nomination_id)
+    assert "version 6" in await laurel(intake_address, CENTER, "receive", nomination_id)
+
+    history = await laurel(intake_address, CENTER, "history", nomination_id)
+    assert "NominationReturned" in history and "联系人手机号码有误" in history
+    assert "contact.mobile: 13800000000 → 13912345678" in history
+    shown = json.loads(await laurel(intake_address, NOMINATOR, "show", nomination_id))
+    assert shown["status"] == "received"
+
+
+async def test_the_command_line_shows_a_refusal_with_its_fields(
+    intake_address: str, tmp_path: Path,
+) -> None:
+    error = await laurel(intake_address, NOMINATOR, "submit", str(nomination_file(
+        tmp_path, **{"president.mobile": "12345"})), ok=False)
+    assert "INVALID_ARGUMENT" in error
+    assert "fields[president.mobile]" in error
+    error = await laurel(intake_address, NOMINATOR, "endorse", "not-a-uuid",
+                         "--opinion", "x", ok=False)
+    assert "INVALID_ARGUMENT" in error
