@@ -1,0 +1,271 @@
+"""The expert-evaluation stage through the real broker: scoring and review as
+they run, real gRPC sockets, real SQLite files, a real Tansu broker.
+
+Intake's part is its log: the events intake records for received nominations
+(as `laurel.intake.domain` names them) are appended to a real event store and
+published by the real outbox relay onto intake's topic. From there everything
+travels as in production: scoring notes the nominations and decides their
+eligibility, review assigns a panel, reviewers score blind over gRPC, a
+complaint registered mid-stage flips one post, closing the round makes scoring
+compute a trimmed ranking, review decides on it and publishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from laurel.auth import call_metadata
+from laurel.broker import ensure_topics
+from laurel.config import KafkaSettings, load_settings
+from laurel.envelope import Actor, EventMetadata, NewEvent
+from laurel.eventstore import EventStore, Publication
+from laurel.grpcutil import client_channel
+from laurel.outbox import OutboxRelay
+from laurel.review.bootstrap import build_review
+from laurel.review.v1 import review_pb2 as rv
+from laurel.review.v1 import review_pb2_grpc
+from laurel.scoring.bootstrap import build_scoring
+from laurel.scoring.v1 import scoring_pb2 as sc
+from laurel.scoring.v1 import scoring_pb2_grpc
+
+T = TypeVar("T")
+ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
+HOTLINE = Actor("hotline-12320", "service", "health-hotline")
+INTAKE = Actor("intake", "service", "")
+CAMPAIGN, CATEGORY, ROUND = "henan-2021", "warm_service_post", "henan-2021-warm-r1"
+CRITERIA = ("warm_service", "supporting_cases", "achievements")
+# nomination -> (hospital, jurisdiction, the score every reviewer gives)
+POSTS = {"post-4": ("anyang-peoples", "anyang", 82),  # submitted first: wins the tie
+         "post-1": ("zhengzhou-peoples", "zhengzhou", 95),
+         "post-2": ("kaifeng-peoples", "kaifeng", 88),
+         "post-3": ("luoyang-peoples", "luoyang", 82),
+         "post-5": ("xinxiang-peoples", "xinxiang", 90)}
+# post-1's reviewers disagree, so trimming has something to drop.
+SPREAD = [4, 2, 0, -2, -6]
+REVIEWERS = [
+    ("mgr-1", "zhengzhou-central", "zhengzhou", "hospital_manager"),  # post-1's commission
+    ("mgr-2", "shangqiu-central", "shangqiu", "hospital_manager"),
+    ("mgr-3", "nanyang-central", "nanyang", "hospital_manager"),
+    ("exp-1", "henan-university", "", "industry_expert"),
+    ("exp-2", "zzu-school", "", "industry_expert"),
+    ("exp-3", "xxmu", "", "industry_expert"),
+    ("media-1", "health-news", "", "media"),
+    ("media-2", "henan-daily", "", "media"),
+]
+
+
+def as_reviewer(rid: str) -> tuple[tuple[str, str], ...]:
+    return call_metadata(Actor(rid, "reviewer", ""))
+
+
+async def until(check: Callable[[], Awaitable[T | None]], what: str,
+                timeout: float = 30.0) -> T:
+    """Poll `check` until it returns something truthy (over the broker: seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = await check()
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            found = None
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout}s")
+
+
+def intake_log(url: str, topic: str) -> Callable[[str, str, dict], None]:
+    """Intake's events, recorded and published as intake's outbox would."""
+    store = EventStore(url)
+    store.create_schema()
+
+    def record(type_: str, nid: str, payload: dict) -> None:
+        store.append(f"nomination-{nid}", None, [NewEvent(type_, payload)],
+                     EventMetadata(INTAKE, f"corr-{nid}"),
+                     publish=Publication(topic, nid))
+
+    record.store = store  # type: ignore[attr-defined]
+    return record
+
+
+async def test_henan_warm_service_posts_from_receipt_to_published_results(
+    service_env: dict[str, str], tmp_path,  # noqa: ANN001
+) -> None:
+    env = {**service_env, "LAUREL_REVIEW_REMINDER_POLL_S": "0",
+           "LAUREL_TOPIC_COMPLIANCE": service_env["LAUREL_TOPIC_INTAKE"] + ".compliance"}
+    kafka = KafkaSettings(env["LAUREL_KAFKA_BOOTSTRAP"])
+    ensure_topics(kafka, [env["LAUREL_TOPIC_COMPLIANCE"]])
+    scoring = await build_scoring(load_settings("scoring", env), env)
+    review = await build_review(load_settings("review", env), env)
+    await asyncio.gather(scoring.start(), review.start())
+    channels = [client_channel(f"127.0.0.1:{s.grpc.port}") for s in (scoring, review)]
+    score_api = scoring_pb2_grpc.ScoringServiceStub(channels[0])
+    review_api = review_pb2_grpc.ReviewServiceStub(channels[1])
+    org = call_metadata(ORGANIZER)
+    record = intake_log(f"sqlite:///{tmp_path / 'intake.sqlite'}", env["LAUREL_TOPIC_INTAKE"])
+    relay = OutboxRelay(record.store, kafka)  # type: ignore[attr-defined]
+    try:
+        # -- intake: five posts received by the center -------------------------
+        for nid, (hospital, jurisdiction, _) in POSTS.items():
+            record("NominationSubmitted", nid, {
+                "nomination_id": nid, "campaign_id": CAMPAIGN, "category": CATEGORY,
+                "nominee": {"kind": "department", "name": f"{nid} 科室",
+                            "organization_id": f"{hospital}-ward"},
+                "hospital_id": hospital, "jurisdiction_id": jurisdiction,
+                "route": {"to": "center", "organization_id": ""},
+                "fields": {"department_name": f"{nid} 科室"}})
+            record("EvidenceAttached", nid, {"nomination_id": nid, "kind": "case",
+                                             "sha256": "ab" * 32, "filename": "c.pdf",
+                                             "media_type": "application/pdf",
+                                             "size": 10})
+            record("NominationReceived", nid, {"nomination_id": nid,
+                                               "center_id": "henan-center"})
+        assert await asyncio.to_thread(relay.publish_pending) == 3 * len(POSTS)
+
+        async def all_eligible() -> bool:
+            for nid in POSTS:
+                found = await score_api.GetEligibility(
+                    sc.GetEligibilityRequest(nomination_id=nid), metadata=org)
+                if not (found.evaluated and found.eligible):
+                    return False
+            return True
+
+        await until(all_eligible, "scoring's verdicts on every post")
+
+        # -- review: reviewers, a panel, assignment without conflicts -------------
+        for rid, organization, jurisdiction, group in REVIEWERS:
+            await review_api.RegisterReviewer(rv.Reviewer(
+                reviewer_id=rid, name=rid, organization_id=organization,
+                jurisdiction_id=jurisdiction, group=group), metadata=org)
+        await review_api.FormPanel(rv.FormPanelRequest(
+            campaign_id=CAMPAIGN, category=CATEGORY, round_id=ROUND,
+            members=[r[0] for r in REVIEWERS], seed=ROUND), metadata=org)
+
+        async def assigned() -> list:
+            try:
+                made = await review_api.AssignReviewers(rv.AssignReviewersRequest(
+                    round_id=ROUND, nomination_ids=list(POSTS)), metadata=org)
+            except grpc.aio.AioRpcError as error:  # intake's events still in flight
+                if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    return []
+                raise
+            return list(made.assignments)
+
+        made = await until(assigned, "review knowing the received posts")
+        assert len({a.nomination_id for a in made}) == len(POSTS)
+        explained = await review_api.ExplainAssignment(rv.ExplainAssignmentRequest(
+            round_id=ROUND, nomination_id="post-1"), metadata=org)
+        lines = {x.reviewer_id: x for x in explained.lines}
+        assert lines["mgr-1"].status == "conflict"
+        assert {r for r, x in lines.items() if x.status == "assigned"} >= {"mgr-2",
+                                                                           "mgr-3"}
+        deadline = Timestamp()
+        deadline.FromDatetime(datetime.now(UTC) + timedelta(days=7))
+        await review_api.OpenRound(rv.OpenRoundRequest(round_id=ROUND,
+                                                       deadline=deadline), metadata=org)
+        on_post_2 = [x.reviewer_id for x in (await review_api.ExplainAssignment(
+            rv.ExplainAssignmentRequest(round_id=ROUND, nomination_id="post-2"),
+            metadata=org)).lines if x.status == "assigned" and x.group == "media"]
+        recused = await review_api.Recuse(rv.RecuseRequest(
+            round_id=ROUND, nomination_id="post-2", reason="I wrote about this ward"),
+            metadata=as_reviewer(on_post_2[0]))
+        assert recused.replacement.replaces == on_post_2[0]
+        assert recused.replacement.group == "media"
+
+        # -- a complaint mid-stage flips post-5 ----------------------------------------
+        ack = await score_api.RecordComplaint(sc.ComplianceReport(
+            entry_id="c-7", subject_kind="department",
+            subject_id="xinxiang-peoples-ward", occurred_on="2021-06-05",
+            source="12320 hotline", summary="rude to a patient's family"),
+            metadata=call_metadata(HOTLINE))
+        assert list(ack.reevaluated_nomination_ids) == ["post-5"]
+        verdicts = await score_api.GetEligibility(
+            sc.GetEligibilityRequest(nomination_id="post-5"), metadata=org)
+        [flipped] = [v for v in verdicts.verdicts if v.decision == "ineligible"]
+        assert flipped.rule == "no_complaint_within_years"
+        assert list(flipped.entries_seen) == ["c-7"] and "c-7" in flipped.reason
+
+        # -- blind scoring --------------------------------------------------------------
+        forms: dict[str, list[str]] = {}
+        for a in sorted(made, key=lambda a: (a.nomination_id, a.reviewer_id)):
+            forms.setdefault(a.nomination_id, []).append(a.reviewer_id)
+        forms["post-2"] = [r for r in forms["post-2"] if r != recused.replacement.replaces]
+        forms["post-2"].append(recused.replacement.reviewer_id)
+        first, second = forms["post-2"][:2]
+        for n, (nid, reviewers) in enumerate(sorted(forms.items())):
+            base = POSTS[nid][2]
+            for i, rid in enumerate(sorted(reviewers)):
+                value = base + (SPREAD[i] if nid == "post-1" else 0)
+                if (nid, rid) == ("post-2", second):
+                    blind = await review_api.GetReviews(rv.GetReviewsRequest(
+                        round_id=ROUND, nomination_id=nid), metadata=as_reviewer(rid))
+                    assert list(blind.reviews) == [] and blind.withheld >= 1
+                await review_api.SubmitReview(rv.SubmitReviewRequest(
+                    round_id=ROUND, nomination_id=nid,
+                    scores=dict.fromkeys(CRITERIA, str(value))),
+                    metadata=as_reviewer(rid))
+        still_blind = await review_api.GetReviews(rv.GetReviewsRequest(
+            round_id=ROUND, nomination_id="post-2"), metadata=as_reviewer(first))
+        assert [f.reviewer_id for f in still_blind.reviews] == [first]
+
+        # -- closing the round: scoring ranks what review recorded -------------------------
+        closed = await review_api.CloseRound(rv.CloseRoundRequest(round_id=ROUND),
+                                             metadata=org)
+        assert closed.closed and list(closed.outstanding) == []
+        asked = sc.GetRankingRequest(campaign_id=CAMPAIGN, category=CATEGORY,
+                                     round_id=ROUND)
+        ranking = await until(lambda: score_api.GetRanking(asked, metadata=org),
+                              "scoring's ranking after the round closed")
+        ranked = [e.nomination_id for e in ranking.entries]
+        assert ranked[:2] == ["post-1", "post-2"] and set(ranked[2:]) == {"post-3",
+                                                                        "post-4"}
+        assert [e.tier for e in ranking.entries] == ["awarded"] * 4
+        tie = ranking.entries[3]  # equal scores: the chain after the score decides
+        assert tie.score == ranking.entries[2].score
+        assert tie.decided_by in list(ranking.tie_break)[1:] and tie.explanation
+        if tie.decided_by == "submitted_at":
+            assert ranked[2:] == ["post-4", "post-3"]
+        [excluded] = ranking.ineligible
+        assert excluded.nomination_id == "post-5" and "c-7" in excluded.reason
+        breakdown = await score_api.GetScoreBreakdown(sc.GetScoreBreakdownRequest(
+            nomination_id="post-1", round_id=ROUND), metadata=org)
+        assert len(breakdown.inputs) == 5 and len(breakdown.dropped) == 2
+        assert {d.reason.split()[0] for d in breakdown.dropped} == {"highest",
+                                                                     "lowest"}
+
+        # -- decisions on the result review heard of, and publication -----------------------
+        async def result_noted() -> rv.Round | None:
+            got = await review_api.GetRound(rv.GetRoundRequest(round_id=ROUND),
+                                            metadata=org)
+            return got if got.latest_result_version == ranking.version else None
+
+        round_ = await until(result_noted, "review noting scoring's result")
+        assert "post-5" in round_.ineligible_nomination_ids
+        for entry in ranking.entries:
+            await review_api.RecordDecision(rv.RecordDecisionRequest(
+                round_id=ROUND, nomination_id=entry.nomination_id, outcome="tier",
+                tier="awarded", reason=f"rank {entry.rank}"), metadata=org)
+        await review_api.RecordDecision(rv.RecordDecisionRequest(
+            round_id=ROUND, nomination_id="post-5", outcome="not_awarded",
+            reason="ineligible: complaint c-7"), metadata=org)
+        published = await review_api.PublishResults(
+            rv.PublishResultsRequest(round_id=ROUND), metadata=org)
+        assert (published.result_version, published.decisions) == (ranking.version, 5)
+        await until(lambda: asyncio.to_thread(
+            lambda: review.store.pending_outbox_count() == 0),
+            "review's events on the broker")
+    finally:
+        relay.close()
+        record.store.close()  # type: ignore[attr-defined]
+        for channel in channels:
+            await channel.close()
+        await review.stop()
+        await scoring.stop()
