@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -82,16 +81,14 @@ def results_event(*nids: str) -> RecordedEvent:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[NotificationApplication]:
+def app(database_url: str) -> Iterator[NotificationApplication]:
     projections = Projections(
         InboxProjection(),
         DirectoryProjection(),
         BatchProjection(),
         DeliveryProjection(),
     )
-    store = EventStore(
-        f"sqlite:///{tmp_path / 'n.sqlite'}", projections=projections.all()
-    )
+    store = EventStore(database_url, projections=projections.all())
     store.create_schema()
     yield NotificationApplication(store, projections, Topics(), load_catalog(), MAILING)
     store.close()

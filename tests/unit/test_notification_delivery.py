@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -159,10 +158,8 @@ def sink() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[EventStore]:
-    opened = EventStore(
-        f"sqlite:///{tmp_path / 'n.sqlite'}", projections=[DeliveryProjection()]
-    )
+def store(database_url: str) -> Iterator[EventStore]:
+    opened = EventStore(database_url, projections=[DeliveryProjection()])
     opened.create_schema()
     yield opened
     opened.close()
