@@ -373,9 +373,16 @@ async def test_watching_an_inbox_streams_new_entries_as_they_arrive(
     )
     replayed = await asyncio.wait_for(resumed.read(), 10)
     resumed.cancel()
+    foreign = notification.stub().WatchNotifications(
+        pb.WatchNotificationsRequest(recipient_id="nominator-elsewhere"),
+        metadata=call_metadata(NOMINATOR),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await asyncio.wait_for(foreign.read(), 10)
 
     assert (entry.kind, entry.nomination_id) == ("receipt", nomination_id)
     assert entry.cursor and replayed.notification_id == entry.notification_id
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.mark.slow

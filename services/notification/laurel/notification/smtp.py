@@ -32,9 +32,8 @@ def build_message(email: Email, sender: str) -> EmailMessage:
     message["X-Laurel-Notification-Id"] = email.notification_id
     template = email.details.get("template") or {}
     if template:
-        message["X-Laurel-Template"] = (
-            f"{template.get('kind')}/{template.get('language')}/v{template.get('version')}"
-        )
+        kind, language = template.get("kind"), template.get("language")
+        message["X-Laurel-Template"] = f"{kind}/{language}/v{template.get('version')}"
     message.set_content(email.body, charset="utf-8")
     return message
 
