@@ -155,3 +155,18 @@ def test_a_nominator_sees_only_their_own_verdicts(scoring) -> None:  # noqa: ANN
     stranger = Actor("nominator-9", "nominator", "luoyang-peoples")
     with scoring.acting_as(stranger), pytest.raises(NotFound):
         scoring.app.eligibility("post-1")
+
+
+def test_an_amended_self_assessment_reruns_the_threshold(scoring) -> None:  # noqa: ANN001
+    scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=850)
+    first = scoring.verdicts("bench-1")[el.RULE_SELF_ASSESSMENT]
+    assert first["decision"] == el.INELIGIBLE
+    assert first["parameters"] == {"threshold": 900, "total": 850}
+    amended = scoring.intake("NominationAmended", {
+        "nomination_id": "bench-1", "changes": {}, "reason": "recounted",
+        "self_assessment_total": 930})
+    verdict = scoring.verdicts("bench-1")[el.RULE_SELF_ASSESSMENT]
+    assert verdict["decision"] == el.ELIGIBLE
+    assert verdict["cause"] == f"nomination_amended:{amended.event_id}"
+    with scoring.acting_as(ORGANIZER):
+        assert scoring.app.eligibility("bench-1").eligible

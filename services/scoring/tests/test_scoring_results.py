@@ -159,3 +159,34 @@ def test_reviews_off_the_rubric_are_recorded_as_a_refusal(scoring) -> None:  # n
         f"results-henan-2021-warm_service_post-{ROUND}")]
     assert refused.type == "ResultComputationRefused"
     assert refused.payload["error"] == "InvalidArgument"
+
+
+def test_innovation_year_awards_first_second_third_prizes_by_count(scoring) -> None:  # noqa: ANN001
+    """1 first, 2 second, 3 third prizes per award: the seventh project gets none."""
+    round_id, category = "innovation-2012-management", "management_innovation"
+    ids = [f"project-{n}" for n in range(1, 8)]
+    for n, nid in enumerate(ids, start=1):
+        scoring.submitted(nid, category, f"hospital-{n}", kind="project",
+                          org=f"hospital-{n}", campaign="innovation-year")
+    scoring.review("ReviewRoundOpened", {
+        "round_id": round_id, "campaign_id": "innovation-year", "category": category,
+        "number": 1, "deadline": "2012-06-30T16:00:00.000000Z",
+        "criteria": dict.fromkeys(("novelty", "difficulty", "benefit"), "100"),
+        "nomination_ids": ids, "previous_round_id": ""})
+    for n, nid in enumerate(ids):
+        for reviewer in ("mgmt-1", "mgmt-2", "mgmt-3"):
+            scoring.review("ReviewScoreRecorded", {
+                "round_id": round_id, "campaign_id": "innovation-year",
+                "category": category, "nomination_id": nid, "reviewer_id": reviewer,
+                "group": "management",
+                "scores": dict.fromkeys(("novelty", "difficulty", "benefit"),
+                                        str(95 - 5 * n)),
+                "comment": "", "form_version": 1})
+    scoring.review("ReviewRoundClosed", {"round_id": round_id, "outstanding": [],
+                                         "closed_at": "", "early": False,
+                                         "reason": ""})
+    with scoring.acting_as(ORGANIZER):
+        result, _ = scoring.app.ranking("innovation-year", category, round_id)
+    assert [e.nomination_id for e in result.entries] == ids
+    assert [e.tier for e in result.entries] == [
+        "first", "second", "second", "third", "third", "third", ""]
