@@ -483,3 +483,46 @@ def test_laurel_audit_timeline_export_campaign_and_replay_via_the_main_cli(
     assert code == 1
     assert "archive: cannot replay" in report and "laurel.archive.bootstrap" in report
     assert "intake: status: DIFFERS" in report  # no live status table: never built
+
+
+async def test_state_as_of_uses_the_services_own_projections_by_convention(
+    tmp_path: Path, key_file: Path
+) -> None:
+    """No override: intake's projections come from laurel.intake.bootstrap."""
+    orgs = pytest.importorskip("laurel.intake.organizations")
+    clock = Clock()
+    url = f"sqlite:///{tmp_path / 'intake.sqlite'}"
+    store = EventStore(url, clock=clock)
+    store.create_schema()
+    known: dict = {}
+    for hour, candidate in (
+        (9, orgs.Organization("commission-1", "commission", "郑州市卫生健康委员会")),
+        (10, orgs.Organization("hospital-1", "hospital", "郑州大学第一附属医院",
+                               "commission-1", "commission-1")),
+    ):
+        clock.at(hour, 0)
+        events = orgs.register_organization(None, candidate, known)
+        store.append(orgs.stream_id(candidate.organization_id), 0, events,
+                     meta(Actor("o-1", "organizer")))
+        known[candidate.organization_id] = candidate
+    store.close()
+    server = build_server({"intake": url}, key_path=str(key_file), port=0, env={
+        "LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1"})
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = audit_pb2_grpc.AuditServiceStub(channel)
+
+            async def rows_naming_hospital(hour: int) -> list[tuple[str, dict]]:
+                state = await stub.GetStateAsOf(pb.GetStateAsOfRequest(
+                    subject_id="hospital-1", as_of=stamp(hour, 30)), metadata=as_())
+                assert dict(state.unavailable) == {}
+                return [(r.table, json.loads(r.row_json)) for r in state.rows]
+
+            assert await rows_naming_hospital(9) == []
+            [(table, row)] = await rows_naming_hospital(10)
+            assert table == "organizations"
+            assert (row["organization_id"], row["parent_id"]) == (
+                "hospital-1", "commission-1")
+    finally:
+        await server.stop()
