@@ -170,3 +170,19 @@ def test_an_amended_self_assessment_reruns_the_threshold(scoring) -> None:  # no
     assert verdict["cause"] == f"nomination_amended:{amended.event_id}"
     with scoring.acting_as(ORGANIZER):
         assert scoring.app.eligibility("bench-1").eligible
+
+
+def test_an_announced_definition_that_does_not_parse_leaves_the_file_in_force(
+        scoring, caplog) -> None:  # noqa: ANN001
+    broken = {"id": "henan-2021", "categories": [{"key": "x", "bogus": True}]}
+    scoring.intake("CampaignDefined", {"campaign_id": "henan-2021", "digest": "d-x",
+                                       "definition": broken},
+                   stream="campaign-henan-2021")
+    warm_post(scoring)
+    scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=920)
+    assert set(scoring.verdicts("post-1")) == {"requires_evidence",
+                                               el.RULE_NO_COMPLAINT}
+    assert scoring.verdicts("bench-1")[el.RULE_SELF_ASSESSMENT]["decision"] == (
+        el.ELIGIBLE)
+    warnings = [r for r in caplog.records if "does not parse" in r.getMessage()]
+    assert len(warnings) == 1  # remembered, not re-parsed for every nomination

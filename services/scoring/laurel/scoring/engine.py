@@ -61,7 +61,7 @@ class ScoringEngine:
         self.catalog = dict(catalog)
         self.topics = topics
         self.now = now
-        self._parsed: dict[str, CampaignDefinition] = {}
+        self._parsed: dict[str, CampaignDefinition | None] = {}
 
     # -- campaigns ---------------------------------------------------------
 
@@ -76,14 +76,20 @@ class ScoringEngine:
         return self.catalog.get(campaign_id)
 
     def parse(self, payload: Mapping) -> CampaignDefinition | None:
+        """The announced definition, or None (then the file stands in).
+
+        A failure is remembered per digest: definitions are read for every
+        nomination evaluated, and one that does not parse never will.
+        """
         digest = payload["digest"]
         if digest not in self._parsed:
             try:
                 self._parsed[digest] = campaign_from_data(payload["definition"])
             except LaurelError as error:
-                log.warning("campaign %s (%s) does not parse here: %s",
+                log.warning("campaign %s (%s) does not parse here, the file in "
+                            "LAUREL_CAMPAIGNS_DIR stands in: %s",
                             payload["campaign_id"], digest[:12], error)
-                return None
+                self._parsed[digest] = None
         return self._parsed[digest]
 
     def today(self, definition: CampaignDefinition) -> date:
