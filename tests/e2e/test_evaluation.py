@@ -6,13 +6,15 @@ Intake's part is its log: the events intake records for received nominations
 published by the real outbox relay onto intake's topic. From there everything
 travels as in production: scoring notes the nominations and decides their
 eligibility, review assigns a panel, reviewers score blind over gRPC, a
-complaint registered mid-stage flips one post, closing the round makes scoring
+complaint registered mid-stage flips one post (another, too old to count,
+arrives on the compliance feed topic), closing the round makes scoring
 compute a trimmed ranking, review decides on it and publishes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from typing import TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from kafka import KafkaProducer
 
 from laurel.auth import call_metadata
 from laurel.broker import ensure_topics
@@ -192,6 +195,30 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
         [flipped] = [v for v in verdicts.verdicts if v.decision == "ineligible"]
         assert flipped.rule == "no_complaint_within_years"
         assert list(flipped.entries_seen) == ["c-7"] and "c-7" in flipped.reason
+
+        # -- the compliance feed over Kafka: an old complaint, outside the window ---
+        feed = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+        feed.send(env["LAUREL_TOPIC_COMPLIANCE"], json.dumps({
+            "kind": "complaint", "entry_id": "hotline-2015-3", "subject_kind":
+            "department", "subject_id": "luoyang-peoples-ward",
+            "occurred_on": "2015-03-01", "source": "12320 hotline",
+            "summary": "long wait"}).encode()).get(timeout=10)
+        feed.close()
+
+        async def fed() -> list:
+            found = await score_api.ListComplianceEntries(
+                sc.ListComplianceEntriesRequest(subject_id="luoyang-peoples-ward"),
+                metadata=org)
+            return list(found.entries)
+
+        [old] = await until(fed, "the feed's complaint in the registry")
+        assert (old.entry_id, old.kind) == ("hotline-2015-3", "complaint")
+        post_3 = await score_api.GetEligibility(
+            sc.GetEligibilityRequest(nomination_id="post-3"), metadata=org)
+        assert post_3.eligible  # six years before the evaluation: not counted
+        [seen] = [v for v in post_3.verdicts if v.rule == "no_complaint_within_years"]
+        assert (list(seen.entries_seen), list(seen.entries_counted)) == (
+            ["hotline-2015-3"], [])
 
         # -- blind scoring --------------------------------------------------------------
         forms: dict[str, list[str]] = {}
