@@ -28,3 +28,14 @@ def test_laurel_up_runs_the_demo_through_every_service_and_stops_cleanly(tmp_pat
     assert out.rstrip().endswith("Stopped.")
     for service in ("intake", "scoring", "review", "notification"):
         assert (tmp_path / f"{service}.sqlite").exists()
+
+    # What the demo left behind is verifiable and replayable by an auditor.
+    audit_env = {**env, "LAUREL_DATA_DIR": str(tmp_path)}
+    for command in (["verify"], ["replay"]):
+        audited = subprocess.run(
+            [sys.executable, "-m", "laurel.cli", "audit", *command],
+            env=audit_env, capture_output=True, text=True, timeout=120,
+        )
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+        for service in ("intake", "scoring", "review", "notification"):
+            assert service in audited.stdout

@@ -72,7 +72,9 @@ class CampaignRules:
         return definition_digest(self.definition)
 
     def as_data(self) -> dict[str, Any]:
-        return self.definition.model_dump(mode="json")
+        """The definition as written (defaults left implicit), so that
+        `campaign_from_data` reads it back to an equal definition."""
+        return self.definition.model_dump(mode="json", exclude_unset=True)
 
     def category(self, key: str) -> CategoryRules | None:
         found = self.definition.category(key)

@@ -57,6 +57,16 @@ class NotificationRuntime(ServiceRuntime):
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
 
 
+
+def notification_projections() -> Projections:
+    return Projections(InboxProjection(), DirectoryProjection(), BatchProjection(),
+                       DeliveryProjection())
+
+
+def projections() -> list[Any]:
+    """Every projection notification keeps: the audit replay rebuilds exactly these."""
+    return notification_projections().all()
+
 async def build_notification(
     settings: Settings, env: Mapping[str, str] | None = None
 ) -> NotificationRuntime:
@@ -72,12 +82,7 @@ async def build_notification(
             f"LAUREL_APPROVAL_REQUIRED_KINDS names unknown kinds "
             f"{sorted(unknown)}; known: {catalog.kinds}"
         )
-    projections = Projections(
-        InboxProjection(),
-        DirectoryProjection(),
-        BatchProjection(),
-        DeliveryProjection(),
-    )
+    projections = notification_projections()
     store = _open_store(settings, projections.all())
     signal = ChangeSignal()
     app = NotificationApplication(

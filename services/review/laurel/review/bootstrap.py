@@ -62,13 +62,18 @@ def reminder_poll(env: Mapping[str, str] | None = None) -> float:
                           "of seconds (0 turns reminders off)") from None
 
 
+def projections() -> list[ReviewProjection]:
+    """Every projection review keeps: the audit replay rebuilds exactly these."""
+    return [ReviewProjection()]
+
+
 async def build_review(
     settings: Settings, env: Mapping[str, str] | None = None, *,
     with_relay: bool = True, with_kafka: bool = True,
 ) -> ReviewRuntime:
     """The review runtime; without Kafka (tests feeding the inbox directly)
     no consumer joins a group and nothing is published."""
-    projection = ReviewProjection()
+    [projection] = projections()
     store = open_store(settings, [projection])
     app = ReviewApplication(
         store, projection, Definitions(store, load_catalog(settings.campaigns_dir)),

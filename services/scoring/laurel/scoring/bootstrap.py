@@ -32,13 +32,18 @@ def compliance_topic(settings: Settings, env: Mapping[str, str] | None = None) -
     return shared or env.get("LAUREL_TOPIC_COMPLIANCE", DEFAULT_COMPLIANCE_TOPIC)
 
 
+def projections() -> list[ScoringProjection]:
+    """Every projection scoring keeps: the audit replay rebuilds exactly these."""
+    return [ScoringProjection()]
+
+
 async def build_scoring(
     settings: Settings, env: Mapping[str, str] | None = None, *,
     with_relay: bool = True, with_kafka: bool = True,
 ) -> ServiceRuntime:
     """The scoring runtime; without Kafka (tests feeding the inbox directly)
     no consumer joins a group and nothing is published."""
-    projection = ScoringProjection()
+    [projection] = projections()
     store = open_store(settings, [projection])
     engine = ScoringEngine(store, projection, load_catalog(settings.campaigns_dir),
                            settings.topics)
