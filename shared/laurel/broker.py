@@ -104,6 +104,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 
                 bootstrap_servers=kafka.bootstrap.split(","),
                 security_protocol=kafka.security_protocol,
                 request_timeout_ms=kafka.request_timeout_ms,
+                **kafka.tls_options(),
             )
             break
         except KafkaError:

@@ -38,6 +38,9 @@ class KafkaSettings:
     replication_factor: int = 1
     security_protocol: str = "PLAINTEXT"
     group_prefix: str = "laurel"
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
 
     def producer_options(self) -> dict[str, object]:
         """kafka-python KafkaProducer options (the outbox relay)."""
@@ -48,7 +51,29 @@ class KafkaSettings:
             "linger_ms": 5,
             "request_timeout_ms": self.request_timeout_ms,
             "security_protocol": self.security_protocol,
+            **self.tls_options(),
         }
+
+    def tls_options(self) -> dict[str, object]:
+        """kafka-python TLS options when the protocol is SSL (CA, client cert)."""
+        if self.security_protocol != "SSL":
+            return {}
+        options: dict[str, object] = {"ssl_check_hostname": True}
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            if getattr(self, name):
+                options[name] = getattr(self, name)
+        return options
+
+    def ssl_context(self) -> object | None:
+        """An ssl.SSLContext for aiokafka/FastStream consumers, or None."""
+        if self.security_protocol != "SSL":
+            return None
+        import ssl
+
+        context = ssl.create_default_context(cafile=self.ssl_cafile or None)
+        if self.ssl_certfile:
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile or None)
+        return context
 
     def consumer_options(self, group_id: str) -> dict[str, object]:
         """FastStream subscriber options (aiokafka underneath)."""
@@ -74,6 +99,31 @@ class Topics:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """Who may call (JWT keys), how (TLS), and how much (message size).
+
+    Outside development the JWT settings are required: `laurel.auth.
+    authenticator_for` refuses to build a server without them. Refused calls
+    are recorded in a separate security log store, so the service's own event
+    store is never changed by a refusal.
+    """
+
+    jwt_public_key_files: tuple[Path, ...] = ()
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway_s: int = 30
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    max_message_bytes: int = 8 * 1024 * 1024
+    security_log_url: str = ""
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
+
+
+@dataclass(frozen=True)
 class Settings:
     service: str
     environment: str
@@ -87,6 +137,7 @@ class Settings:
     outbox_poll_ms: int = 200
     campaigns_dir: Path = PROJECT_ROOT / "shared" / "laurel" / "campaigns"
     data_dir: Path = PROJECT_ROOT / "var"
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def development(self) -> bool:
@@ -121,6 +172,9 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
                 "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", ("PLAINTEXT", "SSL")
             ),
             group_prefix=reader.text("KAFKA_GROUP_PREFIX", "laurel"),
+            ssl_cafile=reader.text("KAFKA_SSL_CAFILE", ""),
+            ssl_certfile=reader.text("KAFKA_SSL_CERTFILE", ""),
+            ssl_keyfile=reader.text("KAFKA_SSL_KEYFILE", ""),
         ),
         topics=Topics(
             intake=reader.text("TOPIC_INTAKE", Topics.intake),
@@ -135,10 +189,47 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
             reader.text("CAMPAIGNS_DIR", str(Settings.campaigns_dir))
         ),
         data_dir=data_dir,
+        security=load_security(reader, data_dir / f"{service}.security.sqlite"),
     )
     if settings.otel_exporter == "otlp" and not settings.otel_endpoint:
         raise ConfigError("LAUREL_OTEL_EXPORTER=otlp needs LAUREL_OTEL_ENDPOINT")
     return settings
+
+
+def security_settings(env: Mapping[str, str], default_log: Path) -> SecuritySettings:
+    """The LAUREL_JWT_* / LAUREL_TLS_* settings alone (for `laurel audit serve`)."""
+    return load_security(_Reader(env), default_log)
+
+
+def load_security(reader: _Reader, default_log: Path) -> SecuritySettings:
+    """JWT, TLS and size settings; paths are checked here, keys at build time."""
+    keys = tuple(Path(p.strip()) for p in reader.text("JWT_PUBLIC_KEY_FILE", "").split(",")
+                 if p.strip())
+    tls = {name: reader.path(f"TLS_{name.upper()}") for name in
+           ("cert_file", "key_file", "client_ca_file")}
+    if (tls["cert_file"] is None) != (tls["key_file"] is None):
+        raise ConfigError("LAUREL_TLS_CERT_FILE and LAUREL_TLS_KEY_FILE go together")
+    if tls["client_ca_file"] is not None and tls["cert_file"] is None:
+        raise ConfigError("LAUREL_TLS_CLIENT_CA_FILE (mutual TLS) needs "
+                          "LAUREL_TLS_CERT_FILE and LAUREL_TLS_KEY_FILE")
+    for path in (*keys, *(p for p in tls.values() if p is not None)):
+        if not path.is_file():
+            raise ConfigError(f"{path} (from a LAUREL_JWT_*/LAUREL_TLS_* setting) "
+                              "is not a readable file")
+    size = reader.integer("GRPC_MAX_MESSAGE_BYTES", SecuritySettings.max_message_bytes)
+    if not 1024 <= size <= 64 * 1024 * 1024:
+        raise ConfigError("LAUREL_GRPC_MAX_MESSAGE_BYTES must be between 1 KiB and 64 MiB")
+    return SecuritySettings(
+        jwt_public_key_files=keys,
+        jwt_issuer=reader.text("JWT_ISSUER", ""),
+        jwt_audience=reader.text("JWT_AUDIENCE", ""),
+        jwt_leeway_s=reader.integer("JWT_LEEWAY_S", 30),
+        tls_cert_file=tls["cert_file"],
+        tls_key_file=tls["key_file"],
+        tls_client_ca_file=tls["client_ca_file"],
+        max_message_bytes=size,
+        security_log_url=reader.text("SECURITY_LOG_URL", f"sqlite:///{default_log}"),
+    )
 
 
 class _Reader:
@@ -147,6 +238,10 @@ class _Reader:
 
     def text(self, name: str, default: str) -> str:
         return self.env.get(f"LAUREL_{name}", default)
+
+    def path(self, name: str) -> Path | None:
+        value = self.env.get(f"LAUREL_{name}", "").strip()
+        return Path(value) if value else None
 
     def required(self, name: str) -> str:
         value = self.env.get(f"LAUREL_{name}", "").strip()

@@ -9,7 +9,9 @@ service.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,11 +23,18 @@ from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from laurel.auth import bind_request, unbind_request
-from laurel.errors import FailedPrecondition, InvalidArgument, LaurelError, NotFound
+from laurel.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    LaurelError,
+    NotFound,
+    PermissionDenied,
+)
+from laurel.policy import DEFAULT_POLICY, AccessPolicy
+from laurel.securitylog import SecurityLog
 
 log = logging.getLogger("laurel.grpc")
 
-OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 ERROR_DOMAIN = "laurel.health"
 
@@ -66,17 +75,30 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
-class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
-    """Authenticates the caller, binds the actor, maps domain errors to statuses."""
+Recorder = Callable[[LaurelError, Any, str], Awaitable[None]]
 
-    def __init__(self, authenticator: Any) -> None:
+
+class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates the caller, applies the access policy, binds the actor,
+    maps domain errors to statuses, and records every refusal.
+
+    Order: an unknown method is left to gRPC (UNIMPLEMENTED); health and
+    reflection are open; then the token (UNAUTHENTICATED), then the policy
+    table (PERMISSION_DENIED, before the handler runs). A PermissionDenied the
+    application raises (a scope rule) is recorded the same way.
+    """
+
+    def __init__(self, authenticator: Any, policy: AccessPolicy = DEFAULT_POLICY,
+                 security_log: SecurityLog | None = None) -> None:
         self.authenticator = authenticator
+        self.policy = policy
+        self.security_log = security_log
 
     async def intercept_service(
         self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(details)
-        if handler is None or details.method.startswith(OPEN_METHOD_PREFIXES):
+        if handler is None or self.policy.is_open(details.method):
             return handler
         metadata = {
             key: value
@@ -86,11 +108,35 @@ class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
         try:
             request = self.authenticator.authenticate(metadata)
         except LaurelError as error:
+            await self._record(details.method, error, None, "")
             return _refusing(handler, error)
-        return _bound(handler, request)
+        try:
+            self.policy.check(details.method, request.actor)
+        except LaurelError as error:
+            await self._record(details.method, error, request.actor,
+                               request.correlation_id)
+            return _refusing(handler, error)
+        return _bound(handler, request, self._refused_in(details.method))
+
+    def _refused_in(self, method: str) -> Recorder:
+        async def record(error: LaurelError, actor: Any, correlation_id: str) -> None:
+            await self._record(method, error, actor, correlation_id)
+        return record
+
+    async def _record(self, method: str, error: LaurelError, actor: Any,
+                      correlation_id: str) -> None:
+        if self.security_log is not None:
+            await self.security_log.refused(method, error.code, error.message, actor,
+                                            correlation_id)
 
 
-def _bound(handler: grpc.RpcMethodHandler, request: Any) -> grpc.RpcMethodHandler:
+def _bound(handler: grpc.RpcMethodHandler, request: Any,
+           record: Recorder | None = None) -> grpc.RpcMethodHandler:
+    async def refused(error: LaurelError, context: grpc.aio.ServicerContext) -> None:
+        if isinstance(error, PermissionDenied) and record is not None:
+            await record(error, request.actor, request.correlation_id)
+        await context.abort_with_status(rpc_status_for(error))
+
     if handler.unary_unary is not None:
         inner = handler.unary_unary
 
@@ -99,7 +145,7 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any) -> grpc.RpcMethodHandle
             try:
                 return await inner(message, context)
             except LaurelError as error:
-                await context.abort_with_status(rpc_status_for(error))
+                await refused(error, context)
             finally:
                 unbind_request(token)
 
@@ -115,7 +161,7 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any) -> grpc.RpcMethodHandle
                 async for item in inner_stream(message, context):
                     yield item
             except LaurelError as error:
-                await context.abort_with_status(rpc_status_for(error))
+                await refused(error, context)
             finally:
                 unbind_request(token)
 
@@ -129,17 +175,40 @@ def _refusing(handler: grpc.RpcMethodHandler, error: LaurelError) -> grpc.RpcMet
     async def refuse(_message: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort_with_status(rpc_status_for(error))
 
+    async def refuse_stream(_message: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort_with_status(rpc_status_for(error))
+        yield  # an async generator, as streaming handlers must be
+
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            refuse, handler.request_deserializer, handler.response_serializer
+            refuse_stream, handler.request_deserializer, handler.response_serializer
         )
     return grpc.unary_unary_rpc_method_handler(
         refuse, handler.request_deserializer, handler.response_serializer
     )
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """PEM files of the server's certificate and key; with a client CA, callers
+    must present a certificate it signed (mutual TLS)."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path | None = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        client_ca = self.client_ca_file.read_bytes() if self.client_ca_file else None
+        return grpc.ssl_server_credentials(
+            [(self.key_file.read_bytes(), self.cert_file.read_bytes())],
+            root_certificates=client_ca,
+            require_client_auth=client_ca is not None,
+        )
+
+
 class GrpcServer:
-    """A service's server: its servicers plus health, reflection, tracing."""
+    """A service's server: its servicers plus health, reflection, tracing,
+    the access policy, TLS when configured, and bounded message sizes."""
 
     def __init__(
         self,
@@ -147,12 +216,23 @@ class GrpcServer:
         authenticator: Any,
         register: Callable[[grpc.aio.Server], None],
         service_names: Sequence[str],
+        *,
+        tls: ServerTls | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        security_log: SecurityLog | None = None,
+        policy: AccessPolicy = DEFAULT_POLICY,
     ) -> None:
+        self.security_log = security_log
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), LaurelServerInterceptor(authenticator)],
+            interceptors=[
+                aio_server_interceptor(),
+                LaurelServerInterceptor(authenticator, policy, security_log),
+            ],
             options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.max_metadata_size", 16 * 1024),
+                ("grpc.max_concurrent_streams", 256),
             ],
         )
         register(self.server)
@@ -163,7 +243,10 @@ class GrpcServer:
             [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME],
             self.server,
         )
-        self.port = self.server.add_insecure_port(address)
+        self.port = (
+            self.server.add_secure_port(address, tls.credentials()) if tls
+            else self.server.add_insecure_port(address)
+        )
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
 
@@ -175,10 +258,18 @@ class GrpcServer:
     async def stop(self, grace: float = 3.0) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.security_log is not None:
+            self.security_log.close()
 
 
-def client_channel(address: str) -> grpc.aio.Channel:
-    """A traced client channel (the trace context rides in the metadata)."""
+def client_channel(
+    address: str, credentials: grpc.ChannelCredentials | None = None
+) -> grpc.aio.Channel:
+    """A traced client channel (the trace context rides in the metadata);
+    TLS when given channel credentials (`grpc.ssl_channel_credentials`)."""
+    if credentials is not None:
+        return grpc.aio.secure_channel(address, credentials,
+                                       interceptors=aio_client_interceptors())
     return grpc.aio.insecure_channel(address, interceptors=aio_client_interceptors())
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.security import BaseSecurity
 
 from laurel.config import KafkaSettings
 from laurel.envelope import RecordedEvent
@@ -25,9 +26,11 @@ EventHandler = Callable[[RecordedEvent], Awaitable[None]]
 
 
 def kafka_broker(kafka: KafkaSettings, client_id: str) -> KafkaBroker:
+    context = kafka.ssl_context()  # TLS (and a client certificate) when configured
     return KafkaBroker(
         kafka.bootstrap.split(","),
         client_id=client_id,
+        security=BaseSecurity(ssl_context=context, use_ssl=True) if context else None,
         middlewares=[KafkaTelemetryMiddleware()],
         logger=logging.getLogger(f"laurel.{client_id}.kafka"),
     )

@@ -16,10 +16,11 @@ from typing import Any
 import grpc
 from faststream.kafka import KafkaBroker
 
-from laurel.auth import DevTokenAuthenticator
-from laurel.config import Settings
+from laurel.auth import authenticator_for
+from laurel.config import SecuritySettings, Settings
 from laurel.eventstore import EventStore, Projection
-from laurel.grpcutil import GrpcServer
+from laurel.grpcutil import GrpcServer, ServerTls
+from laurel.securitylog import SecurityLog
 from laurel.outbox import OutboxRelay
 from laurel.telemetry import configure_tracing, shutdown_tracing
 
@@ -103,12 +104,8 @@ def assemble(
 ) -> ServiceRuntime:
     """The parts every service has, configured the same way everywhere."""
     configure_tracing(settings.service, settings.otel_exporter, settings.otel_endpoint)
-    server = GrpcServer(
-        settings.grpc_address(),
-        DevTokenAuthenticator(settings.development),
-        register,
-        service_names,
-    )
+    server = secured_server(settings.service, settings.development, settings.security,
+                            settings.grpc_address(), register, service_names)
     relay = (
         OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000)
         if with_relay else None
@@ -116,3 +113,30 @@ def assemble(
     return ServiceRuntime(
         settings.service, store, server, relay=relay, broker=broker, app=app
     )
+
+
+def secured_server(
+    service: str,
+    development: bool,
+    security: SecuritySettings,
+    address: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+) -> GrpcServer:
+    """A gRPC server with the authentication, TLS, size limits and security log
+    the settings ask for (shared by the services and `laurel audit serve`)."""
+    authenticator = authenticator_for(
+        development, security.jwt_public_key_files, security.jwt_issuer,
+        security.jwt_audience, security.jwt_leeway_s)
+    tls = (
+        ServerTls(security.tls_cert_file, security.tls_key_file,
+                  security.tls_client_ca_file)
+        if security.tls_cert_file and security.tls_key_file else None
+    )
+    security_log = (
+        SecurityLog.open(security.security_log_url, service)
+        if security.security_log_url else None
+    )
+    return GrpcServer(address, authenticator, register, service_names, tls=tls,
+                      max_message_bytes=security.max_message_bytes,
+                      security_log=security_log)

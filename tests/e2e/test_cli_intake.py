@@ -102,6 +102,6 @@ async def test_the_command_line_shows_a_refusal_with_its_fields(
         tmp_path, **{"president.mobile": "12345"})), ok=False)
     assert "INVALID_ARGUMENT" in error
     assert "fields[president.mobile]" in error
-    error = await laurel(intake_address, NOMINATOR, "endorse", "not-a-uuid",
+    error = await laurel(intake_address, ENDORSER, "endorse", "not-a-uuid",
                          "--opinion", "x", ok=False)
     assert "INVALID_ARGUMENT" in error

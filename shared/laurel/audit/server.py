@@ -36,10 +36,9 @@ from laurel.audit.keys import KEY_FILE_SETTING, key_id, load_signing_key
 from laurel.audit.service import SERVICE_NAME, AuditServicer
 from laurel.audit.stores import load_projections, open_stores, shown, store_urls
 from laurel.audit.v1 import audit_pb2_grpc
-from laurel.auth import DevTokenAuthenticator
-from laurel.config import ConfigError
+from laurel.config import PROJECT_ROOT, ConfigError, SecuritySettings, security_settings
 from laurel.eventstore import EventStore, Projection
-from laurel.grpcutil import GrpcServer
+from laurel.runtime import secured_server
 
 DEFAULT_PORT = 50055
 log = logging.getLogger("laurel.audit")
@@ -83,6 +82,7 @@ class AuditServer:
     development: bool
     checkpoint_every: float = 0.0
     projection_specs: dict[str, str] = field(default_factory=dict)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -92,9 +92,8 @@ class AuditServer:
                 f"periodic checkpoints need a signing key: set {KEY_FILE_SETTING}"
             )
         servicer = AuditServicer(self.stores, self.key, self._projections)
-        self.grpc = GrpcServer(
-            self.address,
-            DevTokenAuthenticator(self.development),
+        self.grpc = secured_server(
+            "audit", self.development, self.security, self.address,
             lambda server: audit_pb2_grpc.add_AuditServiceServicer_to_server(
                 servicer, server
             ),
@@ -172,6 +171,8 @@ def build_server(
             environment == "development",
             checkpoint_every,
             dict(projection_specs or {}),
+            security_settings(env, Path(env.get("LAUREL_DATA_DIR", PROJECT_ROOT / "var"))
+                              / "audit.security.sqlite"),
         )
     except BaseException:
         for store in stores.values():
