@@ -45,6 +45,10 @@ def add_intake_commands(sub: argparse._SubParsersAction, client: ClientFactory) 
     returning = with_id(command("return", "return for correction, with reasons", _return))
     returning.add_argument("--reason", action="append", required=True, dest="reasons")
 
+    rejecting = with_id(command("reject", "decline for good (不同意推荐), with reasons",
+                                _reject))
+    rejecting.add_argument("--reason", action="append", required=True, dest="reasons")
+
     with_id(command("forward", "forward an endorsed nomination to the center", _forward))
     with_id(command("receive", "receive at the provincial center", _receive))
 
@@ -83,6 +87,11 @@ def _endorse(client: Any, args: argparse.Namespace) -> int:
 
 def _return(client: Any, args: argparse.Namespace) -> int:
     return _ack(client.intake.ReturnNomination(pb.ReturnNominationRequest(
+        nomination_id=args.nomination_id, reasons=args.reasons), metadata=client.md()))
+
+
+def _reject(client: Any, args: argparse.Namespace) -> int:
+    return _ack(client.intake.RejectNomination(pb.ReturnNominationRequest(
         nomination_id=args.nomination_id, reasons=args.reasons), metadata=client.md()))
 
 

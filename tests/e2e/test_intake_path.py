@@ -231,6 +231,34 @@ async def test_a_leader_needs_a_live_benchmark_and_loses_eligibility_with_it(
     assert "requires_live_nomination" in history.entries[-1].details_json
 
 
+async def test_a_rejected_benchmark_also_leaves_the_leader_ineligible(
+    intake: Intake,
+) -> None:
+    benchmark = await intake.submit(COUNTY, "ten_measures_benchmark")
+    leader = await intake.submit(COUNTY, "quality_service_leader", "王明")
+    error = await refused(intake.call("RejectNomination", pb.ReturnNominationRequest(
+        nomination_id=benchmark, reasons=["不同意推荐"]), endorser("kaifeng")))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    error = await refused(intake.call("RejectNomination", pb.ReturnNominationRequest(
+        nomination_id=benchmark, reasons=[" "]), endorser("zhengzhou")))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+    await intake.call("RejectNomination", pb.ReturnNominationRequest(
+        nomination_id=benchmark, reasons=["自评材料与实际不符，不同意推荐"]),
+        endorser("zhengzhou"))
+    rejected = await intake.get(benchmark)
+    assert (rejected.status, list(rejected.return_reasons)) == (
+        "rejected", ["自评材料与实际不符，不同意推荐"])
+    after = await intake.get(leader)
+    assert not after.eligible and "rejected" in after.ineligible_reason
+    # Rejection is final: the hospital cannot resubmit it...
+    error = await refused(intake.call("ResubmitNomination", pb.FieldChanges(
+        nomination_id=benchmark, fields={"hospital_profile": "补充"}), nominator(COUNTY)))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # ...but its quota is free again for a new nomination.
+    assert await intake.submit(COUNTY, "ten_measures_benchmark")
+
+
 @pytest.mark.parametrize(("overrides", "code", "field"), [
     ({"president.mobile": "1380000"}, grpc.StatusCode.INVALID_ARGUMENT,
      "fields[president.mobile]"),

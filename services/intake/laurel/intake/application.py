@@ -202,10 +202,22 @@ class IntakeApplication:
 
     def withdraw_nomination(self, nomination_id: str, reason: str) -> int:
         """Withdraw; a leader nomination that loses its benchmark becomes ineligible."""
+        return self._end(nomination_id, lambda current: domain.withdraw_nomination(
+            self._own(current), reason))
+
+    def reject_nomination(self, nomination_id: str, reasons: list[str]) -> int:
+        """The commission or the center declines it, with the same consequence."""
+        actor = current_request().actor
+        if actor.role not in ("endorser", "organizer"):
+            raise PermissionDenied("rejecting is for endorsers and the provincial center")
+        return self._end(nomination_id, lambda current: domain.reject_nomination(
+            current, actor.organization_id, self.center_id, reasons))
+
+    def _end(self, nomination_id: str,
+             decide: Callable[[domain.Nomination | None], list[NewEvent]]) -> int:
         with self.store.transaction() as tx:
-            stream = domain.stream_id(nomination_id)
-            current = self._own(domain.fold(self.store.read_stream(stream)))
-            events = domain.withdraw_nomination(current, reason)
+            current = domain.fold(self.store.read_stream(domain.stream_id(nomination_id)))
+            events = decide(current)
             recorded = self._append(tx, current, events)
             self._cascade_ineligibility(tx, current, recorded[-1])
             return recorded[-1].version
@@ -277,7 +289,7 @@ class IntakeApplication:
                 events = domain.mark_ineligible(
                     dependant, "requires_live_nomination",
                     f"its hospital's {withdrawn.category} nomination "
-                    f"{withdrawn.nomination_id} was withdrawn, and no live "
+                    f"{withdrawn.nomination_id} was {cause_word(cause)}, and no live "
                     f"{' or '.join(category.required_live_categories())} nomination "
                     "remains",
                     cause.event_id)
@@ -372,3 +384,6 @@ class IntakeApplication:
     def _system_metadata(self) -> EventMetadata:
         return EventMetadata(SYSTEM_ACTOR, correlation_id="campaign-definitions")
 
+
+def cause_word(event: RecordedEvent) -> str:
+    return "rejected" if event.type == domain.NOMINATION_REJECTED else "withdrawn"

@@ -37,6 +37,7 @@ NOMINATION_RECEIVED = "NominationReceived"
 NOMINATION_AMENDED = "NominationAmended"
 NOMINATION_WITHDRAWN = "NominationWithdrawn"
 MARKED_INELIGIBLE = "NominationMarkedIneligible"
+NOMINATION_REJECTED = "NominationRejected"
 EVIDENCE_ATTACHED = "EvidenceAttached"
 
 LIVE = ("submitted", "returned", "endorsed", "forwarded", "received")
@@ -255,6 +256,32 @@ def amend_nomination(
     return [NewEvent(NOMINATION_AMENDED, payload)]
 
 
+def reject_nomination(
+    current: Nomination | None, organization_id: str, center_id: str, reasons: list[str],
+) -> list[NewEvent]:
+    """不同意推荐: the commission declines to endorse, or the center declines to accept.
+
+    Terminal, unlike a return: the hospital cannot resubmit it.
+    """
+    nomination = _existing(current)
+    if organization_id == center_id:
+        ready = ("forwarded", "received") if nomination.route.to == "commission" else (
+            "submitted", "received")
+    else:
+        _require_route_holder(nomination, "commission", organization_id)
+        ready = ("submitted", "endorsed")
+    _require_status(nomination, ready, "reject")
+    cleaned = [r.strip() for r in reasons if r.strip()]
+    if not cleaned:
+        raise InvalidArgument("say why the nomination is rejected",
+                              [FieldViolation("reasons", "at least one reason is required")])
+    return [NewEvent(NOMINATION_REJECTED, {
+        "nomination_id": nomination.nomination_id, "rejected_by": organization_id,
+        "reasons": cleaned, "category": nomination.category,
+        "hospital_id": nomination.hospital_id,
+    })]
+
+
 def withdraw_nomination(current: Nomination | None, reason: str) -> list[NewEvent]:
     nomination = _existing(current)
     _require_status(nomination, ("draft", *LIVE), "withdraw")
@@ -397,6 +424,8 @@ def apply(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
         return replace(state, fields=_after(state.fields, p["changes"]))
     if event.type == NOMINATION_RETURNED:
         return replace(state, status="returned", return_reasons=tuple(p["reasons"]))
+    if event.type == NOMINATION_REJECTED:
+        return replace(state, status="rejected", return_reasons=tuple(p["reasons"]))
     if event.type == NOMINATION_RESUBMITTED:
         return replace(state, status="submitted", return_reasons=(),
                        fields=_after(state.fields, p["changes"]))

@@ -95,6 +95,9 @@ class IntakeProjection:
     def _on_NominationReturned(self, conn: Connection, event: RecordedEvent) -> None:
         self._set(conn, event, status="returned")
 
+    def _on_NominationRejected(self, conn: Connection, event: RecordedEvent) -> None:
+        self._set(conn, event, status="rejected")
+
     def _on_NominationResubmitted(self, conn: Connection, event: RecordedEvent) -> None:
         self._set(conn, event, status="submitted")
 

@@ -87,6 +87,13 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                             list(request.reasons))
         return pb.Ack(id=nomination_id, version=version)
 
+    async def RejectNomination(
+        self, request: pb.ReturnNominationRequest, context: Context
+    ) -> pb.Ack:
+        nomination_id = _uuid(request.nomination_id)
+        version = await run(self.app.reject_nomination, nomination_id, list(request.reasons))
+        return pb.Ack(id=nomination_id, version=version)
+
     async def ResubmitNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
         version = await run(self.app.resubmit_nomination, nomination_id,
