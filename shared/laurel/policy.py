@@ -49,6 +49,7 @@ POLICY: dict[str, frozenset[str]] = {
         "SubmitNomination": {NOMINATOR},
         "SubmitDraft": {NOMINATOR},
         "ReturnNomination": {ENDORSER},
+        "RejectNomination": {ENDORSER, ORGANIZER},
         "ResubmitNomination": {NOMINATOR},
         "EndorseNomination": {ENDORSER},
         "ForwardNomination": {ENDORSER},
