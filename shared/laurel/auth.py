@@ -165,10 +165,14 @@ def _algorithm(key: Any) -> str:
 
 
 def load_public_keys(paths: Sequence[Path]) -> dict[str, Any]:
-    """Every PEM public key in the files, by key id (several: key rotation)."""
+    """Every public key in the files (PEM, or a JSON Web Key Set), by key id;
+    several keys allow rotation."""
     keys: dict[str, Any] = {}
     for path in paths:
         text = Path(path).read_bytes()
+        if text.lstrip().startswith(b"{"):
+            keys.update(_jwks_keys(text))
+            continue
         blocks = [b for b in text.split(b"-----END PUBLIC KEY-----")
                   if b"-----BEGIN PUBLIC KEY-----" in b]
         for block in blocks:
@@ -177,6 +181,18 @@ def load_public_keys(paths: Sequence[Path]) -> dict[str, Any]:
             keys[key_id(key)] = key
     if not keys:
         raise ValueError(f"no PEM public key in {', '.join(map(str, paths))}")
+    return keys
+
+
+def _jwks_keys(text: bytes) -> dict[str, Any]:
+    try:
+        found = jwt.PyJWKSet.from_json(text.decode()).keys
+    except (jwt.PyJWKError, jwt.PyJWKSetError, ValueError) as error:
+        raise ValueError(f"not a usable JSON Web Key Set: {error}") from None
+    keys = {}
+    for jwk in found:
+        _algorithm(jwk.key)
+        keys[jwk.key_id or key_id(jwk.key)] = jwk.key
     return keys
 
 
@@ -277,14 +293,15 @@ def authenticator_for(
         if development:
             return DevTokenAuthenticator(True)
         raise ConfigError(
-            "outside development, set LAUREL_JWT_PUBLIC_KEY_FILE, LAUREL_JWT_ISSUER "
-            "and LAUREL_JWT_AUDIENCE (or LAUREL_ENV=development for dev tokens)")
+            "outside development, set LAUREL_JWT_PUBLIC_KEY_FILE (or LAUREL_AUTH_JWKS_FILE), "
+            "LAUREL_JWT_ISSUER and LAUREL_JWT_AUDIENCE (or LAUREL_ENV=development "
+            "for development tokens)")
     if not issuer or not audience:
         raise ConfigError("LAUREL_JWT_PUBLIC_KEY_FILE needs LAUREL_JWT_ISSUER and "
                           "LAUREL_JWT_AUDIENCE")
     try:
         keys = load_public_keys(key_files)
     except (OSError, ValueError) as error:
-        raise ConfigError(f"LAUREL_JWT_PUBLIC_KEY_FILE: {error}") from None
+        raise ConfigError(f"LAUREL_JWT_PUBLIC_KEY_FILE/LAUREL_AUTH_JWKS_FILE: {error}") from None
     return JwtAuthenticator(keys, issuer, audience, leeway_s=leeway_s,
                             development=development)

@@ -108,7 +108,7 @@ class SecuritySettings:
     store is never changed by a refusal.
     """
 
-    jwt_public_key_files: tuple[Path, ...] = ()
+    jwt_public_key_files: tuple[Path, ...] = ()  # PEM files and/or a JWKS (.json)
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwt_leeway_s: int = 30
@@ -202,31 +202,29 @@ def security_settings(env: Mapping[str, str], default_log: Path) -> SecuritySett
 
 
 def load_security(reader: _Reader, default_log: Path) -> SecuritySettings:
-    """JWT, TLS and size settings; paths are checked here, keys at build time."""
+    """JWT, TLS and size settings. The files are read when the server is built
+    (`laurel.runtime.secured_server`), which names any that cannot be."""
     keys = tuple(Path(p.strip()) for p in reader.text("JWT_PUBLIC_KEY_FILE", "").split(",")
                  if p.strip())
+    jwks = reader.path("AUTH_JWKS_FILE")
     tls = {name: reader.path(f"TLS_{name.upper()}") for name in
-           ("cert_file", "key_file", "client_ca_file")}
+           ("cert_file", "key_file", "ca_file")}
     if (tls["cert_file"] is None) != (tls["key_file"] is None):
         raise ConfigError("LAUREL_TLS_CERT_FILE and LAUREL_TLS_KEY_FILE go together")
-    if tls["client_ca_file"] is not None and tls["cert_file"] is None:
-        raise ConfigError("LAUREL_TLS_CLIENT_CA_FILE (mutual TLS) needs "
+    if tls["ca_file"] is not None and tls["cert_file"] is None:
+        raise ConfigError("LAUREL_TLS_CA_FILE (mutual TLS) needs "
                           "LAUREL_TLS_CERT_FILE and LAUREL_TLS_KEY_FILE")
-    for path in (*keys, *(p for p in tls.values() if p is not None)):
-        if not path.is_file():
-            raise ConfigError(f"{path} (from a LAUREL_JWT_*/LAUREL_TLS_* setting) "
-                              "is not a readable file")
     size = reader.integer("GRPC_MAX_MESSAGE_BYTES", SecuritySettings.max_message_bytes)
     if not 1024 <= size <= 64 * 1024 * 1024:
         raise ConfigError("LAUREL_GRPC_MAX_MESSAGE_BYTES must be between 1 KiB and 64 MiB")
     return SecuritySettings(
-        jwt_public_key_files=keys,
+        jwt_public_key_files=keys + ((jwks,) if jwks else ()),
         jwt_issuer=reader.text("JWT_ISSUER", ""),
         jwt_audience=reader.text("JWT_AUDIENCE", ""),
         jwt_leeway_s=reader.integer("JWT_LEEWAY_S", 30),
         tls_cert_file=tls["cert_file"],
         tls_key_file=tls["key_file"],
-        tls_client_ca_file=tls["client_ca_file"],
+        tls_client_ca_file=tls["ca_file"],
         max_message_bytes=size,
         security_log_url=reader.text("SECURITY_LOG_URL", f"sqlite:///{default_log}"),
     )

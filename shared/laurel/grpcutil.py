@@ -130,6 +130,35 @@ class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
                                             correlation_id)
 
 
+@dataclass(frozen=True)
+class MalformedRequest:
+    """What a request that does not parse as its message type becomes, so the
+    caller gets INVALID_ARGUMENT instead of gRPC's UNKNOWN."""
+
+    problem: str
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as error:  # any decode failure is the caller's input
+            return MalformedRequest(type(error).__name__)
+
+    return parse
+
+
+def _malformed(message: Any) -> LaurelError | None:
+    if isinstance(message, MalformedRequest):
+        return InvalidArgument(
+            f"the request does not parse as this method's protobuf message "
+            f"({message.problem}); nothing was done")
+    return None
+
+
 def _bound(handler: grpc.RpcMethodHandler, request: Any,
            record: Recorder | None = None) -> grpc.RpcMethodHandler:
     async def refused(error: LaurelError, context: grpc.aio.ServicerContext) -> None:
@@ -141,6 +170,8 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
         inner = handler.unary_unary
 
         async def unary(message: Any, context: grpc.aio.ServicerContext) -> Any:
+            if (malformed := _malformed(message)) is not None:
+                await refused(malformed, context)
             token = bind_request(request)
             try:
                 return await inner(message, context)
@@ -150,12 +181,14 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
                 unbind_request(token)
 
         return grpc.unary_unary_rpc_method_handler(
-            unary, handler.request_deserializer, handler.response_serializer
+            unary, _tolerant(handler.request_deserializer), handler.response_serializer
         )
     if handler.unary_stream is not None:
         inner_stream = handler.unary_stream
 
         async def streaming(message: Any, context: grpc.aio.ServicerContext) -> Any:
+            if (malformed := _malformed(message)) is not None:
+                await refused(malformed, context)
             token = bind_request(request)
             try:
                 async for item in inner_stream(message, context):
@@ -166,7 +199,8 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
                 unbind_request(token)
 
         return grpc.unary_stream_rpc_method_handler(
-            streaming, handler.request_deserializer, handler.response_serializer
+            streaming, _tolerant(handler.request_deserializer),
+            handler.response_serializer
         )
     raise TypeError("client-streaming methods are not used in Laurel")
 
@@ -181,10 +215,11 @@ def _refusing(handler: grpc.RpcMethodHandler, error: LaurelError) -> grpc.RpcMet
 
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            refuse_stream, handler.request_deserializer, handler.response_serializer
+            refuse_stream, _tolerant(handler.request_deserializer),
+            handler.response_serializer
         )
     return grpc.unary_unary_rpc_method_handler(
-        refuse, handler.request_deserializer, handler.response_serializer
+        refuse, _tolerant(handler.request_deserializer), handler.response_serializer
     )
 
 

@@ -17,7 +17,7 @@ import grpc
 from faststream.kafka import KafkaBroker
 
 from laurel.auth import authenticator_for
-from laurel.config import SecuritySettings, Settings
+from laurel.config import ConfigError, SecuritySettings, Settings
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer, ServerTls
 from laurel.securitylog import SecurityLog
@@ -133,6 +133,10 @@ def secured_server(
                   security.tls_client_ca_file)
         if security.tls_cert_file and security.tls_key_file else None
     )
+    if tls is not None:
+        for path in (tls.cert_file, tls.key_file, tls.client_ca_file):
+            if path is not None and not path.is_file():
+                raise ConfigError(f"{path} (a LAUREL_TLS_* setting) is not a readable file")
     security_log = (
         SecurityLog.open(security.security_log_url, service)
         if security.security_log_url else None

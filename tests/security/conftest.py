@@ -214,3 +214,30 @@ def actor_for_fixture() -> Any:
 @pytest.fixture(scope="session")
 def rpcs() -> list[Rpc]:
     return all_rpcs()
+
+
+@pytest.fixture
+async def serve(keys: Keys, tmp_path: Path) -> AsyncIterator[Any]:
+    """serve(services, **extra_env): start some services with extra settings;
+    all are stopped after the test."""
+    started: list[Served] = []
+
+    async def start(services: tuple[str, ...], **extra: str) -> Served:
+        served = await serve_all(security_env(keys, tmp_path) | extra, services)
+        started.append(served)
+        return served
+
+    try:
+        yield start
+    finally:
+        for served in started:
+            await stop_all(served)
+
+
+@pytest.fixture(scope="session")
+def suite_tools() -> Any:
+    """serve_all, stop_all and security_env, for tests that run their own loop."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(serve_all=serve_all, stop_all=stop_all,
+                           security_env=security_env)

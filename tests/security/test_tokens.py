@@ -29,6 +29,7 @@ from laurel.auth import (
 from laurel.config import ConfigError, load_settings
 from laurel.envelope import Actor
 from laurel.errors import Unauthenticated
+from laurel.runtime import secured_server
 
 ISSUER, AUDIENCE = "https://auth.laurel.test", "laurel"
 NOMINATOR = Actor("nominator-7", "nominator", "zhengzhou-peoples")
@@ -157,12 +158,28 @@ def test_outside_development_a_service_without_jwt_settings_does_not_start(
 
 def test_settings_name_missing_key_and_certificate_files(tmp_path: Path) -> None:
     base = {"LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9092"}
+    with pytest.raises(ConfigError, match="LAUREL_JWT_PUBLIC_KEY_FILE"):
+        authenticator_for(False, [tmp_path / "missing.pem"], ISSUER, AUDIENCE)
+    settings = load_settings("intake", {
+        **base, "LAUREL_TLS_CERT_FILE": str(tmp_path / "c.pem"),
+        "LAUREL_TLS_KEY_FILE": str(tmp_path / "k.pem"), "LAUREL_ENV": "development"})
     with pytest.raises(ConfigError, match="is not a readable file"):
-        load_settings("intake", {**base, "LAUREL_JWT_PUBLIC_KEY_FILE": str(tmp_path / "x")})
+        secured_server("intake", True, settings.security, "127.0.0.1:0",
+                       lambda server: None, [])
     with pytest.raises(ConfigError, match="go together"):
         load_settings("intake", {**base, "LAUREL_TLS_CERT_FILE": str(tmp_path / "c")})
     with pytest.raises(ConfigError, match="between 1 KiB and 64 MiB"):
         load_settings("intake", {**base, "LAUREL_GRPC_MAX_MESSAGE_BYTES": "10"})
+
+
+def test_a_json_web_key_set_names_the_keys(tmp_path: Path, signer: Any) -> None:
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(signer.public_key()))
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [
+        {**jwk, "kid": "issuer-2021", "use": "sig", "alg": "EdDSA"}]}))
+    verifier = authenticator_for(False, [tmp_path / "jwks.json"], ISSUER, AUDIENCE)
+    token = mint_token(signer, NOMINATOR, issuer=ISSUER, audience=AUDIENCE)
+    assert verifier.authenticate(headers(token)).actor == NOMINATOR
+    assert list(verifier.keys) == ["issuer-2021"]
 
 
 def test_several_keys_in_one_file_allow_rotation(tmp_path: Path) -> None:

@@ -64,6 +64,24 @@ as environment, mounted files, and the security context nobody can loosen.
 - name: LAUREL_AUTH_JWKS_FILE
   value: {{ printf "/etc/laurel/auth/%s" .Values.auth.jwks.key | quote }}
 {{- end }}
+{{- with .Values.auth.issuer }}
+- name: LAUREL_JWT_ISSUER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.auth.audience }}
+- name: LAUREL_JWT_AUDIENCE
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.kafka.tls.existingSecret }}
+- name: LAUREL_KAFKA_SSL_CAFILE
+  value: /etc/laurel/kafka-tls/ca.crt
+{{- if .Values.kafka.tls.clientCertificate }}
+- name: LAUREL_KAFKA_SSL_CERTFILE
+  value: /etc/laurel/kafka-tls/tls.crt
+- name: LAUREL_KAFKA_SSL_KEYFILE
+  value: /etc/laurel/kafka-tls/tls.key
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* /tmp is the only writable path (root filesystem is read-only). */}}
@@ -102,6 +120,12 @@ as environment, mounted files, and the security context nobody can loosen.
       - key: {{ .Values.auth.jwks.key }}
         path: {{ .Values.auth.jwks.key }}
 {{- end }}
+{{- if .Values.kafka.tls.existingSecret }}
+- name: kafka-tls
+  secret:
+    secretName: {{ .Values.kafka.tls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
 {{- end -}}
 
 {{- define "laurel.volumeMounts.files" -}}
@@ -125,6 +149,11 @@ as environment, mounted files, and the security context nobody can loosen.
 {{- if .Values.auth.jwks.existingConfigMap }}
 - name: jwks
   mountPath: /etc/laurel/auth
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.tls.existingSecret }}
+- name: kafka-tls
+  mountPath: /etc/laurel/kafka-tls
   readOnly: true
 {{- end }}
 {{- end -}}
