@@ -48,6 +48,10 @@ test: install proto tools
 test-fast: install proto tools
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# Benchmarks with their baselines (not part of `make test`); see bench/README.md.
+bench: install proto
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .venv-checkov $(GEN) var .pytest_cache
 
