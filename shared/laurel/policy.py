@@ -57,6 +57,7 @@ POLICY: dict[str, frozenset[str]] = {
         "AmendNomination": {NOMINATOR},
         "WithdrawNomination": {NOMINATOR},
         "AttachEvidence": {NOMINATOR},
+        "GetEvidence": READ_NOMINATIONS,
         "GetNomination": READ_NOMINATIONS,
         "GetNominationHistory": READ_NOMINATIONS,
         "ListNominations": READ_NOMINATIONS,

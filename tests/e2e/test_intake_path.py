@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import grpc
 import pytest
@@ -372,6 +373,23 @@ async def test_evidence_is_stored_by_its_hash_and_events_carry_only_the_hash(
     [event] = [e for e in intake.runtime.store.read_stream(f"nomination-{nomination_id}")
                if e.type == "EvidenceAttached"]
     assert "0000000000" not in str(event.payload)
+    fetched = await intake.call("GetEvidence", pb.GetEvidenceRequest(
+        nomination_id=nomination_id, sha256=reply.sha256), endorser("zhengzhou"))
+    assert fetched.content == pdf and fetched.attachment.filename == "典型案例.pdf"
+    error = await refused(intake.call("GetEvidence", pb.GetEvidenceRequest(
+        nomination_id=nomination_id, sha256=reply.sha256), endorser("kaifeng")))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    evidence_dir = intake.runtime.store.url.removeprefix("sqlite:///")
+    stored = {p.name for p in Path(evidence_dir).parent.glob("evidence/*/*")}
+    assert stored == {reply.sha256}
+
+    # A well-formed file for a nomination the caller may not touch is not kept.
+    other = b"%PDF-1.4 another file"
+    error = await refused(intake.call("AttachEvidence", pb.AttachEvidenceRequest(
+        nomination_id=nomination_id, filename="y.pdf", media_type="application/pdf",
+        kind="case", content=other), nominator("kaifeng-peoples")))
+    assert error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
+    assert {p.name for p in Path(evidence_dir).parent.glob("evidence/*/*")} == stored
 
     before = intake.event_count()
     error = await refused(intake.call("AttachEvidence", pb.AttachEvidenceRequest(

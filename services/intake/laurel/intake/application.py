@@ -222,9 +222,24 @@ class IntakeApplication:
             self._cascade_ineligibility(tx, current, recorded[-1])
             return recorded[-1].version
 
-    def attach_evidence(self, nomination_id: str, attachment: domain.Attachment) -> int:
-        return self._decide(nomination_id, lambda current, tx: domain.attach_evidence(
-            self._own(current), attachment))
+    def attach_evidence(self, nomination_id: str, attachment: domain.Attachment,
+                        keep: Callable[[], None]) -> int:
+        """Decide first, then `keep` the bytes, then commit: a refused file is
+        never written, and a failed write appends nothing."""
+        def decide(current: domain.Nomination | None, tx: Transaction) -> list[NewEvent]:
+            events = domain.attach_evidence(self._own(current), attachment)
+            keep()
+            return events
+        return self._decide(nomination_id, decide)
+
+    def evidence_of(self, nomination_id: str, sha256: str) -> domain.Attachment:
+        """An attachment the caller may read (it belongs to a nomination they see)."""
+        nomination = self.get_nomination(nomination_id)
+        for attachment in nomination.attachments:
+            if attachment.sha256 == sha256:
+                return attachment
+        raise NotFound(f"nomination {nomination_id} has no attachment {sha256[:12]}…",
+                       field="sha256")
 
     # -- queries ---------------------------------------------------------------
 

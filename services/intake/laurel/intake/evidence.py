@@ -31,7 +31,12 @@ class EvidenceStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def put(self, content: bytes, filename: str, media_type: str, kind: str) -> Attachment:
-        check_evidence(content, filename, media_type, kind)
+        attachment = describe(content, filename, media_type, kind)
+        self.keep(content)
+        return attachment
+
+    def keep(self, content: bytes) -> None:
+        """Write the bytes under their hash (once; a second copy is the same file)."""
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_for(digest)
         if not path.exists():
@@ -41,7 +46,6 @@ class EvidenceStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(handle.name, path)
-        return Attachment(digest, filename.strip(), media_type, len(content), kind)
 
     def get(self, digest: str) -> bytes:
         content = self.path_for(digest).read_bytes()
@@ -51,6 +55,13 @@ class EvidenceStore:
 
     def path_for(self, digest: str) -> Path:
         return self.root / digest[:2] / digest
+
+
+def describe(content: bytes, filename: str, media_type: str, kind: str) -> Attachment:
+    """The attachment an event will carry, once the file passes every check."""
+    check_evidence(content, filename, media_type, kind)
+    return Attachment(hashlib.sha256(content).hexdigest(), filename.strip(), media_type,
+                      len(content), kind)
 
 
 def check_evidence(content: bytes, filename: str, media_type: str, kind: str) -> None:

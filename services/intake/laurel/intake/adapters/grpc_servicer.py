@@ -19,7 +19,7 @@ from laurel.envelope import canonical_json, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
 from laurel.intake import domain, organizations
 from laurel.intake.application import IntakeApplication
-from laurel.intake.evidence import EvidenceStore
+from laurel.intake.evidence import EvidenceStore, describe
 from laurel.intake.v1 import intake_pb2 as pb
 from laurel.intake.v1 import intake_pb2_grpc
 
@@ -134,10 +134,19 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: pb.AttachEvidenceRequest, context: Context
     ) -> pb.AttachEvidenceResponse:
         nomination_id = _uuid(request.nomination_id)
-        attachment = await run(self.evidence.put, request.content, request.filename,
-                               request.media_type, request.kind)
-        version = await run(self.app.attach_evidence, nomination_id, attachment)
+        attachment = describe(request.content, request.filename, request.media_type,
+                              request.kind)
+        version = await run(self.app.attach_evidence, nomination_id, attachment,
+                            lambda: self.evidence.keep(request.content))
         return pb.AttachEvidenceResponse(sha256=attachment.sha256, version=version)
+
+    async def GetEvidence(
+        self, request: pb.GetEvidenceRequest, context: Context
+    ) -> pb.Evidence:
+        nomination_id = _uuid(request.nomination_id)
+        attachment = await run(self.app.evidence_of, nomination_id, request.sha256)
+        content = await run(self.evidence.get, attachment.sha256)
+        return pb.Evidence(attachment=_attachment(attachment), content=content)
 
     # -- queries -----------------------------------------------------------------
 
@@ -220,10 +229,13 @@ def to_message(n: domain.Nomination) -> pb.Nomination:
         route_to=n.route.to, route_organization_id=n.route.organization_id,
         eligible=n.eligible, ineligible_reason=n.ineligible_reason,
         return_reasons=list(n.return_reasons),
-        attachments=[pb.Attachment(sha256=a.sha256, filename=a.filename,
-                                   media_type=a.media_type, size=a.size, kind=a.kind)
-                     for a in n.attachments],
+        attachments=[_attachment(a) for a in n.attachments],
     )
+
+
+def _attachment(a: domain.Attachment) -> pb.Attachment:
+    return pb.Attachment(sha256=a.sha256, filename=a.filename, media_type=a.media_type,
+                         size=a.size, kind=a.kind)
 
 
 def _history_entry(event: Any) -> pb.HistoryEntry:
