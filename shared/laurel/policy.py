@@ -92,6 +92,7 @@ POLICY: dict[str, frozenset[str]] = {
         "ReopenRound": {ORGANIZER},
         "RecordDecision": {ORGANIZER},
         "PublishResults": {ORGANIZER},
+        "IssueForumInvitations": {ORGANIZER},
     }),
     **_service("laurel.notification.v1", "NotificationService", {
         "ListNotifications": EVERYONE,

@@ -270,3 +270,82 @@ async def test_reminders_decisions_and_publication(review: Served) -> None:
                if e.event.type == "ResultsPublished"]
     assert {d["nomination_id"]: d["tier"] for d in event.payload["decisions"]} == {
         "post-1": "awarded", "post-2": "awarded", "post-3": ""}
+
+
+async def publish_round(review: Served) -> None:
+    """Close the round, take scoring's result 1, award post-1 and post-2, publish."""
+    await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
+                                      metadata=md())
+    await review.stub.OpenRound(pb.OpenRoundRequest(round_id=ROUND, deadline=deadline()),
+                                metadata=md())
+    await review.stub.CloseRound(pb.CloseRoundRequest(round_id=ROUND), metadata=md())
+    review.deliver("ResultComputed", {
+        "round_id": ROUND, "campaign_id": "henan-2021", "category": CATEGORY,
+        "version": 1, "ineligible": {},
+        "entries": [{"rank": i + 1, "nomination_id": nid, "score_display": "90",
+                     "tier": "awarded"} for i, nid in enumerate(POSTS)]}, "scoring")
+    for nid, outcome, tier in (("post-1", "tier", "awarded"),
+                               ("post-2", "tier", "awarded"),
+                               ("post-3", "not_awarded", "")):
+        await review.stub.RecordDecision(pb.RecordDecisionRequest(
+            round_id=ROUND, nomination_id=nid, outcome=outcome, tier=tier,
+            reason="on result v1"), metadata=md())
+
+
+def forum(grouping: str, **selection: list[str]) -> pb.IssueForumInvitationsRequest:
+    starts = Timestamp()
+    starts.FromDatetime(datetime(2022, 1, 15, 9, 0, tzinfo=UTC))
+    return pb.IssueForumInvitationsRequest(
+        forum_id=f"forum-{grouping}", campaign_id="henan-2021", grouping=grouping,
+        label="豫北片区" if grouping == "region" else "温馨服务", title="改善医疗服务经验交流会",
+        starts_at=starts, venue="郑州市金水区", round_ids=[ROUND], **selection)
+
+
+async def test_forum_invitations_go_to_published_winners_by_region_and_theme(
+    review: Served,
+) -> None:
+    await publish_round(review)
+    before = review.runtime.store.last_position()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:  # results not published yet
+        await review.stub.IssueForumInvitations(
+            forum("theme", categories=[CATEGORY]), metadata=md())
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert [rule for rule, _ in violations_of(raised.value)] == ["results_not_published"]
+    assert review.runtime.store.last_position() == before
+
+    await review.stub.PublishResults(pb.PublishResultsRequest(round_id=ROUND),
+                                     metadata=md())
+    # post-3 was not awarded, so a region holding only it has nobody to invite.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await review.stub.IssueForumInvitations(
+            forum("region", jurisdiction_ids=["xinxiang"]), metadata=md())
+    assert [rule for rule, _ in violations_of(raised.value)] == ["no_invitees"]
+
+    region = await review.stub.IssueForumInvitations(
+        forum("region", jurisdiction_ids=["kaifeng", "xinxiang"]), metadata=md())
+    assert list(region.nomination_ids) == ["post-2"]
+    theme = await review.stub.IssueForumInvitations(
+        forum("theme", categories=[CATEGORY]), metadata=md())
+    assert list(theme.nomination_ids) == ["post-1", "post-2"]
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:  # once per forum
+        await review.stub.IssueForumInvitations(
+            forum("theme", categories=[CATEGORY]), metadata=md())
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        bad = forum("theme", categories=[CATEGORY])
+        bad.forum_id, bad.venue = "forum-2", ""
+        bad.ClearField("starts_at")
+        await review.stub.IssueForumInvitations(bad, metadata=md())
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {f for f, _ in violations_of(raised.value)} == {"venue", "starts_at"}
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await review.stub.IssueForumInvitations(
+            forum("region", jurisdiction_ids=["kaifeng"]), metadata=md("exp-1"))
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    [issued] = [e.event for e in review.runtime.store.unpublished()
+                if e.event.type == "ForumInvitationsIssued" and
+                e.event.payload["grouping"] == "region"]
+    assert issued.payload["region"] == "豫北片区"
+    assert issued.payload["starts_at"].startswith("2022-01-15T09:00")

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from laurel.envelope import parse_time
+from laurel.envelope import format_time, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
-from laurel.review import assignment, campaigns, rounds
+from laurel.review import assignment, campaigns, forums, rounds
 from laurel.review.application import ReviewApplication
 from laurel.review.round_cases import BLIND
 from laurel.review.v1 import review_pb2 as pb
@@ -187,6 +187,20 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
                              context: Context) -> pb.PublishResultsResponse:
         version, count = await run(self.app.publish_results, request.round_id)
         return pb.PublishResultsResponse(result_version=version, decisions=count)
+
+
+    async def IssueForumInvitations(
+        self, request: pb.IssueForumInvitationsRequest, context: Context
+    ) -> pb.IssueForumInvitationsResponse:
+        starts_at = (format_time(request.starts_at.ToDatetime(tzinfo=UTC))
+                     if request.HasField("starts_at") else "")
+        plan = forums.ForumPlan(
+            request.forum_id, request.campaign_id, request.grouping, request.label,
+            request.title, starts_at, request.venue, tuple(request.round_ids),
+            tuple(request.jurisdiction_ids), tuple(request.categories))
+        invited = await run(self.app.issue_forum_invitations, plan)
+        return pb.IssueForumInvitationsResponse(forum_id=plan.forum_id,
+                                                nomination_ids=invited)
 
 
 def _assignment(p: dict[str, Any]) -> pb.Assignment:
