@@ -185,6 +185,7 @@ def test_notes_warn_about_what_is_left_open(render_tool: Any) -> None:
         "database.networkPolicy.peers",
     ):
         assert f"- {setting} is empty" in warnings, setting
+    assert "the services refuse to start" in warnings  # no way to verify tokens
     full = render_tool.load_values(
         [render_tool.ROOT / "charts/laurel/ci/full-values.yaml"]
     )
