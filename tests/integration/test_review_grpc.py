@@ -349,3 +349,30 @@ async def test_forum_invitations_go_to_published_winners_by_region_and_theme(
                 e.event.payload["grouping"] == "region"]
     assert issued.payload["region"] == "豫北片区"
     assert issued.payload["starts_at"].startswith("2022-01-15T09:00")
+
+
+async def test_a_reviewer_sees_only_their_part_of_a_round(review: Served) -> None:
+    await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
+                                      metadata=md())
+    await review.stub.OpenRound(pb.OpenRoundRequest(round_id=ROUND, deadline=deadline()),
+                                metadata=md())
+    whole = await review.stub.GetRound(pb.GetRoundRequest(round_id=ROUND), metadata=md())
+    assert sorted(whole.nomination_ids) == sorted(POSTS)
+    for reviewer_id, *_ in REVIEWERS:
+        mine = await review.stub.ListMyAssignments(
+            pb.ListMyAssignmentsRequest(round_id=ROUND), metadata=md(reviewer_id))
+        assigned = {a.nomination_id for a in mine.assignments}
+        if not assigned:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await review.stub.GetRound(pb.GetRoundRequest(round_id=ROUND),
+                                           metadata=md(reviewer_id))
+            assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+            continue
+        seen = await review.stub.GetRound(pb.GetRoundRequest(round_id=ROUND),
+                                          metadata=md(reviewer_id))
+        assert set(seen.nomination_ids) == assigned
+        assert not seen.outstanding and not seen.decisions
+    with pytest.raises(grpc.aio.AioRpcError) as raised:  # a reviewer of no round
+        await review.stub.GetRound(pb.GetRoundRequest(round_id=ROUND),
+                                   metadata=md("reviewer-elsewhere"))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND

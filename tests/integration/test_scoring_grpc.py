@@ -165,6 +165,15 @@ async def test_refusals_return_their_status_and_store_nothing(scoring: Served) -
             pb.GetEligibilityRequest(nomination_id="post-1"),
             metadata=call_metadata(NOMINATOR))  # another hospital's nomination
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as raised:  # another city's commission
+        await scoring.stub.GetEligibility(
+            pb.GetEligibilityRequest(nomination_id="post-1"),
+            metadata=call_metadata(Actor("endorser-kf", "endorser", "kaifeng")))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    own = await scoring.stub.GetEligibility(
+        pb.GetEligibilityRequest(nomination_id="post-1"),
+        metadata=call_metadata(Actor("endorser-zz", "endorser", "zhengzhou")))
+    assert own.nomination_id == "post-1"
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await scoring.stub.GetRanking(pb.GetRankingRequest(
             campaign_id="henan-2021", category=CATEGORY, round_id=ROUND),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -63,11 +63,25 @@ class RoundCases(ReviewBase):
         actor = self._require((*READERS, REVIEWER))
         state = self._opened_round(round_id)
         if actor.role == REVIEWER:
-            return RoundView(state, False, 0, [])
+            return RoundView(self._reviewers_view(state, actor.id), False, 0, [])
         with self.store.engine.connect() as conn:
             row = self.projection.round(conn, round_id) or {}
             ineligible = self.projection.ineligible(conn, list(state.nomination_ids))
         return RoundView(state, True, row.get("result_version", 0), sorted(ineligible))
+
+    def _reviewers_view(self, state: rounds.ReviewRound, reviewer_id: str
+                        ) -> rounds.ReviewRound:
+        """A reviewer sees a round they serve in, their nominations only, and
+        decisions once published."""
+        with self.store.engine.connect() as conn:
+            mine = {row["nomination_id"] for row in self.projection.assignments_of(
+                conn, reviewer_id, state.round_id)}
+        if not mine:
+            raise NotFound(f"you have no assignments in round {state.round_id}",
+                           field="round_id")
+        return replace(
+            state, nomination_ids=tuple(n for n in state.nomination_ids if n in mine),
+            decisions=state.decisions if state.published_version is not None else {})
 
     def my_assignments(self, round_id: str = "") -> list[dict[str, Any]]:
         actor = self._actor()

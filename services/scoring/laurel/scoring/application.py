@@ -20,6 +20,7 @@ from laurel.errors import FieldViolation, InvalidArgument, NotFound, PermissionD
 from laurel.scoring import eligibility as el
 from laurel.scoring import ranking
 from laurel.scoring.engine import Computed, ScoringEngine
+from laurel.scoring.facts import Tracked
 
 REGISTRY_WRITERS = ("service", "organizer")
 REGISTRY_READERS = ("service", "organizer", "auditor")
@@ -96,9 +97,7 @@ class ScoringApplication:
         if tracked is None and not history:
             raise NotFound(f"scoring knows no nomination {nomination_id!r}",
                            field="nomination_id")
-        if actor.role == "nominator" and (tracked is None or actor.organization_id
-                                          not in (tracked.hospital_id,
-                                                  tracked.nominee_organization_id)):
+        if not _may_read(actor, tracked):
             raise NotFound(f"scoring knows no nomination {nomination_id!r}",
                            field="nomination_id")
         latest: dict[str, RecordedEvent] = {}
@@ -168,3 +167,13 @@ def _same_round(have_campaign: str, have_category: str, campaign_id: str,
              if asked and asked != have]
     if found:
         raise InvalidArgument("the round is of another campaign or category", found)
+
+
+def _may_read(actor: Actor, tracked: Tracked | None) -> bool:
+    """Nominators see their hospital's verdicts, endorsers their jurisdiction's."""
+    if actor.role == "nominator":
+        return tracked is not None and actor.organization_id in (
+            tracked.hospital_id, tracked.nominee_organization_id)
+    if actor.role == "endorser":
+        return tracked is not None and actor.organization_id == tracked.jurisdiction_id
+    return True
