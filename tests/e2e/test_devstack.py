@@ -22,9 +22,16 @@ def test_laurel_up_runs_the_demo_through_every_service_and_stops_cleanly(tmp_pat
     assert "Laurel is up" in out
     for service in ("intake", "scoring", "review", "notification"):
         assert service in out
-    assert "status=submitted" in out
     assert f"(mail in {tmp_path / 'mail'})" in out  # e-mail goes to a local SMTP sink
-    assert "notification received the event over Kafka" in out
+    # the demo campaign, step by step, through all four services
+    for step in ("1. organizations", "3. commissions endorse", "4. panels",
+                 "5. a complaint", "6. blind scoring", "7. rounds closed",
+                 "8. decisions recorded", "9. the organizer approves", "10. e-mails"):
+        assert f"\n{step}" in out
+    assert "status=received" in out
+    assert "notification received the events over Kafka" in out
+    assert "[results]" in out and "tie broken by" in out
+    assert list((tmp_path / "mail").glob("*.eml"))
     assert out.rstrip().endswith("Stopped.")
     for service in ("intake", "scoring", "review", "notification"):
         assert (tmp_path / f"{service}.sqlite").exists()

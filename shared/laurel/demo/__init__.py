@@ -1,27 +1,34 @@
-"""The demo campaign `laurel up` runs: sample nominations through the real stack."""
+"""The demo campaign `laurel up` runs: henan-2021 through the real stack.
+
+The campaign itself is `laurel.demo.campaign` (shared with the full-system
+test); this module holds the demo's data helpers and narrates the run.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
 import grpc
 import yaml
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from laurel.auth import call_metadata
 from laurel.client import LaurelClient
 from laurel.envelope import Actor
 from laurel.intake.v1 import intake_pb2
+from laurel.notification.v1 import notification_pb2
 
 SAMPLES = Path(__file__).parent / "nominations"
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
-T = TypeVar("T")
 # henan-2021's nomination stage ran in November-December 2021; the demo and the
 # tests move the campaign's clock (a recorded event) into it.
 DEMO_NOW = datetime(2021, 11, 25, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+# The first nominations of demo/campaign.yaml: enough for every category, a
+# return, a complaint, a conflict, a recusal, trimming and a tie.
+DEMO_SIZE = 8
 
 
 def campaign_clock_request(campaign_id: str = "henan-2021",
@@ -58,16 +65,6 @@ def demo_organizations() -> list[dict[str, Any]]:
     return orgs
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise TimeoutError(f"gave up waiting after {timeout}s")
-
-
 def seed_organizations(client: LaurelClient) -> int:
     """Register the demo organizations that are not registered yet."""
     registered = 0
@@ -82,31 +79,38 @@ def seed_organizations(client: LaurelClient) -> int:
     return registered
 
 
-def run_demo(endpoints: Mapping[str, str]) -> None:
-    organizer = LaurelClient(endpoints, ORGANIZER)
-    try:
-        count = seed_organizations(organizer)
-        organizer.intake.SetCampaignClock(campaign_clock_request(),
-                                          metadata=organizer.md(), timeout=10)
-        print(f"\n0. the organizer registered {count} organizations: the provincial "
-              "center, Henan's 29 local commissions and their hospitals.")
-    finally:
-        organizer.close()
-    sample = load_sample("henan-2021-ten-measures.yaml")
-    nominator = Actor(**sample.pop("submitted_by"))
-    client = LaurelClient(endpoints, nominator)
-    try:
-        reply = client.submit(sample)
-        print(f"\n1. {nominator.id} submitted nomination {reply.nomination_id} "
-              f"(version {reply.version}) over gRPC to intake.")
-        nomination = client.nomination(reply.nomination_id)
-        print(f"2. intake folds its stream: status={nomination.status}, "
-              f"category={nomination.category}, nominee={nomination.nominee.name}, "
+def run_demo(endpoints: Mapping[str, str], size: int = DEMO_SIZE) -> None:
+    """A henan-2021 campaign over the running services, narrated as it goes."""
+    import asyncio
+
+    asyncio.run(_narrated_campaign(endpoints, size))
+
+
+async def _narrated_campaign(endpoints: Mapping[str, str], size: int) -> None:
+    from laurel.demo.campaign import connect, nominator, run_campaign
+
+    def say(line: str) -> None:
+        print(line if line.startswith(" ") else f"\n{line}", flush=True)
+
+    print(f"\nThe demo campaign: henan-2021 (2021年度河南省提升医疗服务标杆单位和优秀个人评选), "
+          f"{size} nominations, every step a gRPC call with the actor's own token.")
+    async with connect(endpoints) as apis:
+        run = await run_campaign(apis, size, say)
+        nomination = await apis.intake.GetNomination(
+            intake_pb2.GetNominationRequest(nomination_id=run.tracked),
+            metadata=call_metadata(ORGANIZER), timeout=10)
+        entry = run.entry_of(run.tracked)
+        print(f"\nOne nomination's life: {entry.nominee} ({run.tracked})\n"
+              f"   intake folds its stream: status={nomination.status}, "
+              f"category={nomination.category}, version={nomination.version}, "
               f"{len(nomination.fields)} form fields, submitted_at="
               f"{nomination.submitted_at.ToJsonString()}")
-        receipts = wait_for(lambda: client.notifications(reply.nomination_id))
-        for note in receipts:
-            print(f"3. notification received the event over Kafka and told "
-                  f"{note.recipient_id}: [{note.kind}] {note.title}\n   {note.body}")
-    finally:
-        client.close()
+        inbox = await apis.notification.ListNotifications(
+            notification_pb2.ListNotificationsRequest(nomination_id=run.tracked),
+            metadata=call_metadata(nominator(entry.hospital)), timeout=10)
+        for note in reversed(inbox.notifications):
+            print(f"   notification received the events over Kafka and told "
+                  f"{note.recipient_id}: [{note.kind}] {note.title}")
+    print(f"\nDone: {len(run.ids)} nominations, {run.reviews_submitted} reviews, "
+          f"{len(run.published)} rounds published, {len(run.deliveries)} e-mails "
+          f"delivered. Try `laurel audit timeline --nomination {run.tracked}`.")
