@@ -196,3 +196,38 @@ def test_the_read_models_rebuild_from_the_log_alone(app) -> None:
         contact = app.projections.directory.nomination(conn, "n-1")
         assert contact is not None and contact.nominator_id == NOMINATOR.id
         assert len(app.projections.batches.list(conn, "pending")) == 1
+
+
+def test_an_assignment_before_the_reviewers_address_is_emailed_when_it_arrives(
+    app,
+) -> None:
+    reviewer = Actor("exp-1", "reviewer", "")
+    assigned = event("ReviewerAssigned", {
+        "round_id": "r1", "nomination_id": "n-1", "reviewer_id": "exp-1",
+        "category": "warm_service_post", "group": "industry_expert",
+        "reason": "balanced"}, actor=ORGANIZER)
+    registered = event("ReviewerRegistered", {
+        "reviewer_id": "exp-1", "name": "王教授", "email": "wang@example.edu.cn",
+        "language": "zh-CN"}, actor=ORGANIZER)
+
+    app.on_event(submitted())
+    app.on_event(assigned)  # another partition: the registration is not here yet
+    [entry] = inbox(app, reviewer)
+    with app.store.engine.connect() as conn:
+        assert app.projections.deliveries.known(conn, [entry["notification_id"]]) == set()
+
+    app.on_event(registered)
+    app.on_event(registered)  # redelivered: nothing more
+    with app.store.engine.connect() as conn:
+        assert app.projections.deliveries.known(conn, [entry["notification_id"]]) == {
+            entry["notification_id"]}
+    [queued] = app.store.read_stream(domain.email_stream(entry["notification_id"]))
+    assert queued.payload["to"] == "wang@example.edu.cn"
+    assert queued.payload["late_address"] is True
+    assert queued.payload["subject"] == entry["title"]
+
+    # A later change of address does not send the same notification again.
+    app.on_event(event("ReviewerRegistered", {
+        "reviewer_id": "exp-1", "name": "王教授", "email": "wang2@example.edu.cn",
+        "language": "zh-CN"}, actor=ORGANIZER))
+    assert len(app.store.read_stream(domain.email_stream(entry["notification_id"]))) == 1

@@ -120,6 +120,15 @@ class NotificationApplication:
                     [directory.recorded(reviewer)],
                     metadata,
                 )
+                self._append_all(tx, self._late_emails(tx, reviewer), metadata)
+
+    def _late_emails(
+        self, tx: Transaction, reviewer: directory.ReviewerContact
+    ) -> list[domain.Append]:
+        inbox = self.inbox.list(tx.conn, reviewer.reviewer_id, limit=10_000)
+        emailed = self.projections.deliveries.known(
+            tx.conn, [row["notification_id"] for row in inbox])
+        return domain.late_emails(inbox, emailed, reviewer.email, self.policy)
 
     def _facts(self, tx: Transaction, event: RecordedEvent) -> kinds.Facts:
         nomination_ids, reviewer_ids = kinds.referenced_ids(event)

@@ -17,7 +17,7 @@ is redelivered.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,30 +131,50 @@ def issue(
     key = payload["nomination_id"] or stream_key
     appends = [Append(stream_id(stream_key), [issued], key)]
     if sends:
-        nid = payload["notification_id"]
-        appends.append(
-            Append(
-                email_stream(nid),
-                [
-                    NewEvent(
-                        EMAIL_QUEUED,
-                        {
-                            "notification_id": nid,
-                            "message_id": message_id(nid, policy.message_id_domain),
-                            "to": email,
-                            "subject": payload["title"],
-                            "body": payload["body"],
-                            "kind": payload["kind"],
-                            "recipient_id": payload["recipient_id"],
-                            "nomination_id": payload["nomination_id"],
-                            "template": payload["template"],
-                        },
-                    )
-                ],
-                key,
-            )
-        )
+        appends.append(queue_email(payload, email, policy))
     return appends
+
+
+def queue_email(payload: Mapping[str, Any], email: str, policy: Policy,
+                late_address: bool = False) -> Append:
+    """The e-mail of one notification; its Message-ID follows from its id."""
+    nid = payload["notification_id"]
+    queued = {
+        "notification_id": nid,
+        "message_id": message_id(nid, policy.message_id_domain),
+        "to": email,
+        "subject": payload["title"],
+        "body": payload["body"],
+        "kind": payload["kind"],
+        "recipient_id": payload["recipient_id"],
+        "nomination_id": payload["nomination_id"],
+        "template": payload["template"],
+    }
+    if late_address:
+        queued["late_address"] = True
+    return Append(email_stream(nid), [NewEvent(EMAIL_QUEUED, queued)],
+                  payload["nomination_id"] or payload["recipient_id"])
+
+
+def late_emails(
+    inbox: Sequence[Mapping[str, Any]], emailed: Collection[str], email: str,
+    policy: Policy,
+) -> list[Append]:
+    """E-mails for notifications issued before the recipient's address was known.
+
+    Review publishes a reviewer's registration and their assignments under
+    different keys, so an assignment can arrive first; its inbox entry is
+    issued at once and its e-mail follows when the address does.
+    """
+    if not (email and policy.email_enabled):
+        return []
+    return [
+        queue_email({**row, "template": {"language": row["language"],
+                                         "version": row["template_version"]}},
+                    email, policy, late_address=True)
+        for row in inbox
+        if row["notification_id"] not in emailed and not row["batch_id"]
+    ]
 
 
 def _notification(event: RecordedEvent, intent: Intent, catalog: Catalog) -> dict:

@@ -290,6 +290,14 @@ class DeliveryProjection:
             )
         )
 
+    def known(self, conn: Connection, ids: list[str]) -> set[str]:
+        """Which of these notifications have an e-mail, whatever its status."""
+        if not ids:
+            return set()
+        query = select(self.table.c.notification_id).where(
+            self.table.c.notification_id.in_(ids))
+        return set(conn.execute(query).scalars())
+
     def due(self, conn: Connection, now: str, limit: int = 50) -> list[str]:
         query = (
             select(self.table.c.notification_id)
