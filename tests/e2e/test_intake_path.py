@@ -170,6 +170,7 @@ async def test_county_nomination_is_returned_corrected_endorsed_forwarded_receiv
     assert (change.field, change.before, change.after) == (
         "contact.mobile", "13800000000", "13912345678")
     assert history.entries[3].actor_organization_id == "zhengzhou"
+    assert "郑州市卫生健康委" in history.entries[1].details_json  # for the notification
 
     await wait_published(intake)
     keys = keys_on_topic(intake.bootstrap, intake.topic)

@@ -231,3 +231,13 @@ def test_an_assignment_before_the_reviewers_address_is_emailed_when_it_arrives(
         "reviewer_id": "exp-1", "name": "王教授", "email": "wang2@example.edu.cn",
         "language": "zh-CN"}, actor=ORGANIZER))
     assert len(app.store.read_stream(domain.email_stream(entry["notification_id"]))) == 1
+
+
+def test_a_return_names_the_commission_as_intake_recorded_it(app) -> None:
+    app.on_event(submitted())
+    app.on_event(event("NominationReturned", {
+        "nomination_id": "n-1", "commission_id": "lankao",
+        "commission_name": "兰考县卫生健康委", "reasons": ["请补充佐证材料"]},
+        actor=Actor("endorser-lankao", "endorser", "lankao")))
+    [returned] = [n for n in inbox(app) if n["kind"] == "returned"]
+    assert "兰考县卫生健康委" in returned["body"] and "lankao" not in returned["body"]

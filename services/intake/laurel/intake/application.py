@@ -97,6 +97,12 @@ class IntakeApplication:
             raise NotFound(f"no organization {organization_id!r}", field="organization_id")
         return found
 
+    def _organization_name(self, organization_id: str) -> str:
+        """For the events' readers (a notification names the commission)."""
+        with self.store.engine.connect() as conn:
+            row = self.projection.organization(conn, organization_id)
+        return row["name"] if row else ""
+
     def _organization_lookup(
         self, tx: Transaction, candidate: organizations.Organization
     ) -> dict[str, organizations.Organization]:
@@ -154,8 +160,9 @@ class IntakeApplication:
 
     def return_nomination(self, nomination_id: str, reasons: list[str]) -> int:
         actor = self._require_role("endorser")
+        name = self._organization_name(actor.organization_id)
         return self._decide(nomination_id, lambda current, tx: domain.return_nomination(
-            current, actor.organization_id, reasons))
+            current, actor.organization_id, reasons, name))
 
     def resubmit_nomination(self, nomination_id: str, changes: Mapping[str, str]) -> int:
         def decide(current: domain.Nomination | None, tx: Transaction) -> list[NewEvent]:
@@ -170,8 +177,9 @@ class IntakeApplication:
 
     def endorse_nomination(self, nomination_id: str, opinion: str) -> int:
         actor = self._require_role("endorser")
+        name = self._organization_name(actor.organization_id)
         return self._decide(nomination_id, lambda current, tx: domain.endorse_nomination(
-            current, actor.organization_id, opinion))
+            current, actor.organization_id, opinion, name))
 
     def forward_nomination(self, nomination_id: str) -> int:
         actor = self._require_role("endorser")

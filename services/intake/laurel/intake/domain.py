@@ -166,7 +166,8 @@ def submit_nomination(
 
 
 def return_nomination(
-    current: Nomination | None, commission_id: str, reasons: list[str]
+    current: Nomination | None, commission_id: str, reasons: list[str],
+    commission_name: str = "",
 ) -> list[NewEvent]:
     nomination = _existing(current)
     _require_route_holder(nomination, "commission", commission_id)
@@ -177,7 +178,7 @@ def return_nomination(
                               [FieldViolation("reasons", "at least one reason is required")])
     return [NewEvent(NOMINATION_RETURNED, {
         "nomination_id": nomination.nomination_id, "commission_id": commission_id,
-        "reasons": cleaned,
+        "commission_name": commission_name, "reasons": cleaned,
     })]
 
 
@@ -198,7 +199,8 @@ def resubmit_nomination(
 
 
 def endorse_nomination(
-    current: Nomination | None, commission_id: str, opinion: str
+    current: Nomination | None, commission_id: str, opinion: str,
+    commission_name: str = "",
 ) -> list[NewEvent]:
     nomination = _existing(current)
     _require_route_holder(nomination, "commission", commission_id)
@@ -208,7 +210,7 @@ def endorse_nomination(
                               [FieldViolation("opinion", "required")])
     return [NewEvent(NOMINATION_ENDORSED, {
         "nomination_id": nomination.nomination_id, "commission_id": commission_id,
-        "opinion": opinion.strip(),
+        "commission_name": commission_name, "opinion": opinion.strip(),
     })]
 
 

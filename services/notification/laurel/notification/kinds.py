@@ -138,7 +138,7 @@ def _returned(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
     return _to_nominator(
         "returned",
         lambda _c, lang: {
-            "commission": catalog.term(lang, f"organization.{p['commission_id']}"),
+            "commission": _commission(p, catalog, lang),
             "reasons": catalog.bullets(lang, list(p["reasons"])),
         },
     )(event, facts, catalog)
@@ -149,10 +149,17 @@ def _endorsed(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
     return _to_nominator(
         "endorsed",
         lambda _c, lang: {
-            "commission": catalog.term(lang, f"organization.{p['commission_id']}"),
+            "commission": _commission(p, catalog, lang),
             "opinion": p["opinion"],
         },
     )(event, facts, catalog)
+
+
+def _commission(p: dict[str, Any], catalog: Catalog, lang: str) -> str:
+    """The commission's name as intake recorded it (events since it does), else
+    a term for its id, else the id."""
+    return p.get("commission_name") or catalog.term(
+        lang, f"organization.{p['commission_id']}")
 
 
 def _ineligible(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
