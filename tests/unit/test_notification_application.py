@@ -118,7 +118,7 @@ def test_an_event_is_applied_once_however_often_it_arrives(app) -> None:
     assert first == 3  # contact recorded, receipt issued, e-mail queued
     assert app.on_event(source) == 0
     [receipt] = inbox(app)
-    assert receipt["kind"] == "receipt" and receipt["template_version"] == 2
+    assert receipt["kind"] == "receipt" and receipt["template_version"] == 3
     with app.store.engine.connect() as conn:
         assert app.projections.deliveries.counts(conn) == {"queued": 1}
 
@@ -241,3 +241,13 @@ def test_a_return_names_the_commission_as_intake_recorded_it(app) -> None:
         actor=Actor("endorser-lankao", "endorser", "lankao")))
     [returned] = [n for n in inbox(app) if n["kind"] == "returned"]
     assert "兰考县卫生健康委" in returned["body"] and "lankao" not in returned["body"]
+
+
+def test_a_receipt_says_where_the_nomination_goes_next(app) -> None:
+    direct = submitted("n-2")
+    direct.payload["route"] = {"to": "center", "organization_id": "henan-center"}
+    app.on_event(submitted())
+    app.on_event(direct)
+    bodies = {n["nomination_id"]: n["body"] for n in inbox(app)}
+    assert "所属卫生健康委审核" in bodies["n-1"]
+    assert "直接报送河南省医疗服务指导中心" in bodies["n-2"]

@@ -374,7 +374,7 @@ def test_a_receipt_is_issued_with_its_template_and_an_email_is_queued() -> None:
     [notice] = issued.events
     assert notice.type == domain.RECEIPT_ISSUED
     assert issued.stream_id == "notifications-n-1" and issued.publish_key == "n-1"
-    assert notice.payload["template"]["version"] == 2
+    assert notice.payload["template"]["version"] == 3
     assert notice.payload["template"]["language"] == "zh-CN"
     assert notice.payload["email"] == mask_email("office@lankao.example.cn")
     [mail] = queued.events

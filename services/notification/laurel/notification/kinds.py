@@ -128,8 +128,12 @@ def _to_nominator(
 
 def _receipt(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
     moment = event.recorded_at_time
+    route = (event.payload.get("route") or {}).get("to", "commission")
     return _to_nominator(
-        "receipt", lambda _c, lang: {"received_at": catalog.time(lang, moment)}
+        "receipt", lambda _c, lang: {
+            "received_at": catalog.time(lang, moment),
+            "next_step": catalog.term(lang, f"next_step.{route}"),
+        }
     )(event, facts, catalog)
 
 
