@@ -295,6 +295,19 @@ async def test_a_self_assessment_of_899_is_refused_and_900_accepted(intake: Inta
         category, self_assessment_total=900))
 
 
+async def test_only_the_campaigns_organizer_moves_its_clock_or_receives(
+    intake: Intake,
+) -> None:
+    other = Actor("organizer-hubei", "organizer", "hubei-center")
+    error = await refused(intake.call("SetCampaignClock", campaign_clock_request(), other))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "does not organize henan-2021" in error.details()
+    nomination_id = await intake.submit(PROVINCIAL, "ten_measures_benchmark")
+    error = await refused(intake.call("ReceiveNomination", pb.NominationRef(
+        nomination_id=nomination_id), other))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 async def test_submissions_outside_the_nomination_stage_are_refused(intake: Intake) -> None:
     await intake.call("SetCampaignClock", campaign_clock_request(
         now=datetime(2022, 1, 5, tzinfo=UTC)), ORGANIZER)

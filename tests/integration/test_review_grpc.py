@@ -351,6 +351,26 @@ async def test_forum_invitations_go_to_published_winners_by_region_and_theme(
     assert issued.payload["starts_at"].startswith("2022-01-15T09:00")
 
 
+async def test_an_organizer_of_another_campaign_runs_none_of_this_one(
+    review: Served,
+) -> None:
+    other = call_metadata(Actor("organizer-hubei", "organizer", "hubei-center"))
+    before = review.runtime.store.last_position()
+    for call, request in (
+        (review.stub.AssignReviewers, pb.AssignReviewersRequest(round_id=ROUND)),
+        (review.stub.OpenRound, pb.OpenRoundRequest(round_id=ROUND, deadline=deadline())),
+        (review.stub.CloseRound, pb.CloseRoundRequest(round_id=ROUND)),
+        (review.stub.FormPanel, pb.FormPanelRequest(
+            campaign_id="henan-2021", category=CATEGORY, round_id="warm-r2",
+            members=[r[0] for r in REVIEWERS], seed="s")),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await call(request, metadata=other)
+        assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED, call
+        assert "does not organize henan-2021" in raised.value.details()
+    assert review.runtime.store.last_position() == before
+
+
 async def test_a_reviewer_sees_only_their_part_of_a_round(review: Served) -> None:
     await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
                                       metadata=md())

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from laurel.auth import RequestContext, bind_request, unbind_request
+from laurel.campaigns import SHIPPED_DIR
+from laurel.campaigns import load_catalog as load_campaigns
 from laurel.config import Topics
 from laurel.envelope import Actor, RecordedEvent
 from laurel.errors import PermissionDenied
@@ -251,3 +253,17 @@ def test_a_receipt_says_where_the_nomination_goes_next(app) -> None:
     bodies = {n["nomination_id"]: n["body"] for n in inbox(app)}
     assert "所属卫生健康委审核" in bodies["n-1"]
     assert "直接报送河南省医疗服务指导中心" in bodies["n-2"]
+
+
+def test_only_the_campaigns_organizers_approve_its_results(app) -> None:
+    app.campaigns = load_campaigns(SHIPPED_DIR)
+    app.on_event(submitted("n-1"))
+    app.on_event(results_event("n-1"))
+    with acting(ORGANIZER):
+        [batch] = app.list_batches("pending")
+    with acting(Actor("organizer-hubei", "organizer", "hubei-center")), pytest.raises(
+            PermissionDenied, match="does not organize henan-2021"):
+        app.approve_batch(batch["batch_id"])
+    with acting(ORGANIZER):
+        assert app.list_batches("pending") == [batch]
+        assert app.approve_batch(batch["batch_id"])[1] == 1

@@ -197,12 +197,18 @@ class Contact(Frozen):
     address_zh: str | None = None
 
 
+OrganizationId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=100)]
+
+
 class Organizer(Frozen):
     name_zh: Label
     name_en: Label
     on_behalf_of_zh: Label | None = None
     on_behalf_of_en: Label | None = None
     contacts: tuple[Contact, ...] = ()
+    # The organizations whose organizers run this campaign (close rounds,
+    # decide, publish, approve); empty: any organizer of the installation.
+    organization_ids: tuple[OrganizationId, ...] = ()
 
 
 class CampaignDefinition(Checked):

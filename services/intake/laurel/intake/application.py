@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from laurel.auth import current_request, event_metadata
+from laurel.campaigns.access import require_organizer_of
 from laurel.config import Topics
 from laurel.envelope import SYSTEM_ACTOR, EventMetadata, NewEvent, RecordedEvent, utcnow
 from laurel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -65,10 +66,10 @@ class IntakeApplication:
 
     def set_campaign_clock(self, campaign_id: str, moment: datetime) -> None:
         """Move a campaign's clock (demo and tests only), as an audited event."""
-        self._campaign(campaign_id)
+        campaign = self._campaign(campaign_id)
         if not self.development:
             raise PermissionDenied("the campaign clock can be set only in development mode")
-        self._require_role("organizer")
+        require_organizer_of(campaign.definition, current_request().actor)
         self.store.append(f"campaign-clock-{campaign_id}", None, [NewEvent(
             CLOCK_SET, {"campaign_id": campaign_id, "now": moment.isoformat()})],
             event_metadata())
@@ -191,8 +192,11 @@ class IntakeApplication:
         if actor.organization_id != self.center_id:
             raise PermissionDenied(f"only the provincial center ({self.center_id}) "
                                    "receives nominations")
-        return self._decide(nomination_id, lambda current, tx: domain.receive_nomination(
-            current, self.center_id))
+        def decide(current: domain.Nomination | None, tx: Transaction) -> list[NewEvent]:
+            if current is not None:
+                require_organizer_of(self._campaign(current.campaign_id).definition, actor)
+            return domain.receive_nomination(current, self.center_id)
+        return self._decide(nomination_id, decide)
 
     def amend_nomination(self, nomination_id: str, changes: Mapping[str, str],
                          reason: str) -> int:
@@ -218,8 +222,12 @@ class IntakeApplication:
         actor = current_request().actor
         if actor.role not in ("endorser", "organizer"):
             raise PermissionDenied("rejecting is for endorsers and the provincial center")
-        return self._end(nomination_id, lambda current: domain.reject_nomination(
-            current, actor.organization_id, self.center_id, reasons))
+        def decide(current: domain.Nomination | None) -> list[NewEvent]:
+            if current is not None and actor.role == "organizer":
+                require_organizer_of(self._campaign(current.campaign_id).definition, actor)
+            return domain.reject_nomination(current, actor.organization_id, self.center_id,
+                                            reasons)
+        return self._end(nomination_id, decide)
 
     def _end(self, nomination_id: str,
              decide: Callable[[domain.Nomination | None], list[NewEvent]]) -> int:

@@ -8,10 +8,12 @@ changes nothing and a crash leaves all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from laurel.auth import current_request, event_metadata
+from laurel.campaigns import CampaignDefinition
+from laurel.campaigns.access import require_organizer_of
 from laurel.config import Topics
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.errors import PermissionDenied
@@ -54,7 +56,9 @@ class NotificationApplication:
         policy: domain.Policy,
         default_language: str = "zh-CN",
         on_change: Callable[[], None] = lambda: None,
+        campaigns: Mapping[str, CampaignDefinition] | None = None,
     ) -> None:
+        self.campaigns = dict(campaigns or {})
         self.store = store
         self.projections = projections
         self.inbox = projections.inbox
@@ -160,6 +164,8 @@ class NotificationApplication:
         stream = domain.batch_stream(batch_id)
         with self.store.transaction() as tx:  # serialized: no double release
             batch = approval.fold(self.store.read_stream(stream))
+            if batch is not None and batch.campaign_id in self.campaigns:
+                require_organizer_of(self.campaigns[batch.campaign_id], actor)
             appends = approval.approve(batch, actor, self.policy)
             assert batch is not None
             if appends:

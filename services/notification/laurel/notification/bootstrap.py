@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 
+from laurel.campaigns import load_catalog as load_campaigns
 from laurel.config import ConfigError, Settings
 from laurel.eventstore import EventStore
 from laurel.messaging import kafka_broker
@@ -67,6 +68,7 @@ def projections() -> list[Any]:
     """Every projection notification keeps: the audit replay rebuilds exactly these."""
     return notification_projections().all()
 
+
 async def build_notification(
     settings: Settings, env: Mapping[str, str] | None = None
 ) -> NotificationRuntime:
@@ -93,6 +95,7 @@ async def build_notification(
         _policy(own),
         own.default_language,
         on_change=signal.notify,
+        campaigns=load_campaigns(settings.campaigns_dir),
     )
     servicer = NotificationServicer(app, signal)
     broker = kafka_broker(settings.kafka, "notification")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from laurel.auth import current_request, event_metadata
+from laurel.campaigns.access import require_organizer_of
 from laurel.config import Topics
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent, utcnow
 from laurel.errors import NotFound, PermissionDenied
@@ -43,6 +44,23 @@ class ReviewBase:
     @staticmethod
     def _actor() -> Actor:
         return current_request().actor
+
+    def _require_organizer(self, campaign_id: str) -> Actor:
+        """An organizer of this campaign (any, when the campaign names none)."""
+        actor = self._require(MANAGERS)
+        if campaign_id:
+            require_organizer_of(self.definitions.get(campaign_id), actor)
+        return actor
+
+    def _require_round_organizer(self, round_id: str) -> Actor:
+        """The round's campaign is its panel's until the round opens."""
+        state = self._round(round_id)
+        campaign_id = state.campaign_id if state else ""
+        if not campaign_id:
+            panels = self._assignment_state(round_id).panels.values()
+            campaign_id = next((p.campaign_id for p in panels if p.round_id == round_id),
+                               "")
+        return self._require_organizer(campaign_id)
 
     def _require(self, roles: Sequence[str]) -> Actor:
         actor = self._actor()

@@ -6,13 +6,13 @@ from laurel.auth import event_metadata
 from laurel.eventstore import Publication
 
 from laurel.review import forums
-from laurel.review.cases import MANAGERS, ReviewBase
+from laurel.review.cases import ReviewBase
 
 
 class ForumCases(ReviewBase):
     def issue_forum_invitations(self, plan: forums.ForumPlan) -> list[str]:
         """Invite the matching winners, once per forum; returns who was invited."""
-        self._require(MANAGERS)
+        self._require_organizer(plan.campaign_id)
         stream = forums.stream_id(plan.forum_id)
         with self.store.transaction() as tx:
             published = [self._round(round_id) for round_id in plan.round_ids]

@@ -44,7 +44,7 @@ class PanelCases(ReviewBase):
             return self._append_reviewers(tx, reviewer_id, events)
 
     def form_panel(self, spec: assignment.PanelSpec) -> int:
-        self._require(MANAGERS)
+        self._require_organizer(spec.campaign_id)
         definition = self.definitions.get(spec.campaign_id)
         campaigns.category_of(definition, spec.category)
         mix = dict(spec.mix) or campaigns.default_mix(definition)
@@ -62,7 +62,7 @@ class PanelCases(ReviewBase):
     def assign_reviewers(self, round_id: str, nomination_ids: Sequence[str]
                          ) -> list[dict[str, Any]]:
         """All or nothing; nominees already complete are left as they are."""
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         with self.store.transaction() as tx:
             state = self._assignment_state(round_id)
             panel = self._panel(state, round_id)
@@ -74,7 +74,7 @@ class PanelCases(ReviewBase):
 
     def explain_assignment(self, round_id: str, nomination_id: str
                            ) -> tuple[assignment.ReviewerExplanation, ...]:
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         state = self._assignment_state(round_id)
         panel = self._panel(state, round_id)
         nominee = self._nomination(None, nomination_id)

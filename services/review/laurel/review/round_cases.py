@@ -11,7 +11,7 @@ from typing import Any
 from laurel.envelope import Actor, EventMetadata
 from laurel.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from laurel.review import campaigns, rounds
-from laurel.review.cases import MANAGERS, READERS, ReviewBase
+from laurel.review.cases import READERS, ReviewBase
 from laurel.review.facts import Nomination
 from laurel.telemetry import current_trace_carrier
 
@@ -43,7 +43,7 @@ class RoundCases(ReviewBase):
     def open_round(self, round_id: str, deadline: datetime,
                    nomination_ids: Sequence[str], number: int = 1,
                    previous_round_id: str = "") -> int:
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         if deadline <= self.now():
             raise InvalidArgument("the deadline has passed", [FieldViolation(
                 "deadline", "must be in the future")])
@@ -141,14 +141,14 @@ class RoundCases(ReviewBase):
         return visible, len(forms) - len(visible)
 
     def close_round(self, round_id: str, reason: str) -> dict[str, Any] | None:
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         with self.store.transaction() as tx:
             events = rounds.close_round(self._round(round_id), self.now(), reason)
             self._append_round(tx, round_id, events)
             return events[0].payload if events else None
 
     def reopen_round(self, round_id: str, reason: str, deadline: datetime) -> int:
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         with self.store.transaction() as tx:
             events = rounds.reopen_round(self._round(round_id), reason, deadline,
                                          self.now())
@@ -172,7 +172,7 @@ class RoundCases(ReviewBase):
 
     def record_decision(self, round_id: str, nomination_id: str, outcome: str,
                         tier: str, reason: str, result_version: int = 0) -> int:
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         with self.store.transaction() as tx:
             state = self._round(round_id)
             latest = self._result_version(tx.conn, round_id)
@@ -198,7 +198,7 @@ class RoundCases(ReviewBase):
 
     def publish_results(self, round_id: str) -> tuple[int, int]:
         """(result version, decisions published): every decision at once."""
-        self._require(MANAGERS)
+        self._require_round_organizer(round_id)
         with self.store.transaction() as tx:
             state = self._round(round_id)
             latest = self._result_version(tx.conn, round_id)

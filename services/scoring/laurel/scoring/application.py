@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from laurel.auth import current_request, event_metadata
+from laurel.campaigns.access import require_organizer_of
 from laurel.envelope import Actor, RecordedEvent
 from laurel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from laurel.scoring import eligibility as el
@@ -113,6 +114,9 @@ class ScoringApplication:
     def compute_results(self, campaign_id: str, category: str, round_id: str
                         ) -> Computed:
         actor = _require(("organizer",))
+        definition = self.engine.definition(campaign_id)
+        if definition is not None:
+            require_organizer_of(definition, actor)
         with self.store.transaction() as tx:
             state = self.engine.round_state(round_id)
             _same_round(state.campaign_id, state.category, campaign_id, category)
