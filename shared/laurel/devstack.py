@@ -3,9 +3,10 @@
 Starts the embedded broker (unless LAUREL_KAFKA_BOOTSTRAP names another),
 creates the topics, starts a local SMTP sink (unless LAUREL_SMTP_PORT names a
 relay; mail is kept under <data dir>/mail), starts the four services with
-SQLite stores under the data directory, waits for their health checks, runs
-the demo campaign, and serves until Ctrl-C or SIGTERM, then stops everything
-in reverse order.
+SQLite stores under the data directory and the auditors' AuditService over
+them (signing a checkpoint every minute with a key kept in the data
+directory), waits for their health checks, runs the demo campaign, and serves
+until Ctrl-C or SIGTERM, then stops everything in reverse order.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from laurel.config import DEFAULT_PORTS, SERVICES, KafkaSettings, Topics
 from laurel.smtpsink import SmtpSink
 
 ENDPOINTS_FILE = "endpoints.json"
+AUDIT = "audit"
+AUDIT_PORT = 50055
+CHECKPOINT_KEY = "checkpoint-key.pem"
 
 
 def port_or_free(preferred: int) -> int:
@@ -64,8 +68,12 @@ class DevStack:
             self.processes[service] = self._spawn(service)
         for service in SERVICES:
             wait_healthy(self.address(service), self.processes[service], service)
+        self.ports[AUDIT] = port_or_free(AUDIT_PORT)
+        self.processes[AUDIT] = self._spawn_audit()
+        wait_healthy(self.address(AUDIT), self.processes[AUDIT], AUDIT)
         (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(
-            {s: self.address(s) for s in SERVICES} | {"kafka": self.kafka_bootstrap},
+            {s: self.address(s) for s in (*SERVICES, AUDIT)}
+            | {"kafka": self.kafka_bootstrap},
             indent=2,
         ))
 
@@ -88,6 +96,24 @@ class DevStack:
         return subprocess.Popen(
             [sys.executable, "-m", f"laurel.{service}"], env=env, stdout=log,
             stderr=subprocess.STDOUT,
+        )
+
+    def _spawn_audit(self) -> subprocess.Popen[bytes]:
+        """The auditors' read-only API over the four stores (after they exist)."""
+        from laurel.audit.keys import generate_key_file
+
+        key = self.data_dir / CHECKPOINT_KEY
+        if not key.exists():
+            generate_key_file(key)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_DATABASE_URL")}
+        env.update({"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
+                    "LAUREL_DATA_DIR": str(self.data_dir)})
+        log = open(self.data_dir / "logs" / "audit.log", "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", "laurel.cli", "audit", "serve",
+             "--port", str(self.ports[AUDIT]), "--key", str(key),
+             "--checkpoint-every", "60"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
         )
 
     def stop(self) -> None:
@@ -140,7 +166,7 @@ def up(data_dir: Path, once: bool) -> int:
     try:
         stack.start()
         print(_summary(stack), flush=True)
-        run_demo({s: stack.address(s) for s in SERVICES})
+        run_demo({s: stack.address(s) for s in (*SERVICES, AUDIT)})
         if not once:
             print("\nServing. Press Ctrl-C to stop.", flush=True)
             stopping.wait()
@@ -154,6 +180,7 @@ def up(data_dir: Path, once: bool) -> int:
 def _summary(stack: DevStack) -> str:
     lines = [f"  broker        {stack.kafka_bootstrap}"]
     lines += [f"  {s:<13} {stack.address(s)}" for s in SERVICES]
+    lines.append(f"  {AUDIT:<13} {stack.address(AUDIT)} (AuditService, auditors only)")
     if stack.smtp is not None:
         lines.append(f"  smtp sink     {stack.smtp.host}:{stack.smtp.port} "
                      f"(mail in {stack.data_dir / 'mail'})")

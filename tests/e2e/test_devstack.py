@@ -32,6 +32,11 @@ def test_laurel_up_runs_the_demo_through_every_service_and_stops_cleanly(tmp_pat
     assert "notification received the events over Kafka" in out
     assert "[results]" in out and "tie broken by" in out
     assert list((tmp_path / "mail").glob("*.eml"))
+    # the auditor's view over the AuditService, started beside the services
+    assert "AuditService, auditors only" in out
+    assert "The auditor's view (AuditService)" in out and "BROKEN" not in out
+    for service in ("intake", "scoring", "review", "notification"):
+        assert f"   {service}: hash chains and positions hold" in out
     assert out.rstrip().endswith("Stopped.")
     for service in ("intake", "scoring", "review", "notification"):
         assert (tmp_path / f"{service}.sqlite").exists()

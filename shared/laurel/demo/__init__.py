@@ -22,6 +22,7 @@ from laurel.intake.v1 import intake_pb2
 from laurel.notification.v1 import notification_pb2
 
 SAMPLES = Path(__file__).parent / "nominations"
+AUDITOR = Actor("auditor-1", "auditor", "henan-audit")
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 # henan-2021's nomination stage ran in November-December 2021; the demo and the
 # tests move the campaign's clock (a recorded event) into it.
@@ -111,6 +112,28 @@ async def _narrated_campaign(endpoints: Mapping[str, str], size: int) -> None:
         for note in reversed(inbox.notifications):
             print(f"   notification received the events over Kafka and told "
                   f"{note.recipient_id}: [{note.kind}] {note.title}")
+    if "audit" in endpoints:
+        await _audited(endpoints["audit"], run.tracked)
     print(f"\nDone: {len(run.ids)} nominations, {run.reviews_submitted} reviews, "
           f"{len(run.published)} rounds published, {len(run.deliveries)} e-mails "
           f"delivered. Try `laurel audit timeline --nomination {run.tracked}`.")
+
+
+async def _audited(address: str, nomination_id: str) -> None:
+    """What an auditor sees over the AuditService, without trusting the services."""
+    from laurel.audit.v1 import audit_pb2, audit_pb2_grpc
+    from laurel.grpcutil import client_channel
+
+    auditor = call_metadata(AUDITOR)
+    async with client_channel(address) as channel:
+        audit = audit_pb2_grpc.AuditServiceStub(channel)
+        timeline = await audit.GetNominationTimeline(audit_pb2.GetNominationTimelineRequest(
+            nomination_id=nomination_id), metadata=auditor, timeout=30)
+        stores = sorted({e.store for e in timeline.entries})
+        print(f"\nThe auditor's view (AuditService): the timeline of {nomination_id} holds "
+              f"{len(timeline.entries)} events from {', '.join(stores)}, in causal order.")
+        verified = await audit.VerifyStores(audit_pb2.VerifyStoresRequest(),
+                                            metadata=auditor, timeout=60)
+        for store in verified.stores:
+            print(f"   {store.store}: hash chains and positions "
+                  f"{'hold' if store.ok else 'BROKEN'} over {store.events_checked} events")
