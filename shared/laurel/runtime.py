@@ -23,6 +23,7 @@ from laurel.grpcutil import GrpcServer, ServerTls
 from laurel.securitylog import SecurityLog
 from laurel.outbox import OutboxRelay
 from laurel.telemetry import configure_tracing, shutdown_tracing
+from laurel.upcasting import Upcasters
 
 log = logging.getLogger("laurel.runtime")
 
@@ -84,10 +85,12 @@ def run_service(build: Callable[[], Awaitable[ServiceRuntime]]) -> None:
     asyncio.run(main())
 
 
-def open_store(settings: Settings, projections: Sequence[Projection] = ()) -> EventStore:
+def open_store(settings: Settings, projections: Sequence[Projection] = (),
+               upcasters: Upcasters | None = None) -> EventStore:
     """The service's store, its tables created if missing."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = EventStore(settings.database_url, projections=projections)
+    store = EventStore(settings.database_url, projections=projections,
+                       upcasters=upcasters)
     store.create_schema()
     return store
 

@@ -8,6 +8,7 @@ from laurel.intake.application import IntakeApplication
 from laurel.intake.campaign_rules import load_campaign_catalog
 from laurel.intake.evidence import EvidenceStore
 from laurel.intake.projection import IntakeProjection
+from laurel.intake.upcasters import INTAKE_UPCASTERS
 from laurel.intake.v1 import intake_pb2, intake_pb2_grpc
 from laurel.runtime import ServiceRuntime, assemble, open_store
 
@@ -20,7 +21,7 @@ def projections() -> list[IntakeProjection]:
 
 async def build_intake(settings: Settings, *, with_relay: bool = True) -> ServiceRuntime:
     [projection] = projections()
-    store = open_store(settings, [projection])
+    store = open_store(settings, [projection], INTAKE_UPCASTERS)
     app = IntakeApplication(
         store, projection, load_campaign_catalog(settings.campaigns_dir), settings.topics,
         development=settings.development,

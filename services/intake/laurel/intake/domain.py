@@ -40,6 +40,8 @@ MARKED_INELIGIBLE = "NominationMarkedIneligible"
 NOMINATION_REJECTED = "NominationRejected"
 EVIDENCE_ATTACHED = "EvidenceAttached"
 
+# Returns and endorsements name the commission from v2 on (see upcasters.py).
+COMMISSION_NAMED = 2
 LIVE = ("submitted", "returned", "endorsed", "forwarded", "received")
 
 
@@ -179,7 +181,7 @@ def return_nomination(
     return [NewEvent(NOMINATION_RETURNED, {
         "nomination_id": nomination.nomination_id, "commission_id": commission_id,
         "commission_name": commission_name, "reasons": cleaned,
-    })]
+    }, schema_version=COMMISSION_NAMED)]
 
 
 def resubmit_nomination(
@@ -211,7 +213,7 @@ def endorse_nomination(
     return [NewEvent(NOMINATION_ENDORSED, {
         "nomination_id": nomination.nomination_id, "commission_id": commission_id,
         "commission_name": commission_name, "opinion": opinion.strip(),
-    })]
+    }, schema_version=COMMISSION_NAMED)]
 
 
 def forward_nomination(
