@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from laurel.errors import (
 )
 from laurel.policy import DEFAULT_POLICY, AccessPolicy
 from laurel.securitylog import SecurityLog
+from laurel.text import control_violations
 
 log = logging.getLogger("laurel.grpc")
 
@@ -156,6 +158,10 @@ def _malformed(message: Any) -> LaurelError | None:
         return InvalidArgument(
             f"the request does not parse as this method's protobuf message "
             f"({message.problem}); nothing was done")
+    if hasattr(message, "ListFields") and (found := control_violations(message)):
+        return InvalidArgument(
+            f"{', '.join(v.field for v in found[:3])}: control characters are not "
+            "accepted in text; nothing was done", found)
     return None
 
 
@@ -196,7 +202,10 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
             except LaurelError as error:
                 await refused(error, context)
             finally:
-                unbind_request(token)
+                # A cancelled stream is closed from another context, where the
+                # binding cannot (and need not) be reset: it dies with the call.
+                with suppress(ValueError):
+                    unbind_request(token)
 
         return grpc.unary_stream_rpc_method_handler(
             streaming, _tolerant(handler.request_deserializer),

@@ -132,6 +132,7 @@ class Served:
     stores: dict[str, EventStore]
     security_logs: dict[str, EventStore] = field(default_factory=dict)
     closers: list[Any] = field(default_factory=list)
+    apps: dict[str, Any] = field(default_factory=dict)  # application objects, to seed
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.servers[service].port}"
@@ -174,6 +175,7 @@ async def serve_all(env: dict[str, str], services: tuple[str, ...] = (
         runtime = await builders[name](load_settings(name, env))
         served.servers[name] = runtime.grpc
         served.stores[name] = runtime.store
+        served.apps[name] = runtime.app
         served.closers.append(runtime.store.close)
         if runtime.grpc.security_log is not None:
             served.security_logs[name] = runtime.grpc.security_log.store

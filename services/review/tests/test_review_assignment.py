@@ -408,3 +408,14 @@ def test_a_conflicted_nominee_takes_its_scarce_reviewers_first(conflicted, seed)
     stream.add(asg.assign_reviewers(stream.assignments(), "panel-1", nominees))
     assert chosen(stream.events, conflicted) >= {"ie-2", "ie-3"}  # ie-1: univ-1
     assert sorted(group_loads(stream.assignments())["industry_expert"]) == [2, 2, 2]
+
+
+def test_only_plain_decimal_scores_are_numbers():
+    # Decimal() takes all of these; '1e999999999' has a billion digits written
+    # out, and formatting it for the refusal used to pin a thread.
+    stream = open_round_with_panel()
+    for text in ("1e999999999", "1E+1", "1_0", "٨٥", "NaN", "0x10", "5\x00"):
+        with pytest.raises(InvalidArgument) as raised:
+            score(stream, "hm-2", scores={"effect": text, "innovation": "10"})
+        assert [(v.field, v.description) for v in raised.value.violations] == [
+            ("scores[effect]", "not a number")], text

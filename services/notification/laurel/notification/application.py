@@ -8,6 +8,7 @@ changes nothing and a crash leaves all or nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from laurel.campaigns import CampaignDefinition
 from laurel.campaigns.access import require_organizer_of
 from laurel.config import Topics
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
-from laurel.errors import PermissionDenied
+from laurel.errors import FieldViolation, InvalidArgument, PermissionDenied
 from laurel.eventstore import AlreadyProcessed, EventStore, Publication, Transaction
 from laurel.notification import approval, directory, domain, kinds
 from laurel.notification.directory import DirectoryProjection
@@ -33,6 +34,7 @@ CONSUMER = "notification"
 SERVICE_ACTOR = Actor(id="service:notification", role="service")
 READ_ANY_INBOX = {"organizer", "auditor"}
 READ_OPERATIONS = {"organizer", "auditor"}
+POSITION = re.compile(r"[0-9]{1,20}", re.ASCII)
 
 
 @dataclass
@@ -196,6 +198,7 @@ class NotificationApplication:
         self, recipient_id: str, nomination_id: str, page_size: int, page_token: str
     ) -> tuple[list[dict], str]:
         recipient_id = self.inbox_owner(recipient_id)
+        page_token = checked_cursor("page_token", page_token)
         limit = min(max(page_size, 1), 200) if page_size else 50
         with self.store.engine.connect() as conn:
             rows = self.inbox.list(conn, recipient_id, nomination_id, limit, page_token)
@@ -219,6 +222,20 @@ class NotificationApplication:
         limit = min(max(limit, 1), 500) if limit else 100
         with self.store.engine.connect() as conn:
             return self.projections.deliveries.list(conn, status, nomination_id, limit)
+
+
+def checked_cursor(field: str, text: str) -> str:
+    """A caller's cursor or page token as the inbox compares it ("" stays "").
+
+    Cursors compare as fixed-width text, so anything else (a typo, "abc")
+    would silently select nothing or everything: refuse it instead.
+    """
+    if not text:
+        return ""
+    if not POSITION.fullmatch(text):
+        raise InvalidArgument(f"{field} is not a cursor", [FieldViolation(
+            field, "expected a cursor from an earlier answer, or 0 for the start")])
+    return cursor(int(text))
 
 
 def _require(roles: set[str], message: str) -> None:

@@ -21,6 +21,7 @@ Pure: `now` is always passed in; times in payloads are `format_time` text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -417,9 +418,17 @@ def _check_spec(spec: RoundSpec) -> dict[str, Decimal]:
     return {k: v for k, v in criteria.items() if v is not None}
 
 
+# A score as a person writes it: ASCII digits, an optional sign and fraction.
+# Decimal() alone also takes '1e999999999' (whose plain text is a billion
+# digits: formatting it for an error message pins a thread), '1_0', '٨٥'.
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{1,12})?", re.ASCII)
+
+
 def _decimal(value: Any) -> Decimal | None:
-    """A finite decimal from an int, a numeric text or a Decimal; else None."""
+    """A finite decimal from an int, a plain numeric text or a Decimal; else None."""
     if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value.strip()):
         return None
     try:
         number = Decimal(repr(value) if isinstance(value, float) else value)

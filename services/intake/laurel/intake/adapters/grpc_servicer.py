@@ -22,6 +22,7 @@ from laurel.intake.application import IntakeApplication
 from laurel.intake.evidence import EvidenceStore, describe
 from laurel.intake.v1 import intake_pb2 as pb
 from laurel.intake.v1 import intake_pb2_grpc
+from laurel.text import clean, clean_all
 
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext
@@ -40,7 +41,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     async def RegisterOrganization(self, request: pb.Organization, context: Context) -> pb.Ack:
         org = organizations.Organization(
-            request.organization_id, request.kind, request.name, request.parent_id,
+            request.organization_id, request.kind, clean("name", request.name),
+            request.parent_id,
             request.jurisdiction_id, request.provincial_level)
         version = await run(self.app.register_organization, org)
         return pb.Ack(id=request.organization_id, version=version)
@@ -63,7 +65,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     async def SaveDraft(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.save_draft, nomination_id, dict(request.fields))
+        version = await run(self.app.save_draft, nomination_id,
+                            clean_all("fields", request.fields))
         return pb.Ack(id=nomination_id, version=version)
 
     async def SubmitNomination(
@@ -84,27 +87,29 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     ) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
         version = await run(self.app.return_nomination, nomination_id,
-                            list(request.reasons))
+                            clean_all("reasons", request.reasons))
         return pb.Ack(id=nomination_id, version=version)
 
     async def RejectNomination(
         self, request: pb.ReturnNominationRequest, context: Context
     ) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.reject_nomination, nomination_id, list(request.reasons))
+        version = await run(self.app.reject_nomination, nomination_id,
+                            clean_all("reasons", request.reasons))
         return pb.Ack(id=nomination_id, version=version)
 
     async def ResubmitNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
         version = await run(self.app.resubmit_nomination, nomination_id,
-                            dict(request.fields))
+                            clean_all("fields", request.fields))
         return pb.Ack(id=nomination_id, version=version)
 
     async def EndorseNomination(
         self, request: pb.EndorseNominationRequest, context: Context
     ) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.endorse_nomination, nomination_id, request.opinion)
+        version = await run(self.app.endorse_nomination, nomination_id,
+                            clean("opinion", request.opinion))
         return pb.Ack(id=nomination_id, version=version)
 
     async def ForwardNomination(self, request: pb.NominationRef, context: Context) -> pb.Ack:
@@ -120,14 +125,16 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def AmendNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
         version = await run(self.app.amend_nomination, nomination_id,
-                            dict(request.fields), request.reason)
+                            clean_all("fields", request.fields),
+                            clean("reason", request.reason))
         return pb.Ack(id=nomination_id, version=version)
 
     async def WithdrawNomination(
         self, request: pb.WithdrawNominationRequest, context: Context
     ) -> pb.Ack:
         nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.withdraw_nomination, nomination_id, request.reason)
+        version = await run(self.app.withdraw_nomination, nomination_id,
+                            clean("reason", request.reason))
         return pb.Ack(id=nomination_id, version=version)
 
     async def AttachEvidence(
@@ -193,9 +200,10 @@ def _draft(request: pb.NominationInput | pb.SubmitNominationRequest) -> domain.N
         nomination_id=_uuid(request.nomination_id, allow_new=True),
         campaign_id=request.campaign_id,
         category=request.category,
-        nominee=domain.Nominee(request.nominee.kind, request.nominee.name,
+        nominee=domain.Nominee(request.nominee.kind,
+                               clean("nominee.name", request.nominee.name),
                                request.nominee.organization_id),
-        fields=dict(request.fields),
+        fields=clean_all("fields", request.fields),
     )
 
 

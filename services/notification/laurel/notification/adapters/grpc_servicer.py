@@ -9,7 +9,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from laurel.envelope import parse_time
-from laurel.notification.application import NotificationApplication
+from laurel.notification.application import NotificationApplication, checked_cursor
 from laurel.notification.v1 import notification_pb2 as pb
 from laurel.notification.v1 import notification_pb2_grpc
 from laurel.notification.watch import ChangeSignal
@@ -47,7 +47,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.Notification]:
         recipient = self.app.inbox_owner(request.recipient_id)
-        after = request.after_cursor
+        after = checked_cursor("after_cursor", request.after_cursor)
         if not after:
             after = await asyncio.to_thread(self.app.current_cursor)
         while not context.done():

@@ -22,6 +22,7 @@ from laurel.review.application import ReviewApplication
 from laurel.review.round_cases import BLIND
 from laurel.review.v1 import review_pb2 as pb
 from laurel.review.v1 import review_pb2_grpc
+from laurel.text import clean
 
 T = TypeVar("T")
 Context = grpc.aio.ServicerContext
@@ -42,7 +43,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def RegisterReviewer(self, request: pb.Reviewer, context: Context) -> pb.Ack:
         reviewer = assignment.Reviewer(
-            request.reviewer_id, request.name, request.organization_id,
+            request.reviewer_id, clean("name", request.name), request.organization_id,
             request.jurisdiction_id, request.group,
             frozenset(request.declared_conflicts))
         version = await run(self.app.register_reviewer, reviewer,
@@ -52,7 +53,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
     async def DeclareConflict(self, request: pb.DeclareConflictRequest,
                               context: Context) -> pb.Ack:
         version = await run(self.app.declare_conflict, request.reviewer_id,
-                            request.subject_id, request.reason)
+                            request.subject_id, clean("reason", request.reason))
         return pb.Ack(id=request.reviewer_id, version=version)
 
     async def FormPanel(self, request: pb.FormPanelRequest, context: Context
@@ -84,7 +85,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
                      ) -> pb.RecuseResponse:
         replacement = await run(self.app.recuse, request.round_id,
                                 request.nomination_id, request.reviewer_id,
-                                request.reason)
+                                clean("reason", request.reason))
         return pb.RecuseResponse(replacement=_assignment(replacement))
 
     # -- rounds ---------------------------------------------------------------------
@@ -148,7 +149,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
                            ) -> pb.SubmitReviewResponse:
         version, changed = await run(self.app.submit_review, request.round_id,
                                      request.nomination_id, dict(request.scores),
-                                     request.comment)
+                                     clean("comment", request.comment))
         return pb.SubmitReviewResponse(form_version=version, changed=changed)
 
     async def GetReviews(self, request: pb.GetReviewsRequest, context: Context
@@ -161,7 +162,8 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def CloseRound(self, request: pb.CloseRoundRequest, context: Context
                          ) -> pb.CloseRoundResponse:
-        closed = await run(self.app.close_round, request.round_id, request.reason)
+        closed = await run(self.app.close_round, request.round_id,
+                           clean("reason", request.reason))
         if closed is None:
             return pb.CloseRoundResponse(closed=False)
         return pb.CloseRoundResponse(
@@ -170,7 +172,8 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def ReopenRound(self, request: pb.ReopenRoundRequest, context: Context
                           ) -> pb.Ack:
-        version = await run(self.app.reopen_round, request.round_id, request.reason,
+        version = await run(self.app.reopen_round, request.round_id,
+                            clean("reason", request.reason),
                             _time("deadline", request))
         return pb.Ack(id=request.round_id, version=version)
 
@@ -180,7 +183,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
                              context: Context) -> pb.Ack:
         version = await run(self.app.record_decision, request.round_id,
                             request.nomination_id, request.outcome, request.tier,
-                            request.reason, request.result_version)
+                            clean("reason", request.reason), request.result_version)
         return pb.Ack(id=request.nomination_id, version=version)
 
     async def PublishResults(self, request: pb.PublishResultsRequest,
@@ -195,8 +198,9 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
         starts_at = (format_time(request.starts_at.ToDatetime(tzinfo=UTC))
                      if request.HasField("starts_at") else "")
         plan = forums.ForumPlan(
-            request.forum_id, request.campaign_id, request.grouping, request.label,
-            request.title, starts_at, request.venue, tuple(request.round_ids),
+            request.forum_id, request.campaign_id, request.grouping,
+            clean("label", request.label), clean("title", request.title), starts_at,
+            clean("venue", request.venue), tuple(request.round_ids),
             tuple(request.jurisdiction_ids), tuple(request.categories))
         invited = await run(self.app.issue_forum_invitations, plan)
         return pb.IssueForumInvitationsResponse(forum_id=plan.forum_id,

@@ -7,6 +7,7 @@ keeps serving.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -20,8 +21,10 @@ from laurel.scoring import eligibility as el
 from laurel.scoring.application import ScoringApplication
 from laurel.scoring.v1 import scoring_pb2 as pb
 from laurel.scoring.v1 import scoring_pb2_grpc
+from laurel.text import clean
 
 T = TypeVar("T")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 Context = grpc.aio.ServicerContext
 
 
@@ -50,8 +53,8 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
                       ) -> pb.ComplianceAck:
         report = el.ComplianceReport(
             request.entry_id, request.subject_kind, request.subject_id,
-            _date("occurred_on", request.occurred_on), request.source,
-            request.summary)
+            _date("occurred_on", request.occurred_on), clean("source", request.source),
+            clean("summary", request.summary))
         recorded, changed = await run(self.app.record_entry, kind, report)
         return pb.ComplianceAck(entry_id=request.entry_id, recorded=recorded,
                                 reevaluated_nomination_ids=changed)
@@ -62,7 +65,7 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         on = _date("withdrawn_on", request.withdrawn_on) if request.withdrawn_on \
             else None
         recorded, changed = await run(self.app.withdraw_entry, request.entry_id,
-                                      request.reason, on)
+                                      clean("reason", request.reason), on)
         return pb.ComplianceAck(entry_id=request.entry_id, recorded=recorded,
                                 reevaluated_nomination_ids=changed)
 
@@ -156,7 +159,10 @@ def _verdict(event: RecordedEvent) -> pb.Verdict:
 
 
 def _date(name: str, text: str) -> date:
+    """Exactly YYYY-MM-DD: fromisoformat alone also takes 20210301 and 2021-W09-1."""
     try:
+        if not ISO_DATE.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise InvalidArgument(f"{name} is not a date", [FieldViolation(
