@@ -10,9 +10,23 @@ implements it today:
   in the inbox (notification, over Kafka);
 - endorsement, forwarding, reception: each commission's endorser endorses and
   forwards, the provincial center receives (intake);
-- scoring, review, results: recorded as not measured, with the reason (see
-  `pending_services`): their APIs were being built while this was written,
-  and a figure is never made up for a stage the bench did not drive.
+- eligibility: until scoring (which hears of each reception over Kafka) has a
+  verdict on all of them (GetEligibility);
+- then, for the first REVIEW_SIZE eligible nominations (all of them with
+  --quick), the review as `laurel.demo.campaign` drives it
+  (`review_load`): reviewers registered (REVIEWERS per panel group), the
+  category's panel formed and reviewers assigned (2 managers, 2 experts,
+  1 media each, conflicts excluded), the round opened, every blind
+  SubmitReview (8 at a time), the round closed and ranked (until scoring's
+  ranking covers the round, then ComputeResults + GetRanking), a decision
+  recorded per nomination and the results published, the results batch
+  approved and every nominator's result in their inbox;
+- e-mail: not measured, the services run without an SMTP server.
+Why not all 2,000 through review: review folds the round's whole stream
+(every assignment and form) in each SubmitReview and RecordDecision, so a
+call's cost grows with the round; measured on this machine, 10,000 reviews of
+a 2,000-nomination round do not fit three times into the 20-minute budget.
+RESULTS.md states the size used next to the figures.
 The submission stage also runs against the no-op gRPC service (limit) and the
 eventsourcing-backed one (peer), same requests, same concurrency.
 """
@@ -27,35 +41,35 @@ from laurel_bench.common import Context, Figure, comparison, run_child, summary
 from laurel_bench.services import SERVICES, BaselineServer, Stack
 
 CONCURRENCY = 8
+RATE_UNITS = {
+    "eligibility verdicts (scoring, via Kafka)": "verdicts/s",
+    "panel formed, reviewers assigned": "nominations assigned/s",
+    "blind reviews submitted": "reviews/s (SubmitReview, after each reviewer's list)",
+    "decisions recorded, results published (review)": "RecordDecision/s",
+    "results batch approved, nominators notified (notification)":
+        "notifications/s (released ÷ stage time)",
+}
+SIZE_KEYS = ("reviewers", "assignments", "reviews", "entries", "decisions", "released")
+CATEGORY = "ten_measures_benchmark"  # the demo sample's, so every nomination's
+# Review and results run for the first REVIEW_SIZE eligible nominations of the
+# 2,000: each review call folds the whole round stream (see the docstring).
+REVIEW_SIZE = 100
+REVIEW_SIZE_REASON = (
+    ": review folds the round's whole event stream (every assignment and form) in "
+    "each SubmitReview and RecordDecision, so a call's cost grows with the round "
+    "(a one-off trial of a 400-nomination round on this machine, shared with a test "
+    "run, submitted about 6 reviews/s against about 60/s in a 20-nomination round), "
+    "and 2,000 nominations (10,000 reviews) do not fit the 20-minute budget three "
+    "times over")
+# Reviewers per panel group (henan-2021 asks 2 managers, 2 experts, 1 media each).
+REVIEWERS = {"hospital_manager": 16, "industry_expert": 16, "media": 8}
+QUICK_REVIEWERS = {"hospital_manager": 4, "industry_expert": 3, "media": 2}
 INTAKE_STAGES = [("endorse", "endorsement"), ("forward", "forwarding"),
                  ("receive", "reception")]
 
 
 def nominations(quick: bool) -> int:
     return 20 if quick else 2000
-
-
-def pending_services() -> dict[str, str]:
-    """Why the scoring and review stages are not timed, per service.
-
-    Every service's stage is listed, so RESULTS.md says plainly what was not
-    measured rather than leaving a stage out.
-    """
-    found = {}
-    for name in ("scoring", "review"):
-        module = __import__(f"laurel.{name}.v1.{name}_pb2", fromlist=["DESCRIPTOR"])
-        service = next(iter(module.DESCRIPTOR.services_by_name.values()))
-        methods = [m.name for m in service.methods]
-        if set(methods) <= {"Ping"}:
-            found[name] = (f"not yet implemented: {service.full_name} has only "
-                           f"{', '.join(methods) or 'nothing'}")
-        else:
-            found[name] = (
-                f"not measured: {service.full_name} has {len(methods)} RPCs "
-                f"({', '.join(methods[:6])}, ...), but they were being finished by "
-                "other engineers while this benchmark was written, so the bench does "
-                "not drive them yet (panels, assignment, reviews, results)")
-    return found
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -109,6 +123,7 @@ def run(ctx: Context) -> dict[str, Any]:
                     "registered": registered, "stage": stage, "count": submit["ok"],
                     "concurrency": CONCURRENCY})
                 _stage(stage_runs, record, label, result)
+            _review_stages(ctx, stack, tag, submit["ok"], stage_runs, record)
             memory = stack.memory()
             record["memory"] = memory
             memory_runs.append({"round": round_no, **memory})
@@ -139,16 +154,15 @@ def run(ctx: Context) -> dict[str, Any]:
     if errors and not sub_laurel.runs:
         sub_laurel.error = errors[0]
     stages = _stage_summaries(stage_runs, errors)
-    for name, why in pending_services().items():
-        status, _, notes = why.partition(": ")
-        stages.append({"stage": name, "status": status, "notes": notes})
-    stages.append({"stage": "results and invitations (notification)",
-                   "status": "not measured",
-                   "notes": "they follow from review's decisions and scoring's "
-                            "results, which were not driven (above)"})
+    stages.append({
+        "stage": "e-mails (results, reviewer assignments)", "status": "not measured",
+        "notes": "the bench runs the services without an SMTP server (no "
+                 "LAUREL_SMTP_PORT), so notification keeps to the in-app inbox; the "
+                 "results stage above times notifications up to the inbox"})
     measured = any(s["status"] == "measured" for s in stages)
     return {
         "title": f"A campaign-sized run: henan-2021, {count:,} nominations",
+        "review_size": review_size(ctx.quick, count),
         "status": "partial" if measured else "not measured",
         "reason": errors[0][:600] if errors and not measured else "",
         "settings": {
@@ -156,6 +170,16 @@ def run(ctx: Context) -> dict[str, Any]:
             "services": "broker + intake, scoring, review, notification as processes, "
                         "SQLite stores, LAUREL_ENV=development",
             "nominees": "the demo sample nomination, one registered hospital each",
+            "review and results": (
+                f"the first {review_size(ctx.quick, count):,} eligible of the "
+                f"{count:,} nominations go through review, ranking, decisions and "
+                "results notifications (one round of the category); every stage "
+                "before them, scoring's eligibility verdicts included, runs on all "
+                f"{count:,}" + ("" if ctx.quick or review_size(ctx.quick, count) >= count
+                                else REVIEW_SIZE_REASON)),
+            "reviewers": {g: n for g, n in reviewers_per_group(ctx.quick).items()},
+            "reviews per nomination": "2 hospital managers, 2 industry experts, "
+                                      "1 media (henan-2021's panel groups)",
         },
         "stages": stages,
         "rounds": rounds,
@@ -166,6 +190,76 @@ def run(ctx: Context) -> dict[str, Any]:
         "comparisons": [comparison(f"submission stage, {count:,} nominations",
                                    sub_laurel, [sub_limit], [sub_peer])()],
     }
+
+
+def review_size(quick: bool, count: int) -> int:
+    """How many of the received nominations go through review (see REVIEW_SIZE)."""
+    return count if quick else min(count, REVIEW_SIZE)
+
+
+def reviewers_per_group(quick: bool) -> dict[str, int]:
+    return QUICK_REVIEWERS if quick else REVIEWERS
+
+
+def _review_stages(ctx: Context, stack: Stack, tag: str, received: int,
+                   stage_runs: dict[str, list[dict[str, Any]]],
+                   record: dict[str, Any]) -> None:
+    """Scoring's verdicts on all received, then review and results for a part."""
+    scoring, review = stack.address("scoring"), stack.address("review")
+    verdicts = run_child("laurel_bench.review_load:eligibility", {
+        "scoring": scoring, "tag": tag, "count": received,
+        "concurrency": CONCURRENCY}, timeout=600)
+    eligible = verdicts.pop("eligible")
+    _stage(stage_runs, record, "eligibility verdicts (scoring, via Kafka)", {
+        **verdicts, "ok": verdicts["evaluated"],
+        "rate": verdicts["evaluated"] / verdicts["seconds"]
+        if verdicts["seconds"] else None})
+    if verdicts["missing"]:
+        raise RuntimeError(f"scoring gave no verdict on {verdicts['missing']} of "
+                           f"{received} received nominations")
+    size = review_size(ctx.quick, received)
+    indices = eligible[:size]
+    if not indices:
+        raise RuntimeError("scoring found none of the nominations eligible")
+    per_group = reviewers_per_group(ctx.quick)
+    steps: list[tuple[str, str, dict[str, Any], float]] = [
+        ("reviewers registered", "reviewers",
+         {"review": review, "tag": tag, "per_group": per_group,
+          "concurrency": CONCURRENCY}, 120),
+        ("panel formed, reviewers assigned", "panels",
+         {"review": review, "tag": tag, "category": CATEGORY, "per_group": per_group,
+          "indices": indices}, 900),
+        ("round opened", "open_round", {"review": review, "category": CATEGORY}, 300),
+        ("blind reviews submitted", "reviews",
+         {"review": review, "tag": tag, "category": CATEGORY, "per_group": per_group,
+          "concurrency": CONCURRENCY}, 1200),
+        ("round closed, results computed (scoring)", "close_and_rank",
+         {"review": review, "scoring": scoring, "category": CATEGORY,
+          "expected": len(indices)}, 900),
+    ]
+    ranked: dict[str, Any] = {}
+    for label, func, args, timeout in steps:
+        result = run_child(f"laurel_bench.review_load:{func}", args, timeout=timeout)
+        _stage(stage_runs, record, label, result)
+        if result.get("errors"):
+            raise RuntimeError(f"{label}: refused {result['errors']} "
+                               f"(first: {result.get('first_error', '')[:300]})")
+        ranked = result
+    decided = run_child("laurel_bench.review_load:decide_and_publish", {
+        "review": review, "scoring": scoring, "category": CATEGORY,
+        "version": ranked["version"], "concurrency": CONCURRENCY}, timeout=900)
+    _stage(stage_runs, record, "decisions recorded, results published (review)",
+           decided)
+    if decided.get("errors"):
+        raise RuntimeError(f"decisions refused {decided['errors']} "
+                           f"(first: {decided.get('first_error', '')[:300]})")
+    told = run_child("laurel_bench.review_load:results_notifications", {
+        "notification": stack.address("notification"), "tag": tag,
+        "indices": indices}, timeout=900)
+    _stage(stage_runs, record, "results batch approved, nominators notified "
+           "(notification)", told)
+    record["review_size"] = len(indices)
+    record["eligible"] = len(eligible)
 
 
 def _stage(runs: dict[str, list[dict[str, Any]]], record: dict[str, Any], name: str,
@@ -183,7 +277,18 @@ def _stage_summaries(runs: dict[str, list[dict[str, Any]]], errors: list[str]
         notes = []
         rates = [r["rate"] for r in results if r.get("rate")]
         if rates:
-            notes.append(f"{summary(rates)['median']:.0f} calls/s")
+            unit = RATE_UNITS.get(name, "calls/s")
+            notes.append(f"{summary(rates)['median']:,.1f} {unit}")
+        sizes = {k: r[k] for r in results for k in SIZE_KEYS if r.get(k)}
+        if sizes:
+            notes.append(", ".join(f"{v:,} {k}" for k, v in sizes.items()))
+        parts = sorted({k for r in results for k, v in r.items()
+                        if k.endswith("_s") and isinstance(v, int | float)})
+        if parts:
+            notes.append("of which " + ", ".join(
+                f"{k[:-2].replace('_', ' ')} "
+                f"{summary([r[k] for r in results if k in r])['median']:.2f} s"
+                for k in parts))
         if refused:
             first = next((r.get("first_error") for r in results if r.get("first_error")),
                          "")
