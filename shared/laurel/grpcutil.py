@@ -160,8 +160,8 @@ def _malformed(message: Any) -> LaurelError | None:
             f"({message.problem}); nothing was done")
     if hasattr(message, "ListFields") and (found := control_violations(message)):
         return InvalidArgument(
-            f"{', '.join(v.field for v in found[:3])}: control characters are not "
-            "accepted in text; nothing was done", found)
+            f"{', '.join(v.field for v in found[:3])}: control characters or an "
+            "overlong id; nothing was done", found)
     return None
 
 

@@ -31,6 +31,10 @@ from google.protobuf.descriptor import FieldDescriptor
 from laurel.errors import FieldViolation, InvalidArgument
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Ids are stored in bounded columns (campaign, organization ids: 100 chars) and
+# inside stream ids (200): a longer one can name nothing, and PostgreSQL would
+# refuse to store it mid-transaction.
+MAX_ID_CHARS = 100
 
 
 def _is_invisible_format(char: str) -> bool:
@@ -86,7 +90,8 @@ def clean_all(field: str, values: Mapping[str, str] | Iterable[str]
 
 def control_violations(message: Any, prefix: str = "") -> list[FieldViolation]:
     """A violation for each string in `message` (nested messages, lists and
-    maps included) holding a control character other than newline/tab/CR."""
+    maps included) holding a control character other than newline/tab/CR,
+    and for each id (a field named *_id or *_ids) over MAX_ID_CHARS."""
     found: list[FieldViolation] = []
     for field, value in message.ListFields():
         name = f"{prefix}{field.name}"
@@ -106,6 +111,9 @@ def control_violations(message: Any, prefix: str = "") -> list[FieldViolation]:
 def _check_value(found: list[FieldViolation], field: Any, name: str, value: Any) -> None:
     if field.type == FieldDescriptor.TYPE_STRING:
         _check(found, name, value)
+        if field.name.endswith(("_id", "_ids")) and len(value) > MAX_ID_CHARS:
+            found.append(FieldViolation(name, f"an id has at most {MAX_ID_CHARS} "
+                                              f"characters; this has {len(value)}"))
     elif field.type == FieldDescriptor.TYPE_MESSAGE:
         found += control_violations(value, f"{name}.")
 

@@ -64,6 +64,9 @@ def test_every_string_of_a_request_is_checked_nested_and_in_maps() -> None:
         "campaign_id", "fields[k\x02]", "fields[ok]", "nominee.name"]
     assert control_violations(ip.ReturnNominationRequest(reasons=["ok", "\x00"])
                               )[0].field == "reasons[1]"
+    [overlong] = control_violations(ip.ListNominationsRequest(
+        campaign_id="c" * 101, page_token="t" * 500))
+    assert overlong.field == "campaign_id" and "at most 100" in overlong.description
 
 
 # -- over gRPC -------------------------------------------------------------------------
