@@ -52,6 +52,12 @@ test-fast: install proto tools
 bench: install proto
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+# Style: ruff, pinned, over the code we write (gen/ is excluded in pyproject).
+RUFF_VERSION := 0.17.6
+lint: install
+	$(PIP) install --quiet ruff==$(RUFF_VERSION)
+	$(VENV)/bin/ruff check shared services tests bench deploy
+
 clean:
 	rm -rf $(VENV) .venv-checkov $(GEN) var .pytest_cache
 

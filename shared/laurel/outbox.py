@@ -8,6 +8,7 @@ again on the next pass, and consumers drop the duplicates by event id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -113,10 +114,8 @@ class OutboxRelay:
                 log.exception("outbox pass failed; retrying")
                 published = 0
             if published == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
 
     def close(self) -> None:
         if self._producer is not None:

@@ -20,8 +20,8 @@ from laurel.auth import authenticator_for
 from laurel.config import ConfigError, SecuritySettings, Settings
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer, ServerTls
-from laurel.securitylog import SecurityLog
 from laurel.outbox import OutboxRelay
+from laurel.securitylog import SecurityLog
 from laurel.telemetry import configure_tracing, shutdown_tracing
 from laurel.upcasting import Upcasters
 

@@ -10,6 +10,7 @@ from concurrent import futures
 import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
 from laurel.broker import free_port
 from laurel.healthcheck import main
 

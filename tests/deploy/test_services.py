@@ -10,6 +10,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
+
 from laurel.config import load_settings
 
 SELECTOR_KEYS = {

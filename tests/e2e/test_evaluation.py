@@ -227,7 +227,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
         forms["post-2"] = [r for r in forms["post-2"] if r != recused.replacement.replaces]
         forms["post-2"].append(recused.replacement.reviewer_id)
         first, second = forms["post-2"][:2]
-        for n, (nid, reviewers) in enumerate(sorted(forms.items())):
+        for nid, reviewers in sorted(forms.items()):
             base = POSTS[nid][2]
             for i, rid in enumerate(sorted(reviewers)):
                 value = base + (SPREAD[i] if nid == "post-1" else 0)

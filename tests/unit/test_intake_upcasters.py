@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore
-
 from laurel.intake import domain
 from laurel.intake.upcasters import INTAKE_UPCASTERS
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from laurel.campaigns.schema import CampaignDefinition
 from laurel.envelope import Actor
 from laurel.errors import PermissionDenied
-
-from laurel.campaigns.schema import CampaignDefinition
 
 ORGANIZER = "organizer"
 

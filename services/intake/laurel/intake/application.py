@@ -17,7 +17,6 @@ from laurel.config import Topics
 from laurel.envelope import SYSTEM_ACTOR, EventMetadata, NewEvent, RecordedEvent, utcnow
 from laurel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from laurel.eventstore import EventStore, Publication, Transaction
-
 from laurel.intake import domain, organizations, rules
 from laurel.intake.campaign_rules import CampaignCatalog, CampaignRules, CategoryRules
 from laurel.intake.projection import IntakeProjection

@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 from laurel.errors import FieldViolation, InvalidArgument
-
 from laurel.intake.domain import Attachment
 
 MAX_BYTES = 5 * 1024 * 1024

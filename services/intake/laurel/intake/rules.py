@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Protocol
 
 from laurel.errors import FailedPrecondition, FieldViolation
-
 from laurel.intake.domain import Nominee
 
 

@@ -8,9 +8,8 @@ which readers treat as "say the id".
 
 from __future__ import annotations
 
-from laurel.upcasting import Payload, Upcasters
-
 from laurel.intake import domain
+from laurel.upcasting import Payload, Upcasters
 
 INTAKE_UPCASTERS = Upcasters()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from laurel.auth import event_metadata
 from laurel.eventstore import Publication
-
 from laurel.review import forums
 from laurel.review.cases import ReviewBase
 
