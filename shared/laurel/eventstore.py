@@ -98,6 +98,70 @@ processed_table = Table(
 )
 
 
+_EVENT_COLUMNS = (
+    "position, event_id, stream_id, version, type, schema_version, payload, "
+    "metadata, recorded_at, prev_hash, hash"
+)
+
+
+class _Statements:
+    """The hot statements as driver SQL for one paramstyle, written once.
+
+    Appends and reads run these on every call; building and compiling a
+    SQLAlchemy expression each time cost several times the database work
+    (profiled), so they go to the driver as fixed text. Same tables, same
+    columns, same rows as the Core expressions they replace; the DDL and the
+    colder queries stay Core.
+    """
+
+    def __init__(self, paramstyle: str) -> None:
+        p = "?" if paramstyle == "qmark" else "%s"
+        self.max_position = "SELECT max(position) FROM events"
+        self.head = (
+            f"SELECT version, hash FROM events WHERE stream_id = {p} "
+            "ORDER BY version DESC LIMIT 1"
+        )
+        # A transaction's first append reads the log's end and the stream's
+        # head in one round trip (the same two index lookups).
+        self.max_position_and_head = (
+            "SELECT m.last, h.version, h.hash "
+            "FROM (SELECT max(position) AS last FROM events) m "
+            f"LEFT JOIN ({self.head}) h ON 1 = 1"
+        )
+        self.insert_event = (
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join([p] * 11)})"
+        )
+        self.insert_outbox = (
+            f'INSERT INTO outbox (position, topic, "key", published_at) '
+            f"VALUES ({p}, {p}, {p}, NULL)"
+        )
+        self.seen = (
+            f"SELECT event_id FROM processed_events "
+            f"WHERE consumer = {p} AND event_id = {p}"
+        )
+        self.insert_processed = (
+            "INSERT INTO processed_events (consumer, event_id, processed_at) "
+            f"VALUES ({p}, {p}, {p})"
+        )
+        stream = (
+            f"SELECT {_EVENT_COLUMNS} FROM events "
+            f"WHERE stream_id = {p} AND version >= {p}"
+        )
+        self.read_stream = f"{stream} ORDER BY version"
+        self.read_stream_as_of = f"{stream} AND recorded_at <= {p} ORDER BY version"
+        batch = f"SELECT {_EVENT_COLUMNS} FROM events WHERE position >= {p}"
+        self.read_batch = f"{batch} ORDER BY position LIMIT {p}"
+        self.read_batch_until = (
+            f"{batch} AND position <= {p} ORDER BY position LIMIT {p}"
+        )
+        qualified = ", ".join(f"events.{c}" for c in _EVENT_COLUMNS.split(", "))
+        self.unpublished = (
+            f'SELECT {qualified}, outbox.topic, outbox."key" FROM events '
+            "JOIN outbox ON outbox.position = events.position "
+            f"WHERE outbox.published_at IS NULL ORDER BY events.position LIMIT {p}"
+        )
+
+
 class Projection(Protocol):
     """A read model kept in the store's database and rebuildable from the log."""
 
@@ -162,9 +226,11 @@ class Transaction:
 
     def __init__(self, store: EventStore, conn: Connection) -> None:
         self._store = store
+        self._sql = store._sql
         self.conn = conn
         self.recorded: list[RecordedEvent] = []
-        self._next_position = store._max_position(conn) + 1
+        # Read with the first append's head, still inside the write lock.
+        self._next_position: int | None = None
 
     def append(
         self,
@@ -176,32 +242,41 @@ class Transaction:
         publish: Publication | None = None,
     ) -> list[RecordedEvent]:
         """Append after `expected_version` (None: wherever the stream is)."""
-        version, prev_hash = self._store._head(self.conn, stream_id)
+        store = self._store
+        position = self._next_position
+        if position is None:
+            last, version, prev_hash = self.conn.exec_driver_sql(
+                self._sql.max_position_and_head, (stream_id,)
+            ).one()
+            position = self._next_position = (last or 0) + 1
+            if version is None:
+                version, prev_hash = 0, GENESIS_HASH
+        else:
+            version, prev_hash = store._head(self.conn, stream_id)
         if expected_version is not None and expected_version != version:
             raise ConcurrencyConflict(stream_id, expected_version, version)
-        recorded_at = format_time(self._store.clock())
+        recorded_at = format_time(store.clock())
         metadata_json = canonical_json(metadata.to_dict())
         rows = []
         for new in events:
             version += 1
             row = _hashed_row(
-                new, self._next_position, stream_id, version, metadata_json,
-                recorded_at, prev_hash,
+                new, position, stream_id, version, metadata_json, recorded_at, prev_hash
             )
-            prev_hash = row["hash"]
-            self._next_position += 1
+            prev_hash = row[-1]
+            position += 1
             rows.append(row)
+        self._next_position = position
         if not rows:
             return []
-        self.conn.execute(events_table.insert(), rows)
+        self.conn.exec_driver_sql(self._sql.insert_event, _one_or_many(rows))
         if publish is not None:
-            self.conn.execute(
-                outbox_table.insert(),
-                [{"position": r["position"], "topic": publish.topic,
-                  "key": publish.key, "published_at": None} for r in rows],
+            self.conn.exec_driver_sql(
+                self._sql.insert_outbox,
+                _one_or_many([(r[0], publish.topic, publish.key) for r in rows]),
             )
-        stored = [self._store._decode(RawEvent.from_mapping(r)) for r in rows]
-        for projection in self._store.projections:
+        stored = [store._decode_row(r) for r in rows]
+        for projection in store.projections:
             for recorded in stored:
                 projection.apply(self.conn, recorded)
         self.recorded.extend(stored)
@@ -209,19 +284,18 @@ class Transaction:
 
     def mark_processed(self, consumer: str, event_id: str) -> None:
         """Record that `consumer` applied `event_id`; raise if it already had."""
-        seen = self.conn.execute(
-            select(processed_table.c.event_id).where(
-                processed_table.c.consumer == consumer,
-                processed_table.c.event_id == event_id,
-            )
-        ).first()
+        seen = self.conn.exec_driver_sql(self._sql.seen, (consumer, event_id)).first()
         if seen is not None:
             raise AlreadyProcessed(f"{consumer} already applied {event_id}")
-        self.conn.execute(
-            processed_table.insert(),
-            {"consumer": consumer, "event_id": event_id,
-             "processed_at": format_time(self._store.clock())},
+        self.conn.exec_driver_sql(
+            self._sql.insert_processed,
+            (consumer, event_id, format_time(self._store.clock())),
         )
+
+
+def _one_or_many(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+    """One row as a plain execute (no executemany machinery), more as a list."""
+    return rows[0] if len(rows) == 1 else rows
 
 
 def _hashed_row(
@@ -232,23 +306,25 @@ def _hashed_row(
     metadata_json: str,
     recorded_at: str,
     prev_hash: str,
-) -> dict[str, Any]:
-    fields = {
-        "position": position,
-        "event_id": new.event_id,
-        "stream_id": stream_id,
-        "version": version,
-        "type": new.type,
-        "schema_version": new.schema_version,
-        "payload_json": canonical_json(new.payload),
-        "metadata_json": metadata_json,
-        "recorded_at": recorded_at,
-        "prev_hash": prev_hash,
-    }
-    digest = event_hash(**fields)
-    row = dict(fields, payload=fields.pop("payload_json"), hash=digest)
-    row["metadata"] = row.pop("metadata_json")
-    return row
+) -> tuple[Any, ...]:
+    """The stored row, in `_EVENT_COLUMNS` order, ending with its hash."""
+    payload_json = canonical_json(new.payload)
+    digest = event_hash(
+        position=position,
+        event_id=new.event_id,
+        stream_id=stream_id,
+        version=version,
+        type=new.type,
+        schema_version=new.schema_version,
+        payload_json=payload_json,
+        metadata_json=metadata_json,
+        recorded_at=recorded_at,
+        prev_hash=prev_hash,
+    )
+    return (
+        position, new.event_id, stream_id, version, new.type, new.schema_version,
+        payload_json, metadata_json, recorded_at, prev_hash, digest,
+    )
 
 
 class EventStore:
@@ -263,6 +339,7 @@ class EventStore:
         self.url = url
         self.engine = engine_for(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._sql = _Statements(self.engine.dialect.paramstyle)
         self.upcasters = upcasters or Upcasters()
         self.projections = list(projections)
         self.clock = clock
@@ -280,18 +357,18 @@ class EventStore:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with tracer.start_as_current_span("eventstore.append") as span:
-            with self.engine.connect().execution_options(laurel_write=True) as conn:
-                with conn.begin():
-                    if self.is_postgres:
-                        conn.exec_driver_sql(
-                            f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})"
-                        )
-                    tx = Transaction(self, conn)
-                    yield tx
-                span.set_attribute("laurel.events_appended", len(tx.recorded))
-                if tx.recorded:
-                    span.set_attribute("laurel.stream_id", tx.recorded[0].stream_id)
+        with (
+            tracer.start_as_current_span("eventstore.append") as span,
+            self.engine.connect().execution_options(laurel_write=True) as conn,
+        ):
+            with conn.begin():
+                if self.is_postgres:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
+                tx = Transaction(self, conn)
+                yield tx
+            span.set_attribute("laurel.events_appended", len(tx.recorded))
+            if tx.recorded:
+                span.set_attribute("laurel.stream_id", tx.recorded[0].stream_id)
 
     def append(
         self,
@@ -318,58 +395,58 @@ class EventStore:
     def read_stream(
         self, stream_id: str, *, from_version: int = 1, as_of: datetime | None = None
     ) -> list[RecordedEvent]:
-        query = (
-            select(events_table)
-            .where(events_table.c.stream_id == stream_id)
-            .where(events_table.c.version >= from_version)
-            .order_by(events_table.c.version)
-        )
-        if as_of is not None:
-            query = query.where(events_table.c.recorded_at <= format_time(as_of))
+        if as_of is None:
+            sql, params = self._sql.read_stream, (stream_id, from_version)
+        else:
+            sql = self._sql.read_stream_as_of
+            params = (stream_id, from_version, format_time(as_of))
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [self._decode(RawEvent.from_mapping(r)) for r in rows]
+            rows = conn.exec_driver_sql(sql, params).fetchall()
+        decode = self._decode_row
+        return [decode(r) for r in rows]
 
     def read_all(
         self, from_position: int = 1, *, batch_size: int = 500
     ) -> Iterator[RecordedEvent]:
         """Every event in global order, fetched in batches of short reads."""
-        for raw in self.read_raw(from_position, batch_size=batch_size):
-            yield self._decode(raw)
+        decode = self._decode_row
+        for rows in self._row_batches(from_position, batch_size, None):
+            for row in rows:
+                yield decode(row)
 
     def read_raw(
         self, from_position: int = 1, *, batch_size: int = 500,
         until_position: int | None = None,
     ) -> Iterator[RawEvent]:
-        position = from_position
+        for rows in self._row_batches(from_position, batch_size, until_position):
+            for row in rows:
+                yield RawEvent(*row)
+
+    def _row_batches(
+        self, position: int, batch_size: int, until_position: int | None
+    ) -> Iterator[Sequence[Any]]:
+        """Rows in `_EVENT_COLUMNS` order, one short read (and connection) a batch."""
         while True:
-            query = (
-                select(events_table)
-                .where(events_table.c.position >= position)
-                .order_by(events_table.c.position)
-                .limit(batch_size)
-            )
-            if until_position is not None:
-                query = query.where(events_table.c.position <= until_position)
+            if until_position is None:
+                sql, params = self._sql.read_batch, (position, batch_size)
+            else:
+                sql = self._sql.read_batch_until
+                params = (position, until_position, batch_size)
             with self.engine.connect() as conn:
-                rows = conn.execute(query).mappings().all()
+                rows = conn.exec_driver_sql(sql, params).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield RawEvent.from_mapping(row)
-            position = rows[-1]["position"] + 1
+            yield rows
+            position = rows[-1][0] + 1
 
     def last_position(self) -> int:
         with self.engine.connect() as conn:
             return self._max_position(conn)
 
     def has_processed(self, consumer: str, event_id: str) -> bool:
-        query = select(processed_table.c.event_id).where(
-            processed_table.c.consumer == consumer,
-            processed_table.c.event_id == event_id,
-        )
         with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            seen = conn.exec_driver_sql(self._sql.seen, (consumer, event_id))
+            return seen.first() is not None
 
     def verify(self) -> ChainReport:
         """Recompute every hash and link from the raw rows."""
@@ -378,30 +455,20 @@ class EventStore:
     # -- outbox ------------------------------------------------------------
 
     def unpublished(self, limit: int = 100) -> list[OutboxEntry]:
-        query = (
-            select(events_table, outbox_table.c.topic, outbox_table.c.key)
-            .join(outbox_table, outbox_table.c.position == events_table.c.position)
-            .where(outbox_table.c.published_at.is_(None))
-            .order_by(events_table.c.position)
-            .limit(limit)
-        )
+        """The oldest events not yet sent (the relay polls this)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [
-            OutboxEntry(self._decode(RawEvent.from_mapping(r)), r["topic"], r["key"])
-            for r in rows
-        ]
+            rows = conn.exec_driver_sql(self._sql.unpublished, (limit,)).fetchall()
+        return [OutboxEntry(self._decode_row(r[:11]), r[11], r[12]) for r in rows]
 
     def mark_published(self, positions: Sequence[int]) -> None:
         if not positions:
             return
-        with self.engine.connect().execution_options(laurel_write=True) as conn:
-            with conn.begin():
-                conn.execute(
-                    outbox_table.update()
-                    .where(outbox_table.c.position.in_(list(positions)))
-                    .values(published_at=format_time(self.clock()))
-                )
+        with self.engine.connect().execution_options(laurel_write=True) as conn, conn.begin():
+            conn.execute(
+                outbox_table.update()
+                .where(outbox_table.c.position.in_(list(positions)))
+                .values(published_at=format_time(self.clock()))
+            )
 
     def pending_outbox_count(self) -> int:
         query = select(func.count()).select_from(outbox_table).where(
@@ -418,42 +485,57 @@ class EventStore:
         projection.metadata.drop_all(engine)
         projection.metadata.create_all(engine)
         count = 0
-        with engine.connect().execution_options(laurel_write=True) as conn:
-            with conn.begin():
-                for recorded in self.read_all(batch_size=2000):
-                    projection.apply(conn, recorded)
-                    count += 1
+        with engine.connect().execution_options(laurel_write=True) as conn, conn.begin():
+            for recorded in self.read_all(batch_size=2000):
+                projection.apply(conn, recorded)
+                count += 1
         return count
 
     # -- internals ---------------------------------------------------------
 
     def _head(self, conn: Connection, stream_id: str) -> tuple[int, str]:
-        row = conn.execute(
-            select(events_table.c.version, events_table.c.hash)
-            .where(events_table.c.stream_id == stream_id)
-            .order_by(events_table.c.version.desc())
-            .limit(1)
-        ).first()
-        return (row.version, row.hash) if row else (0, GENESIS_HASH)
+        row = conn.exec_driver_sql(self._sql.head, (stream_id,)).first()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
-    @staticmethod
-    def _max_position(conn: Connection) -> int:
-        return conn.execute(select(func.max(events_table.c.position))).scalar() or 0
+    def _max_position(self, conn: Connection) -> int:
+        return conn.exec_driver_sql(self._sql.max_position).scalar() or 0
 
-    def _decode(self, raw: RawEvent) -> RecordedEvent:
+    def _decode_row(self, row: Sequence[Any]) -> RecordedEvent:
+        """A stored row (`_EVENT_COLUMNS` order) as read: payload upcast, JSON decoded."""
+        (position, event_id, stream_id, version, type_, schema_version,
+         payload_json, metadata_json, recorded_at, prev_hash, digest) = row
         schema_version, payload = self.upcasters.upcast(
-            raw.type, raw.schema_version, json.loads(raw.payload_json)
+            type_, schema_version, _loads(payload_json)
         )
         return RecordedEvent(
-            position=raw.position,
-            event_id=raw.event_id,
-            stream_id=raw.stream_id,
-            version=raw.version,
-            type=raw.type,
+            position=position,
+            event_id=event_id,
+            stream_id=stream_id,
+            version=version,
+            type=type_,
             schema_version=schema_version,
             payload=payload,
-            metadata=json.loads(raw.metadata_json),
-            recorded_at=raw.recorded_at,
-            prev_hash=raw.prev_hash,
-            hash=raw.hash,
+            metadata=_loads(metadata_json),
+            recorded_at=recorded_at,
+            prev_hash=prev_hash,
+            hash=digest,
         )
+
+
+_scan_json = json.JSONDecoder().scan_once
+
+
+def _loads(text: str) -> Any:
+    """`json.loads` for stored canonical JSON, without its per-call wrapper.
+
+    Every read decodes two JSON texts per event, and json.loads spends about
+    a third of that in Python around the C scanner. Canonical text has no
+    surrounding whitespace, so the scanner alone reads it whole; anything
+    else (a hand-edited row) goes to json.loads, which decodes or raises
+    exactly as before.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
