@@ -14,7 +14,7 @@ from laurel.errors import (
     NotFound,
     PermissionDenied,
 )
-from laurel.review import assignment
+from laurel.review import assignment, rounds
 
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 ROUND = "warm-r1"
@@ -210,3 +210,22 @@ def test_only_organizers_manage(review) -> None:  # noqa: ANN001
         with pytest.raises(PermissionDenied):
             review.app.close_round(ROUND, "")
     assert review.store.last_position() == before
+
+
+def test_the_round_folded_step_by_step_equals_the_round_folded_whole(review) -> None:  # noqa: ANN001
+    opened(review)
+    seen = []
+    for nid in POSTS:
+        for rid in sorted(assigned(review, nid)):
+            with review.acting_as(reviewer(rid)):
+                review.app.submit_review(ROUND, nid, scores(80), "")
+            seen.append(review.app._round(ROUND))  # folds only what is new
+    with review.acting_as(ORGANIZER):
+        review.app.close_round(ROUND, "all forms in")
+    whole = rounds.fold(review.store.read_stream(rounds.stream_id(ROUND)))
+    assert review.app._round(ROUND) == whole
+    assert whole.status == rounds.CLOSED and len(whole.forms) == len(seen)
+    # A second application over the same store (another replica) agrees.
+    fresh = type(review.app)(review.store, review.app.projection, review.app.definitions,
+                             review.app.topics, now=review.app.now)
+    assert fresh._round(ROUND) == whole
