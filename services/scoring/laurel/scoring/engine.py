@@ -171,9 +171,19 @@ class ScoringEngine:
     def _selected(self, tx: Transaction, change: el.FactChange,
                   categories: Collection[str] = el.BENCHMARK_CATEGORIES,
                   cause: str = "") -> list[Target]:
-        candidates = {t.nomination_id: t for t in self.projection.evaluable(tx.conn)}
+        if change.kind == el.FACT_BENCHMARK_WITHDRAWN and change.hospital_id:
+            # only the same hospital's nominations lean on its benchmark
+            pool = [t for t in self.projection.of_hospital(tx.conn, change.hospital_id)
+                    if t.evaluable]
+        else:
+            pool = self.projection.evaluable(tx.conn)
+        candidates = {t.nomination_id: t for t in pool}
+        names: dict[tuple[str, str], tuple[str, ...]] = {}  # one read per category
+        for t in candidates.values():
+            if (t.campaign_id, t.category) not in names:
+                names[t.campaign_id, t.category] = self.rule_names(t)
         found = el.nominations_to_reevaluate(
-            change, [t.for_reevaluation(self.rule_names(t))
+            change, [t.for_reevaluation(names[t.campaign_id, t.category])
                      for t in candidates.values()], tuple(categories))
         return [(candidates[r.nomination_id], r.rules, cause or r.cause)
                 for r in found]
