@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import pytest
@@ -114,6 +113,12 @@ def keys_on_topic(bootstrap: str, topic: str) -> list[str]:
         return [record.key.decode() for record in consumer]
     finally:
         consumer.close()
+
+
+def stored_evidence(intake: Intake) -> set[str]:
+    """The hashes whose bytes intake keeps (in its own database)."""
+    with intake.runtime.store.engine.connect() as conn:
+        return set(conn.exec_driver_sql("SELECT sha256 FROM intake_evidence").scalars())
 
 
 async def wait_published(intake: Intake) -> None:
@@ -393,8 +398,7 @@ async def test_evidence_is_stored_by_its_hash_and_events_carry_only_the_hash(
     error = await refused(intake.call("GetEvidence", pb.GetEvidenceRequest(
         nomination_id=nomination_id, sha256=reply.sha256), endorser("kaifeng")))
     assert error.code() == grpc.StatusCode.NOT_FOUND
-    evidence_dir = intake.runtime.store.url.removeprefix("sqlite:///")
-    stored = {p.name for p in Path(evidence_dir).parent.glob("evidence/*/*")}
+    stored = stored_evidence(intake)
     assert stored == {reply.sha256}
 
     # A well-formed file for a nomination the caller may not touch is not kept.
@@ -403,7 +407,15 @@ async def test_evidence_is_stored_by_its_hash_and_events_carry_only_the_hash(
         nomination_id=nomination_id, filename="y.pdf", media_type="application/pdf",
         kind="case", content=other), nominator("kaifeng-peoples")))
     assert error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
-    assert {p.name for p in Path(evidence_dir).parent.glob("evidence/*/*")} == stored
+    assert stored_evidence(intake) == stored
+
+    # Bytes changed behind intake's back no longer match the event's hash.
+    with intake.runtime.store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE intake_evidence SET content = ? WHERE sha256 = ?",
+                             (b"%PDF-1.4 forged", reply.sha256))
+    error = await refused(intake.call("GetEvidence", pb.GetEvidenceRequest(
+        nomination_id=nomination_id, sha256=reply.sha256), endorser("zhengzhou")))
+    assert error.code() == grpc.StatusCode.DATA_LOSS
 
     before = intake.event_count()
     error = await refused(intake.call("AttachEvidence", pb.AttachEvidenceRequest(

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from laurel.auth import current_request, event_metadata
 from laurel.campaigns.access import require_organizer_of
 from laurel.config import Topics
@@ -238,12 +240,12 @@ class IntakeApplication:
             return recorded[-1].version
 
     def attach_evidence(self, nomination_id: str, attachment: domain.Attachment,
-                        keep: Callable[[], None]) -> int:
-        """Decide first, then `keep` the bytes, then commit: a refused file is
-        never written, and a failed write appends nothing."""
+                        keep: Callable[[Connection], None]) -> int:
+        """Decide, then `keep` the bytes in the same transaction as the event:
+        a refused file is never written, and both commit or neither does."""
         def decide(current: domain.Nomination | None, tx: Transaction) -> list[NewEvent]:
             events = domain.attach_evidence(self._own(current), attachment)
-            keep()
+            keep(tx.conn)
             return events
         return self._decide(nomination_id, decide)
 

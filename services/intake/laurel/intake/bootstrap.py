@@ -27,7 +27,7 @@ async def build_intake(settings: Settings, *, with_relay: bool = True) -> Servic
         development=settings.development,
     )
     app.record_campaign_definitions()
-    servicer = IntakeServicer(app, EvidenceStore(settings.data_dir / "evidence"))
+    servicer = IntakeServicer(app, EvidenceStore(store.engine))
     return assemble(
         settings, store,
         lambda server: intake_pb2_grpc.add_IntakeServiceServicer_to_server(servicer, server),

@@ -7,11 +7,20 @@ its content, so the declared type must match the file's own signature.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from pathlib import Path
 
-from laurel.errors import FieldViolation, InvalidArgument
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    select,
+)
+
+from laurel.errors import FieldViolation, InvalidArgument, LaurelError, NotFound
 from laurel.intake.domain import Attachment
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -25,35 +34,51 @@ SIGNATURES = {
 
 
 class EvidenceStore:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
+    """Evidence bytes in intake's own database, keyed by their SHA-256.
 
-    def put(self, content: bytes, filename: str, media_type: str, kind: str) -> Attachment:
-        attachment = describe(content, filename, media_type, kind)
-        self.keep(content)
-        return attachment
+    In the database rather than on a disk beside the process: every replica
+    sees every file, a file is written in the transaction of the event that
+    names it (a refused or failed attach leaves nothing behind), and backups
+    of the store carry the evidence with it.
+    """
 
-    def keep(self, content: bytes) -> None:
-        """Write the bytes under their hash (once; a second copy is the same file)."""
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.metadata = MetaData()
+        self.blobs = Table(
+            "intake_evidence", self.metadata,
+            Column("sha256", String(64), primary_key=True),
+            Column("size", Integer, nullable=False),
+            Column("content", LargeBinary, nullable=False),
+        )
+        self.metadata.create_all(engine)
+
+    def keep(self, conn: Connection, content: bytes) -> None:
+        """Store the bytes under their hash, once (the same file twice is one row)."""
         digest = hashlib.sha256(content).hexdigest()
-        path = self.path_for(digest)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(handle.name, path)
+        known = conn.execute(select(self.blobs.c.sha256).where(
+            self.blobs.c.sha256 == digest)).first()
+        if known is None:
+            conn.execute(self.blobs.insert(), {"sha256": digest, "size": len(content),
+                                               "content": content})
 
     def get(self, digest: str) -> bytes:
-        content = self.path_for(digest).read_bytes()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.blobs.c.content).where(
+                self.blobs.c.sha256 == digest)).first()
+        if row is None:
+            raise NotFound(f"the bytes of evidence {digest[:12]}… are missing",
+                           field="sha256")
+        content = bytes(row.content)
         if hashlib.sha256(content).hexdigest() != digest:
-            raise OSError(f"evidence {digest} is corrupt on disk")
+            raise DataLoss(f"evidence {digest[:12]}… does not match its hash")
         return content
 
-    def path_for(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest
+
+class DataLoss(LaurelError):
+    """Stored bytes no longer match the hash an event recorded for them."""
+
+    code = "DATA_LOSS"
 
 
 def describe(content: bytes, filename: str, media_type: str, kind: str) -> Attachment:

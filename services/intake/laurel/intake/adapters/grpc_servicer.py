@@ -144,7 +144,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         attachment = describe(request.content, request.filename, request.media_type,
                               request.kind)
         version = await run(self.app.attach_evidence, nomination_id, attachment,
-                            lambda: self.evidence.keep(request.content))
+                            lambda conn: self.evidence.keep(conn, request.content))
         return pb.AttachEvidenceResponse(sha256=attachment.sha256, version=version)
 
     async def GetEvidence(
