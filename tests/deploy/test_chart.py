@@ -186,6 +186,7 @@ def test_notes_warn_about_what_is_left_open(render_tool: Any) -> None:
     ):
         assert f"- {setting} is empty" in warnings, setting
     assert "the services refuse to start" in warnings  # no way to verify tokens
+    assert "database.securityLogInDatabase is off" in warnings
     full = render_tool.load_values(
         [render_tool.ROOT / "charts/laurel/ci/full-values.yaml"]
     )

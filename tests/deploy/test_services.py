@@ -199,8 +199,13 @@ def test_settings_are_accepted_by_laurel_config(
     secret_ref = env.pop("LAUREL_DATABASE_URL")["secretKeyRef"]
     expected_key = "review-url" if service == "review" else service
     assert secret_ref == {"name": "laurel-database-urls", "key": expected_key}
+    log_ref = env.pop("LAUREL_SECURITY_LOG_URL")["secretKeyRef"]
+    assert log_ref == {"name": "laurel-database-urls", "key": f"{expected_key}-security"}
     url = f"postgresql+psycopg://{service}@db.example/laurel_{service}"
-    settings = load_settings(service, {**env, "LAUREL_DATABASE_URL": url})
+    log_url = f"postgresql+psycopg://{service}@db.example/laurel_{service}_security"
+    settings = load_settings(service, {**env, "LAUREL_DATABASE_URL": url,
+                                       "LAUREL_SECURITY_LOG_URL": log_url})
+    assert settings.security.security_log_url == log_url
     assert settings.grpc_port == 50051 and settings.grpc_host == "0.0.0.0"
     assert settings.kafka.bootstrap.startswith("laurel-kafka-bootstrap.kafka.svc:9093")
     assert settings.kafka.security_protocol == "SSL"

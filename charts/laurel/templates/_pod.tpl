@@ -38,6 +38,13 @@ as environment, mounted files, and the security context nobody can loosen.
     secretKeyRef:
       name: {{ .root.Values.database.existingSecret }}
       key: {{ include "laurel.databaseKey" . }}
+{{- if .root.Values.database.securityLogInDatabase }}
+- name: LAUREL_SECURITY_LOG_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.database.existingSecret }}
+      key: {{ printf "%s-security" (include "laurel.databaseKey" .) }}
+{{- end }}
 {{- end -}}
 
 {{/* Files mounted from ConfigMaps and Secrets, as LAUREL_*_FILE (root). */}}
