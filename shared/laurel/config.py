@@ -41,6 +41,10 @@ class KafkaSettings:
     ssl_cafile: str = ""
     ssl_certfile: str = ""
     ssl_keyfile: str = ""
+    # An event of record can be large (a round's result with every breakdown):
+    # the producer accepts it up to this size and gzips it, so what reaches the
+    # broker stays under its default 1 MB message limit.
+    max_message_bytes: int = 8 * 1024 * 1024
 
     def producer_options(self) -> dict[str, object]:
         """kafka-python KafkaProducer options (the outbox relay)."""
@@ -49,6 +53,8 @@ class KafkaSettings:
             "acks": "all",
             "retries": 5,
             "linger_ms": 5,
+            "compression_type": "gzip",
+            "max_request_size": self.max_message_bytes,
             "request_timeout_ms": self.request_timeout_ms,
             "security_protocol": self.security_protocol,
             **self.tls_options(),
@@ -175,6 +181,8 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
             ssl_cafile=reader.text("KAFKA_SSL_CAFILE", ""),
             ssl_certfile=reader.text("KAFKA_SSL_CERTFILE", ""),
             ssl_keyfile=reader.text("KAFKA_SSL_KEYFILE", ""),
+            max_message_bytes=reader.integer("KAFKA_MAX_MESSAGE_BYTES",
+                                             KafkaSettings.max_message_bytes),
         ),
         topics=Topics(
             intake=reader.text("TOPIC_INTAKE", Topics.intake),

@@ -229,6 +229,7 @@ class Transaction:
         self._sql = store._sql
         self.conn = conn
         self.recorded: list[RecordedEvent] = []
+        self.published = False  # wrote outbox rows: the relay has work once we commit
         # Read with the first append's head, still inside the write lock.
         self._next_position: int | None = None
 
@@ -271,6 +272,7 @@ class Transaction:
             return []
         self.conn.exec_driver_sql(self._sql.insert_event, _one_or_many(rows))
         if publish is not None:
+            self.published = True
             self.conn.exec_driver_sql(
                 self._sql.insert_outbox,
                 _one_or_many([(r[0], publish.topic, publish.key) for r in rows]),
@@ -343,6 +345,9 @@ class EventStore:
         self.upcasters = upcasters or Upcasters()
         self.projections = list(projections)
         self.clock = clock
+        # Called (in the committing thread) after a transaction that wrote
+        # outbox rows commits: the relay publishes now instead of at its next poll.
+        self.on_published: list[Callable[[], None]] = []
 
     def create_schema(self) -> None:
         """Create missing tables (the store's and its projections'); idempotent."""
@@ -366,6 +371,9 @@ class EventStore:
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
                 tx = Transaction(self, conn)
                 yield tx
+            if tx.published:
+                for listener in self.on_published:
+                    listener()
             span.set_attribute("laurel.events_appended", len(tx.recorded))
             if tx.recorded:
                 span.set_attribute("laurel.stream_id", tx.recorded[0].stream_id)

@@ -8,7 +8,6 @@ again on the next pass, and consumers drop the duplicates by event id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +57,8 @@ class OutboxRelay:
         self.kafka = kafka
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._nudged: asyncio.Event | None = None
         self._producer_factory = producer_factory or (
             lambda: KafkaProducer(**kafka.producer_options())
         )
@@ -105,19 +106,41 @@ class OutboxRelay:
             self._producer = self._producer_factory()
         return self._producer
 
+    def nudge(self) -> None:
+        """Publish now: a commit wrote outbox rows (safe from any thread).
+
+        The poll stays as the safety net, for rows other processes wrote and
+        for nudges that arrive while no loop runs."""
+        loop, nudged = self._loop, self._nudged
+        if loop is not None and nudged is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(nudged.set)
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; a failed pass is retried, never skipped."""
-        while not stop.is_set():
-            try:
-                published = await asyncio.to_thread(self.publish_pending)
-            except Exception:
-                log.exception("outbox pass failed; retrying")
-                published = 0
-            if published == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+        """Publish until `stop` is set, at each nudge and at least every poll
+        interval; a failed pass is retried, never skipped."""
+        self._loop, self._nudged = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            while not stop.is_set():
+                self._nudged.clear()
+                try:
+                    published = await asyncio.to_thread(self.publish_pending)
+                except Exception:
+                    log.exception("outbox pass failed; retrying")
+                    published = 0
+                if published == 0:
+                    await _first_of(stop, self._nudged, self.poll_interval)
+        finally:
+            self._loop = self._nudged = None
 
     def close(self) -> None:
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None
+
+
+async def _first_of(stop: asyncio.Event, nudged: asyncio.Event, timeout: float) -> None:
+    waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(nudged.wait())}
+    _, pending = await asyncio.wait(waits, timeout=timeout,
+                                    return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()

@@ -113,6 +113,8 @@ def assemble(
         OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000)
         if with_relay else None
     )
+    if relay is not None:
+        store.on_published.append(relay.nudge)
     return ServiceRuntime(
         settings.service, store, server, relay=relay, broker=broker, app=app
     )
