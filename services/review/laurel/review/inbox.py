@@ -8,23 +8,15 @@ which result version a round has, which the organizer's decisions must use.
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Callable
-
+from laurel.consumption import Handler, apply_once
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
-from laurel.eventstore import AlreadyProcessed, EventStore, Transaction
+from laurel.eventstore import EventStore, Transaction
 from laurel.review import definitions, facts
 from laurel.review.projection import ReviewProjection
-from laurel.telemetry import current_trace_carrier
-
-log = logging.getLogger("laurel.review.inbox")
 
 CONSUMER = "review"
 REVIEW_ACTOR = Actor("review", "service")
 CAMPAIGN_TYPES = ("CampaignDefined", "CampaignAmended")
-
-Handler = Callable[[Transaction, RecordedEvent, EventMetadata], None]
 
 
 class ReviewInbox:
@@ -69,13 +61,4 @@ class ReviewInbox:
                   [facts.result_noted(event)], meta)
 
     def _once(self, event: RecordedEvent, handle: Handler) -> None:
-        meta = EventMetadata(
-            REVIEW_ACTOR,
-            correlation_id=event.metadata.get("correlation_id") or str(uuid.uuid4()),
-            causation_id=event.event_id, trace=current_trace_carrier())
-        try:
-            with self.store.transaction() as tx:
-                tx.mark_processed(CONSUMER, event.event_id)
-                handle(tx, event, meta)
-        except AlreadyProcessed:
-            log.debug("%s %s applied already", event.type, event.event_id)
+        apply_once(self.store, CONSUMER, REVIEW_ACTOR, event, handle)

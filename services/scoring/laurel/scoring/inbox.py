@@ -10,14 +10,14 @@ same report twice records it once.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from laurel.consumption import Handler, apply_once
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent
 from laurel.errors import LaurelError
-from laurel.eventstore import AlreadyProcessed, Transaction
+from laurel.eventstore import Transaction
 from laurel.scoring import eligibility as el
 from laurel.scoring import facts, policy, round_inputs
 from laurel.scoring.engine import CAMPAIGN_NOTED, ScoringEngine, campaign_stream
@@ -144,17 +144,8 @@ class ScoringInbox:
 
     # -- plumbing -------------------------------------------------------------------
 
-    def _once(self, event: RecordedEvent, handle: Any) -> None:
-        meta = EventMetadata(
-            SCORING_ACTOR,
-            correlation_id=event.metadata.get("correlation_id") or str(uuid.uuid4()),
-            causation_id=event.event_id, trace=current_trace_carrier())
-        try:
-            with self.store.transaction() as tx:
-                tx.mark_processed(CONSUMER, event.event_id)
-                handle(tx, event, meta)
-        except AlreadyProcessed:
-            log.debug("%s %s applied already", event.type, event.event_id)
+    def _once(self, event: RecordedEvent, handle: Handler) -> None:
+        apply_once(self.store, CONSUMER, SCORING_ACTOR, event, handle)
 
 
 def _decide_report(registry: el.ComplianceRegistry, body: Mapping[str, Any],
