@@ -11,6 +11,7 @@ import pytest
 from laurel.envelope import Actor
 from laurel.errors import InvalidArgument, NotFound, PermissionDenied
 from laurel.scoring import eligibility as el
+from laurel.scoring import round_inputs
 
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 REVIEWER = Actor("expert-1", "reviewer", "")
@@ -190,3 +191,17 @@ def test_innovation_year_awards_first_second_third_prizes_by_count(scoring) -> N
     assert [e.nomination_id for e in result.entries] == ids
     assert [e.tier for e in result.entries] == [
         "first", "second", "second", "third", "third", "third", ""]
+
+
+def test_round_inputs_folded_step_by_step_equal_the_whole_fold(scoring) -> None:  # noqa: ANN001
+    ids = posts(scoring)
+    open_round(scoring, ids)
+    steps = []
+    for nid in ids:
+        for reviewer in PANEL:
+            score(scoring, nid, reviewer, 80)
+            steps.append(scoring.engine.inputs_of(ROUND))
+    close(scoring)
+    whole = round_inputs.fold(scoring.store.read_stream(round_inputs.stream_id(ROUND)))
+    assert scoring.engine.inputs_of(ROUND) == whole
+    assert len(whole.forms) == len(steps) == len(ids) * len(PANEL)

@@ -62,6 +62,9 @@ class ScoringEngine:
         self.topics = topics
         self.now = now
         self._parsed: dict[str, CampaignDefinition | None] = {}
+        # round inputs stream -> (folded state, its version): each review event
+        # folds only what is new, not the round's every earlier input again.
+        self._folded_inputs: dict[str, tuple[round_inputs.RoundInputs | None, int]] = {}
 
     # -- campaigns ---------------------------------------------------------
 
@@ -190,9 +193,20 @@ class ScoringEngine:
 
     # -- results -------------------------------------------------------------
 
+    def inputs_of(self, round_id: str) -> round_inputs.RoundInputs | None:
+        """The round's inputs as committed so far."""
+        stream = round_inputs.stream_id(round_id)
+        state, version = self._folded_inputs.get(stream, (None, 0))
+        newer = self.store.read_stream(stream, from_version=version + 1)
+        for event in newer:
+            if event.type == round_inputs.REVIEW_INPUT_NOTED:
+                state = round_inputs.apply(state, event.payload)
+        if newer:
+            self._folded_inputs[stream] = (state, newer[-1].version)
+        return state
+
     def round_state(self, round_id: str) -> round_inputs.RoundInputs:
-        state = round_inputs.fold(self.store.read_stream(
-            round_inputs.stream_id(round_id)))
+        state = self.inputs_of(round_id)
         if state is None or not state.opened:
             raise NotFound(f"scoring has not seen round {round_id!r} open",
                            field="round_id")

@@ -115,7 +115,7 @@ class ScoringInbox:
                       meta: EventMetadata) -> None:
         round_id = event.payload["round_id"]
         stream = round_inputs.stream_id(round_id)
-        before = round_inputs.fold(self.store.read_stream(stream))
+        before = self.engine.inputs_of(round_id)
         [rec] = tx.append(stream, None, [round_inputs.noted(event)], meta)
         state = round_inputs.apply(before, rec.payload)
         if not state.opened or state.published:
