@@ -90,7 +90,8 @@ def _sharing(results: dict[str, Any]) -> list[str]:
                 f"to {load['pytest_processes_max']} at once). Absolute figures are "
                 "lower and noisier than on an idle machine; the ratios, measured "
                 "round by round in the same run, hold better.", ""]
-    return [f"The machine was not visibly shared during this run ({figures}).", ""]
+    return [f"No other test suite ran during this run ({figures}; the load is the "
+            "bench's own services, broker and load generators on 2 cores).", ""]
 
 
 def _machine(results: dict[str, Any]) -> list[str]:
