@@ -39,6 +39,11 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     # -- organizations ---------------------------------------------------------
 
+    async def _acked(self, call: Callable[..., int], raw_id: str, *args: Any) -> pb.Ack:
+        """A command on one nomination: its id checked, the new version acked."""
+        nomination_id = _uuid(raw_id)
+        return pb.Ack(id=nomination_id, version=await run(call, nomination_id, *args))
+
     async def RegisterOrganization(self, request: pb.Organization, context: Context) -> pb.Ack:
         org = organizations.Organization(
             request.organization_id, request.kind, clean("name", request.name),
@@ -64,10 +69,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return pb.Ack(id=draft.nomination_id, version=version)
 
     async def SaveDraft(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.save_draft, nomination_id,
-                            clean_all("fields", request.fields))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.save_draft, request.nomination_id,
+                                 clean_all("fields", request.fields))
 
     async def SubmitNomination(
         self, request: pb.SubmitNominationRequest, context: Context
@@ -85,57 +88,41 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def ReturnNomination(
         self, request: pb.ReturnNominationRequest, context: Context
     ) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.return_nomination, nomination_id,
-                            clean_all("reasons", request.reasons))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.return_nomination, request.nomination_id,
+                                 clean_all("reasons", request.reasons))
 
     async def RejectNomination(
         self, request: pb.ReturnNominationRequest, context: Context
     ) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.reject_nomination, nomination_id,
-                            clean_all("reasons", request.reasons))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.reject_nomination, request.nomination_id,
+                                 clean_all("reasons", request.reasons))
 
     async def ResubmitNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.resubmit_nomination, nomination_id,
-                            clean_all("fields", request.fields))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.resubmit_nomination, request.nomination_id,
+                                 clean_all("fields", request.fields))
 
     async def EndorseNomination(
         self, request: pb.EndorseNominationRequest, context: Context
     ) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.endorse_nomination, nomination_id,
-                            clean("opinion", request.opinion))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.endorse_nomination, request.nomination_id,
+                                 clean("opinion", request.opinion))
 
     async def ForwardNomination(self, request: pb.NominationRef, context: Context) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.forward_nomination, nomination_id)
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.forward_nomination, request.nomination_id)
 
     async def ReceiveNomination(self, request: pb.NominationRef, context: Context) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.receive_nomination, nomination_id)
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.receive_nomination, request.nomination_id)
 
     async def AmendNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.amend_nomination, nomination_id,
-                            clean_all("fields", request.fields),
-                            clean("reason", request.reason))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.amend_nomination, request.nomination_id,
+                                 clean_all("fields", request.fields),
+                                 clean("reason", request.reason))
 
     async def WithdrawNomination(
         self, request: pb.WithdrawNominationRequest, context: Context
     ) -> pb.Ack:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.withdraw_nomination, nomination_id,
-                            clean("reason", request.reason))
-        return pb.Ack(id=nomination_id, version=version)
+        return await self._acked(self.app.withdraw_nomination, request.nomination_id,
+                                 clean("reason", request.reason))
 
     async def AttachEvidence(
         self, request: pb.AttachEvidenceRequest, context: Context
