@@ -11,12 +11,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import grpc
 import yaml
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from laurel.auth import call_metadata
-from laurel.client import LaurelClient
 from laurel.envelope import Actor
 from laurel.intake.v1 import intake_pb2
 from laurel.notification.v1 import notification_pb2
@@ -64,20 +62,6 @@ def demo_organizations() -> list[dict[str, Any]]:
         orgs.append({"organization_id": hospital["id"], "kind": "hospital",
                      "name": hospital["name"], "provincial_level": True})
     return orgs
-
-
-def seed_organizations(client: LaurelClient) -> int:
-    """Register the demo organizations that are not registered yet."""
-    registered = 0
-    for org in demo_organizations():
-        try:
-            client.intake.RegisterOrganization(intake_pb2.Organization(**org),
-                                               metadata=client.md(), timeout=10)
-            registered += 1
-        except grpc.RpcError as error:
-            if error.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
-    return registered
 
 
 def run_demo(endpoints: Mapping[str, str], size: int = DEMO_SIZE) -> None:
