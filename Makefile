@@ -10,31 +10,33 @@ PROTOS := $(shell find proto -name '*.proto')
 GEN    := gen
 PYTEST_ARGS ?=
 
-SERVICE_ROOTS := shared services/intake services/scoring services/review services/notification $(GEN)
+# Laurel's distributions (each with its own pyproject.toml), installed editable
+# here and as wheels in the image; the generated code in gen/ is laurel-api.
+DISTS := shared services/intake services/scoring services/review services/notification
 
 .PHONY: install proto run test test-fast bench lint clean
 
 install: $(STAMP)
 
-# The venv gets the pinned tree, then a .pth file that puts the `laurel`
-# namespace portions (shared/, each service, generated code) on sys.path.
-$(STAMP): requirements.lock requirements.in Makefile
+# The venv gets the pinned runtime and development trees, then every Laurel
+# distribution editable (so `laurel` is on the venv's PATH).
+$(STAMP): requirements.lock requirements-dev.lock Makefile $(addsuffix /pyproject.toml,$(DISTS))
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip==26.3
-	$(PIP) install --quiet -r requirements.lock
-	$(PY) -c "import sysconfig,os; p=sysconfig.get_path('purelib'); open(os.path.join(p,'laurel-dev.pth'),'w').write(''.join(os.path.abspath(r)+chr(10) for r in '$(SERVICE_ROOTS)'.split()))"
-	printf '#!/bin/sh\nexec "%s" -m laurel.cli "$$@"\n' "$(abspath $(PY))" > $(VENV)/bin/laurel
-	chmod +x $(VENV)/bin/laurel
+	$(PIP) install --quiet -r requirements.lock -r requirements-dev.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation $(addprefix -e ,$(DISTS))
 	touch $(STAMP)
 
 # Generated protobuf code lives in gen/ and is not committed (see README).
 proto: $(GEN)/.stamp
 
-$(GEN)/.stamp: $(PROTOS) $(STAMP)
+$(GEN)/.stamp: $(PROTOS) proto/python/pyproject.toml $(STAMP)
 	rm -rf $(GEN)
 	mkdir -p $(GEN)
 	$(PY) -m grpc_tools.protoc -I proto --python_out=$(GEN) --pyi_out=$(GEN) \
 		--grpc_python_out=$(GEN) $(PROTOS)
+	cp proto/python/pyproject.toml $(GEN)/pyproject.toml
+	$(PIP) install --quiet --no-deps --no-build-isolation -e $(GEN)
 	touch $(GEN)/.stamp
 
 # Installs, generates, starts broker + four services, runs the demo campaign,
@@ -52,11 +54,11 @@ test-fast: install proto tools
 bench: install proto
 	$(PY) bench/run.py $(BENCH_ARGS)
 
-# Style: ruff, pinned, over the code we write (gen/ is excluded in pyproject).
-RUFF_VERSION := 0.17.6
-lint: install
-	$(PIP) install --quiet ruff==$(RUFF_VERSION)
+# Style and types over the code we write (gen/ is excluded in pyproject):
+# ruff and mypy, both pinned in requirements-dev.lock.
+lint: install proto
 	$(VENV)/bin/ruff check shared services tests bench deploy
+	$(VENV)/bin/mypy shared services
 
 clean:
 	rm -rf $(VENV) .venv-checkov $(GEN) var .pytest_cache

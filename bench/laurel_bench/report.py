@@ -120,8 +120,8 @@ def _machine(results: dict[str, Any]) -> list[str]:
                                             "wal_sync_method", "full_page_writes",
                                             "shared_buffers") if k in pg) or "–"),
         ("Packages", packages),
-        ("Laurel commit", f"{m['laurel_commit'][:12]}"
-                          f"{' (working tree has uncommitted changes)' if m['laurel_tree_dirty'] else ''}"),
+        ("Laurel commit", m["laurel_commit"][:12] + (
+            " (working tree has uncommitted changes)" if m["laurel_tree_dirty"] else "")),
     ]
     out = ["## Machine, versions, settings", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in rows]

@@ -21,7 +21,6 @@ from typing import Any
 
 from laurel_bench.common import (
     Context,
-    Figure,
     remove_sqlite,
     run_child,
     run_rounds,

@@ -131,7 +131,7 @@ def run(ctx: Context) -> dict[str, Any]:
             ctx.log(f"  round {round_no} e2e submission→receipt p50 "
                     f"{e2e['p50_ms'] or 0:.1f} ms p99 {e2e['p99_ms'] or 0:.1f} ms "
                     f"({e2e['ok']} ok, {e2e['missing']} missing)")
-            for q, group in figs.e2e.items():
+            for group in figs.e2e.values():
                 group["laurel"].add(dict(e2e, round=round_no))
             memory = stack.memory()
             record["memory"] = memory
@@ -142,7 +142,7 @@ def run(ctx: Context) -> dict[str, Any]:
                 f"{k} {v['peak_rss_mb']:.0f} MB" for k, v in memory.items()))
             rtt = run_child("laurel_bench.load:kafka_round_trip", {
                 "bootstrap": stack.broker.bootstrap, "count": size["rtt_count"]})
-            for q, group in figs.e2e.items():
+            for group in figs.e2e.values():
                 group["limit"].add(dict(rtt, round=round_no))
             ctx.log(f"  round {round_no} kafka round trip p50 {rtt['p50_ms']:.2f} ms")
         except Exception as error:
@@ -174,10 +174,7 @@ def run(ctx: Context) -> dict[str, Any]:
         if figure.role == "laurel" and not figure.runs and first_error:
             figure.error = first_error
     comparisons = _comparisons(figs)
-    if not any(f.runs for f in (figs.sat["laurel"],)):
-        status = "not measured"
-    else:
-        status = "measured"
+    status = "measured" if figs.sat["laurel"].runs else "not measured"
     return {
         "title": "The running system",
         "status": status,

@@ -87,20 +87,19 @@ def test_builder_installs_the_lock_and_generates_grpc_code(stages: list[Stage]) 
         "python -m grpc_tools.protoc -I proto --python_out=gen --pyi_out=gen "
         "--grpc_python_out=gen $(find proto -name '*.proto')"
     ) in runs
+    assert "cp proto/python/pyproject.toml gen/pyproject.toml" in runs
 
 
-def test_pth_assembles_the_namespace_like_make_install(stages: list[Stage]) -> None:
-    """The image's .pth lists the same roots as the Makefile's SERVICE_ROOTS."""
-    roots = re.search(
-        r"^SERVICE_ROOTS\s*:=\s*(.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE
-    )
-    assert roots, "Makefile has no SERVICE_ROOTS"
-    expected = [f"/app/{r.replace('$(GEN)', 'gen')}" for r in roots.group(1).split()]
-    [pth] = [run for run in stages[0].args("RUN") if ".pth" in run]
-    listed = [
-        word for word in shlex.split(pth.split(">")[0]) if word.startswith("/app/")
-    ]
-    assert listed == expected
+def test_image_installs_every_distribution_of_make_install(stages: list[Stage]) -> None:
+    """The wheels built into the image are the Makefile's DISTS plus gen/."""
+    dists = re.search(r"^DISTS\s*:=\s*(.+)$", (ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert dists, "Makefile has no DISTS"
+    for dist in dists.group(1).split():
+        assert (ROOT / dist / "pyproject.toml").is_file(), dist
+    [wheel] = [run for run in stages[0].args("RUN") if "pip wheel" in run]
+    words = shlex.split(wheel.split("&&")[0])
+    built = words[words.index("/tmp/wheels") + 1:]
+    assert built == ["gen", *dists.group(1).split()]
 
 
 def test_final_stage_runs_as_a_numeric_non_root_user(final: Stage) -> None:
@@ -120,12 +119,10 @@ def test_final_stage_has_no_build_tools(final: Stage) -> None:
         assert not BUILD_TOOLS.search(run), run
 
 
-def test_final_stage_copies_venv_code_and_generated_code(final: Stage) -> None:
+def test_final_stage_copies_only_the_venv(final: Stage) -> None:
     copies = final.args("COPY")
-    assert "--from=builder /opt/venv /opt/venv" in copies
-    assert "--from=builder /app/gen /app/gen" in copies
-    assert "shared/ /app/shared/" in copies
-    assert "services/ /app/services/" in copies
+    # Laurel is installed into the venv as wheels: the venv is all it needs.
+    assert copies == ["--from=builder /opt/venv /opt/venv"]
     env = " ".join(final.args("ENV"))
     assert "PATH=/opt/venv/bin:$PATH" in env
 
@@ -139,7 +136,8 @@ def test_healthcheck_asks_grpc_health(final: Stage) -> None:
 def test_build_context_is_limited_to_sources() -> None:
     ignore = (ROOT / "deploy" / "Dockerfile.dockerignore").read_text().split()
     assert ignore[ignore.index("*")] == "*"  # everything excluded, then allowed back
-    assert {"!requirements.lock", "!proto/", "!shared/", "!services/"} <= set(ignore)
+    assert {"!requirements.lock", "!requirements-dev.lock", "!proto/", "!shared/",
+            "!services/"} <= set(ignore)
 
 
 def test_parser_sees_a_bad_dockerfile() -> None:
