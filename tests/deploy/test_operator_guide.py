@@ -94,16 +94,15 @@ def test_guide_has_the_commands_it_promises() -> None:
     ids=[re.sub(r"[^\w./-]+", "_", c[5:]) for c in HELM_RENDERED],
 )
 def test_guide_helm_command_renders(
-    command: str, render_tool: Any, kubernetes_validate: Any, kubernetes_versions: tuple
+    command: str, render_tool: Any, validate_object: Any, kubernetes_versions: tuple
 ) -> None:
     try:
         args, objects = _render_command(command, render_tool)
     except _Refused as refused:
         pytest.fail(f"{command!r}: {refused}")
     assert args.release == "laurel" and args.namespace == "laurel"
-    for item in objects:
-        if item.kind != "KafkaTopic":
-            kubernetes_validate.validate(item.obj, kubernetes_versions[0], strict=True)
+    problems = [f"{o}: {p}" for o in objects if (p := validate_object(o.obj, kubernetes_versions[0]))]
+    assert not problems, "\n".join(problems)
 
 
 def test_scale_commands_do_what_the_guide_says(render_tool: Any, find: Any) -> None:
