@@ -9,9 +9,12 @@ skips them.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import io
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -377,3 +380,57 @@ def local_pod(tmp_path: Path) -> Callable[..., LocalPod]:
         return LocalPod(container, tmp_path / "pod", **options)
 
     return _make
+
+
+# --- commands: parsed by the program that runs them -------------------------
+
+
+def _refusal(parser: argparse.ArgumentParser, words: list[str]) -> str:
+    """Parse as the program would: "" when accepted (or help printed), else
+    the program's own complaint."""
+    complaint = io.StringIO()
+    with redirect_stdout(io.StringIO()), redirect_stderr(complaint):
+        try:
+            parser.parse_args(words)
+        except SystemExit as exit:
+            if exit.code not in (0, None):
+                return complaint.getvalue().strip().splitlines()[-1]
+    return ""
+
+
+def _entry_point_problem(command: Sequence[str]) -> str:
+    """Why `command` would not run, or "" when it would."""
+    from laurel import cli, healthcheck
+    from laurel.audit.cli import add_audit_commands
+
+    command = list(command)
+    if command[0] == "laurel":
+        refused = _refusal(cli._parser(), command[1:])  # noqa: SLF001 (the real parser)
+        return refused and f"laurel: {refused}"
+    if command[:2] != ["python", "-m"]:
+        return f"unknown program {command[0]}"
+    module, args = command[2], command[3:]
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        return f"no module {module}"
+    if spec.submodule_search_locations is not None and importlib.util.find_spec(
+            f"{module}.__main__") is None:
+        return f"{module} is a package without __main__"
+    if module == "laurel.healthcheck":
+        refused = _refusal(healthcheck._parser(), args)  # noqa: SLF001
+    elif module == "laurel.audit":  # `python -m laurel.audit X` is `laurel audit X`
+        parser = argparse.ArgumentParser()
+        add_audit_commands(parser.add_subparsers(required=True))
+        refused = _refusal(parser, ["audit", *args])
+    elif args:
+        return f"{module} takes no arguments, got {args}"
+    else:
+        refused = ""
+    return refused and f"{module}: {refused}"
+
+
+@pytest.fixture(scope="session")
+def entry_point_problem() -> Callable[[Sequence[str]], str]:
+    """entry_point_problem(command): "" when the image would run `command`
+    (`laurel …` or `python -m laurel.…`, parsed by the real parser), else why not."""
+    return _entry_point_problem

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+
 def test_every_object_is_valid_kubernetes(
     case: str, objects: list[Any], validate_object: Any, kubernetes_versions: tuple[str, ...]
 ) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from laurel.config import load_settings
+from laurel.config import ConfigError, load_settings
 
 SELECTOR_KEYS = {
     "app.kubernetes.io/name",
@@ -427,3 +427,69 @@ def test_autoscaler_replaces_the_replica_count(renderings: dict, find: Any) -> N
         if o.kind == "HorizontalPodAutoscaler"
         and o.name in ("laurel-review", "laurel-notification")
     ]
+
+
+def test_notification_sends_mail_with_credentials_from_a_secret(
+    component: str, renderings: dict, find: Any
+) -> None:
+    """smtp.* reaches notification alone, the login from its Secret, in a form
+    notification's own settings parser reads as e-mail switched on."""
+    from laurel.notification.config import load_notification_settings
+
+    deployment = find(renderings["ci/full-values.yaml"], "Deployment", f"laurel-{component}")
+    [container] = _pod(deployment)["containers"]
+    env = _env(container)
+    smtp = {k: v for k, v in env.items() if k.startswith("LAUREL_SMTP_")}
+    if component != "notification":
+        assert smtp == {}
+        return
+    assert smtp.pop("LAUREL_SMTP_USERNAME") == {
+        "secretKeyRef": {"name": "laurel-smtp", "key": "username"}}
+    assert smtp.pop("LAUREL_SMTP_PASSWORD") == {
+        "secretKeyRef": {"name": "laurel-smtp", "key": "password"}}
+    settings = load_notification_settings(
+        {**smtp, "LAUREL_SMTP_USERNAME": "awards", "LAUREL_SMTP_PASSWORD": "secret"})
+    assert settings.smtp.enabled
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.sender) == (
+        "smtp.health.example", 587, "awards@health.example")
+    assert settings.smtp.starttls and settings.smtp.username == "awards"
+
+
+def test_production_example_reaches_kafka_over_tls_with_scram(renderings: dict,
+                                                              find: Any) -> None:
+    """values-large.yaml: SASL_SSL with SCRAM-SHA-512, the CA from Strimzi's
+    cluster CA Secret, the password as a file from the KafkaUser's Secret."""
+    pod = _pod(find(renderings["deploy/values-large.yaml"], "Deployment", "laurel-scoring"))
+    [container] = pod["containers"]
+    env = _env(container)
+    assert env["LAUREL_KAFKA_BOOTSTRAP"] == "laurel-kafka-bootstrap.kafka.svc:9093"
+    assert (env["LAUREL_KAFKA_SECURITY_PROTOCOL"], env["LAUREL_KAFKA_SASL_MECHANISM"],
+            env["LAUREL_KAFKA_SASL_USERNAME"]) == ("SASL_SSL", "SCRAM-SHA-512", "laurel")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for setting, secret, key in (
+        ("LAUREL_KAFKA_SASL_PASSWORD_FILE", "laurel-kafka-user", "password"),
+        ("LAUREL_KAFKA_SSL_CAFILE", "laurel-cluster-ca-cert", "ca.crt"),
+    ):
+        path = PurePosixPath(env[setting])
+        volume = volumes[mounts[str(path.parent)]]["secret"]
+        assert volume["secretName"] == secret
+        assert {"key": key, "path": path.name} in volume["items"]
+    assert "LAUREL_KAFKA_SSL_CERTFILE" not in env
+    # The password never appears in the pod spec, only its file's path.
+    assert not [e for e in container["env"] if "PASSWORD" in e["name"] and "FILE" not in
+                e["name"]]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ConfigError,
+    reason="laurel.config does not read LAUREL_KAFKA_SECURITY_PROTOCOL=SASL_SSL and "
+           "LAUREL_KAFKA_SASL_* yet (the lead adds them); remove this mark then",
+)
+def test_production_example_settings_are_accepted(renderings: dict, find: Any) -> None:
+    pod = _pod(find(renderings["deploy/values-large.yaml"], "Deployment", "laurel-intake"))
+    [container] = pod["containers"]
+    env = {k: v for k, v in _env(container).items() if isinstance(v, str)}
+    settings = load_settings("intake", {**env, "LAUREL_DATABASE_URL": "sqlite:///x"})
+    assert settings.kafka.security_protocol == "SASL_SSL"
