@@ -27,7 +27,7 @@ async def test_an_event_on_the_topic_reaches_the_handler_decoded() -> None:
     async def on_intake_event(event: RecordedEvent) -> None:
         received.append(event)
 
-    subscribe(broker, KafkaSettings("memory"), "laurel.intake.events", "notification",
+    subscribe(broker, KafkaSettings(bootstrap="memory"), "laurel.intake.events", "notification",
               on_intake_event)
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish(EVENT.to_dict(), "laurel.intake.events", key=b"n1")
