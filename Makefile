@@ -85,3 +85,15 @@ tools: $(STAMP)
 # Re-render deploy/manifests/ from the chart (tests/deploy fails when stale).
 manifests: tools
 	$(PY) deploy/tools/render.py manifests
+
+# --- API: buf checks, release baseline, reference (issue 17) ----------------
+# tests/api (part of `make test`) runs buf lint, buf breaking against the
+# committed baselines in proto/releases/, and checks docs/api/ is fresh.
+API_RELEASE ?= e96f14f
+
+.PHONY: proto-baseline
+
+# The previous release's protos, read from git and built by buf into
+# proto/releases/$(API_RELEASE).binpb (committed: the check runs offline).
+proto-baseline: install
+	$(PY) tools/api/baseline.py $(API_RELEASE)
