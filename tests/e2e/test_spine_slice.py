@@ -77,7 +77,7 @@ async def register(suite: Suite, organization_ids: set[str]) -> None:
     stub = suite.intake_stub()
     for org in demo_organizations():
         if org["organization_id"] in organization_ids:
-            await stub.RegisterOrganization(intake_pb2.Organization(**org),
+            await stub.RegisterOrganization(intake_pb2.RegisterOrganizationRequest(**org),
                                             metadata=suite.md(ORGANIZER))
 
 
