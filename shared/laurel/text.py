@@ -17,6 +17,11 @@ Two layers, both here so they cannot drift apart:
 
 Identifiers are not normalized (a changed id would name something else); they
 only pass the control-character check.
+
+Free text stays NFC, never NFKC: `１２３` in a profile is what its writer typed.
+Structured values typed into forms (points, phone numbers, dates, ids) go one
+step further, to one canonical spelling each: `laurel.normalize`, which starts
+from `normalized` here.
 """
 
 from __future__ import annotations
