@@ -107,13 +107,12 @@ def landline(value: str) -> str:
 
 
 def phone(value: str) -> str:
-    found = _national(value)
-    if found is not None and _MOBILE.match(found):
-        return found
-    found = _landline(value)
-    if found is None:
-        raise Unacceptable(f"expected {PHONE_FORM}")
-    return found
+    for rule in (mobile, landline):
+        try:
+            return rule(value)
+        except Unacceptable:
+            continue
+    raise Unacceptable(f"expected {PHONE_FORM}")
 
 
 def integer(value: str) -> str:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from laurel.campaigns import SHIPPED_DIR, CampaignDefinition, load_catalog
+from laurel.campaigns import SHIPPED_DIR, CampaignDefinition, Stage, load_catalog
 from laurel.campaigns.stages import (
     lookback_as_of,
     permitted_at,
@@ -27,6 +27,15 @@ STAGES = [(d, s.key) for d in (HENAN, YEAR) for s in d.stages]
 
 def first_moment(day: date) -> datetime:
     return datetime.combine(day, time.min, CHINA)
+
+
+def edges(definition: CampaignDefinition, key: str
+          ) -> tuple[Stage, tuple[datetime, datetime], tuple[datetime, datetime]]:
+    """The stage; its first and last moments; the moments just outside."""
+    stage = definition.stage(key)
+    assert stage is not None
+    opens, closes = first_moment(stage.start), first_moment(stage.end + timedelta(days=1))
+    return stage, (opens, closes - TICK), (opens - TICK, closes)
 
 
 def refused(definition: CampaignDefinition, name: str, now: datetime) -> str:
@@ -54,16 +63,13 @@ def test_the_stages_permit_what_the_documents_put_in_them() -> None:
 @pytest.mark.parametrize("definition,key", STAGES, ids=[f"{d.id}:{k}" for d, k in STAGES])
 def test_each_stage_opens_on_its_first_day_and_closes_after_its_last(
         definition: CampaignDefinition, key: str) -> None:
-    stage = definition.stage(key)
-    assert stage is not None
-    opens, closes = first_moment(stage.start), first_moment(stage.end + timedelta(days=1))
-    assert require_stage(definition, key, opens) == stage
-    assert require_stage(definition, key, closes - TICK) == stage
-    for outside in (opens - TICK, closes):
-        message = refused(definition, key, outside)
+    stage, inside, outside = edges(definition, key)
+    assert [require_stage(definition, key, moment) for moment in inside] == [stage] * 2
+    for moment in outside:
+        message = refused(definition, key, moment)
         assert f"{stage.name_zh} ({stage.name_en})" in message
         assert f"{stage.start} to {stage.end} (Asia/Shanghai)" in message
-        assert f"the campaign clock says {outside:%Y-%m-%d %H:%M} (Asia/Shanghai)" in (
+        assert f"the campaign clock says {moment:%Y-%m-%d %H:%M} (Asia/Shanghai)" in (
             message)
 
 
@@ -75,13 +81,10 @@ ACTS = [(d, s.key, a) for d in (HENAN, YEAR) for s in d.stages for a in s.permit
                          ids=[f"{d.id}:{k}:{a}" for d, k, a in ACTS])
 def test_each_act_is_allowed_exactly_while_its_stage_runs(
         definition: CampaignDefinition, key: str, action: str) -> None:
-    stage = definition.stage(key)
-    assert stage is not None
-    opens, closes = first_moment(stage.start), first_moment(stage.end + timedelta(days=1))
-    assert require_stage(definition, action, opens) == stage
-    assert require_stage(definition, action, closes - TICK) == stage
-    for outside in (opens - TICK, closes):
-        message = refused(definition, action, outside)
+    stage, inside, outside = edges(definition, key)
+    assert [require_stage(definition, action, moment) for moment in inside] == [stage] * 2
+    for moment in outside:
+        message = refused(definition, action, moment)
         assert f"is open in {stage.name_zh}" in message
         assert f"{stage.start} to {stage.end}" in message
 
