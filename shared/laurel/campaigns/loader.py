@@ -131,7 +131,7 @@ def _errors(error: ValidationError) -> Iterable[Error]:
             yield base, item["msg"]
 
 
-def _has_inner_errors(loc: tuple, items: Sequence[ErrorDetails]) -> bool:
+def _has_inner_errors(loc: tuple[str | int, ...], items: Sequence[ErrorDetails]) -> bool:
     return any(len(i["loc"]) > len(loc) and i["loc"][:len(loc)] == loc for i in items)
 
 
@@ -162,7 +162,8 @@ class _ParseError(Exception):
 class _StrictLoader(yaml.SafeLoader):
     """Refuses a key given twice: PyYAML would keep the last one in silence."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False
+                          ) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
