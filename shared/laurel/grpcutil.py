@@ -18,11 +18,11 @@ from typing import Any
 
 import grpc
 from google.api import field_behavior_pb2
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FieldDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
@@ -361,10 +361,10 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names = list(service_names)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME],
-            self.server,
-        )
+        served = [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME,
+                  REFLECTION_V1]
+        reflection.enable_server_reflection(served, self.server)
+        self.server.add_generic_rpc_handlers([reflection_v1_handler(served)])
         self.port = (
             self.server.add_secure_port(address, tls.credentials()) if tls
             else self.server.add_insecure_port(address)
@@ -382,6 +382,53 @@ class GrpcServer:
         await self.server.stop(grace)
         if self.security_log is not None:
             self.security_log.close()
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+REFLECTION_V1_FILE = "grpc/reflection/v1/reflection.proto"
+
+
+def reflection_v1_handler(service_names: Sequence[str]) -> grpc.GenericRpcHandler:
+    """grpc.reflection.v1, which current grpcurl and Postman ask first.
+
+    grpcio-reflection (1.85) serves only v1alpha. v1 is the same protocol
+    under a new package name (grpc-proto's grpc/reflection/v1/reflection.proto:
+    the same messages with the same field numbers), so the v1alpha servicer
+    answers v1 calls too, the bytes on the wire being identical; the v1 file is
+    derived from v1alpha's and added to the descriptor pool, so a client can
+    also describe the reflection service itself."""
+    _add_reflection_v1_file()
+    servicer = reflection.aio.ReflectionServicer(list(service_names))
+    return grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+        ),
+    })
+
+
+def _add_reflection_v1_file() -> None:
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindFileByName(REFLECTION_V1_FILE)
+        return
+    except KeyError:
+        pass
+    v1alpha, v1 = ".grpc.reflection.v1alpha.", ".grpc.reflection.v1."
+    file = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(file)
+    file.name, file.package = REFLECTION_V1_FILE, "grpc.reflection.v1"
+    file.ClearField("options")  # v1alpha's language package names
+    for message in file.message_type:
+        for field in message.field:
+            if field.HasField("type_name"):
+                field.type_name = field.type_name.replace(v1alpha, v1)
+    for service in file.service:
+        for method in service.method:
+            method.input_type = method.input_type.replace(v1alpha, v1)
+            method.output_type = method.output_type.replace(v1alpha, v1)
+    pool.Add(file)
 
 
 def client_channel(
