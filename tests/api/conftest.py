@@ -4,9 +4,12 @@ AuditService over their stores, each on its own port."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -19,6 +22,19 @@ from laurel.runtime import ServiceRuntime
 from laurel.scoring.bootstrap import build_scoring
 
 AUDIT = "audit"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_tool(name: str) -> ModuleType:
+    """A module of tools/api (not a package), loaded by path."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "api" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while loading
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass
