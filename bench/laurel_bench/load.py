@@ -148,7 +148,7 @@ async def _prepare(address: str, tag: str, hospitals: int, concurrency: int) -> 
 
     async def register(org: dict[str, Any]) -> None:
         try:
-            await stub.RegisterOrganization(intake_pb2.Organization(**org),
+            await stub.RegisterOrganization(intake_pb2.RegisterOrganizationRequest(**org),
                                             metadata=organizer_md, timeout=RPC_TIMEOUT)
         except grpc.aio.AioRpcError as error:
             if error.code() != grpc.StatusCode.ALREADY_EXISTS:
@@ -356,7 +356,7 @@ def kafka_round_trip(bootstrap: str, count: int, value_bytes: int = 2048) -> dic
     from laurel.broker import ensure_topics
     from laurel.config import KafkaSettings
 
-    settings = KafkaSettings(bootstrap)
+    settings = KafkaSettings(bootstrap=bootstrap)
     topic = f"bench.roundtrip.{uuid.uuid4().hex[:8]}"
     ensure_topics(settings, [topic])
     producer = KafkaProducer(**{**settings.producer_options(), "linger_ms": 0})
@@ -426,10 +426,10 @@ async def _campaign_stage(address: str, tag: str, registered: bool, stage: str,
                 endorser)
         if stage == "forward":
             return (stub.ForwardNomination,
-                    intake_pb2.NominationRef(nomination_id=nomination_id), endorser)
+                    intake_pb2.ForwardNominationRequest(nomination_id=nomination_id), endorser)
         if stage == "receive":
             return (stub.ReceiveNomination,
-                    intake_pb2.NominationRef(nomination_id=nomination_id),
+                    intake_pb2.ReceiveNominationRequest(nomination_id=nomination_id),
                     metadata_for(ORGANIZER))
         raise ValueError(f"unknown stage {stage}")
 

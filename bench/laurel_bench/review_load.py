@@ -209,7 +209,8 @@ async def _reviewers(review: str, tag: str, per_group: dict[str, int],
     organizer = metadata_for(ORGANIZER)
     pool = reviewer_pool(tag, per_group)
     with Meter() as meter:
-        await _bounded([calls.call(stub.RegisterReviewer, rv.Reviewer(**r), organizer)
+        await _bounded([calls.call(stub.RegisterReviewer, rv.RegisterReviewerRequest(**r),
+                                   organizer)
                         for r in pool], concurrency)
     await channel.close()
     return calls.result(meter, reviewers=len(pool),

@@ -75,7 +75,7 @@ def _changes(pairs: list[str]) -> dict[str, str]:
     return changes
 
 
-def _ack(reply: pb.Ack) -> int:
+def _ack(reply: Any) -> int:
     print(f"{reply.id}: now at version {reply.version}")
     return 0
 
@@ -91,28 +91,28 @@ def _return(client: Any, args: argparse.Namespace) -> int:
 
 
 def _reject(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.RejectNomination(pb.ReturnNominationRequest(
+    return _ack(client.intake.RejectNomination(pb.RejectNominationRequest(
         nomination_id=args.nomination_id, reasons=args.reasons), metadata=client.md()))
 
 
 def _forward(client: Any, args: argparse.Namespace) -> int:
     return _ack(client.intake.ForwardNomination(
-        pb.NominationRef(nomination_id=args.nomination_id), metadata=client.md()))
+        pb.ForwardNominationRequest(nomination_id=args.nomination_id), metadata=client.md()))
 
 
 def _receive(client: Any, args: argparse.Namespace) -> int:
     return _ack(client.intake.ReceiveNomination(
-        pb.NominationRef(nomination_id=args.nomination_id), metadata=client.md()))
+        pb.ReceiveNominationRequest(nomination_id=args.nomination_id), metadata=client.md()))
 
 
 def _resubmit(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.ResubmitNomination(pb.FieldChanges(
+    return _ack(client.intake.ResubmitNomination(pb.ResubmitNominationRequest(
         nomination_id=args.nomination_id, fields=_changes(args.changes),
         reason=args.reason), metadata=client.md()))
 
 
 def _amend(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.AmendNomination(pb.FieldChanges(
+    return _ack(client.intake.AmendNomination(pb.AmendNominationRequest(
         nomination_id=args.nomination_id, fields=_changes(args.changes),
         reason=args.reason), metadata=client.md()))
 
@@ -139,7 +139,7 @@ def _list(client: Any, args: argparse.Namespace) -> int:
 
 def _history(client: Any, args: argparse.Namespace) -> int:
     reply = client.intake.GetNominationHistory(
-        pb.NominationRef(nomination_id=args.nomination_id), metadata=client.md())
+        pb.GetNominationHistoryRequest(nomination_id=args.nomination_id), metadata=client.md())
     if args.json:
         print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True),
                          ensure_ascii=False, indent=2))

@@ -62,7 +62,7 @@ class LaurelClient:
         return self.intake.SubmitNomination(request, metadata=self.md(), timeout=10)
 
     def nomination(self, nomination_id: str, as_of: datetime | None = None
-                   ) -> intake_pb2.Nomination:
+                   ) -> intake_pb2.GetNominationResponse:
         request = intake_pb2.GetNominationRequest(nomination_id=nomination_id)
         if as_of is not None:
             request.as_of.FromDatetime(as_of if as_of.tzinfo else as_of.astimezone())

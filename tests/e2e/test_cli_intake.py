@@ -38,7 +38,7 @@ async def intake_address(service_env: dict[str, str]) -> AsyncIterator[str]:
     stub = intake_pb2_grpc.IntakeServiceStub(channel)
     for org in demo_organizations():
         if org["organization_id"] in {"henan-center", "zhengzhou", "zhengzhou-peoples"}:
-            await stub.RegisterOrganization(pb.Organization(**org),
+            await stub.RegisterOrganization(pb.RegisterOrganizationRequest(**org),
                                             metadata=call_metadata(ORGANIZER))
     await stub.SetCampaignClock(campaign_clock_request(), metadata=call_metadata(ORGANIZER))
     yield f"127.0.0.1:{runtime.grpc.port}"

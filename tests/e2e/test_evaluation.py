@@ -104,7 +104,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
 ) -> None:
     env = {**service_env, "LAUREL_REVIEW_REMINDER_POLL_S": "0",
            "LAUREL_TOPIC_COMPLIANCE": service_env["LAUREL_TOPIC_INTAKE"] + ".compliance"}
-    kafka = KafkaSettings(env["LAUREL_KAFKA_BOOTSTRAP"])
+    kafka = KafkaSettings(bootstrap=env["LAUREL_KAFKA_BOOTSTRAP"])
     ensure_topics(kafka, [env["LAUREL_TOPIC_COMPLIANCE"]])
     scoring = await build_scoring(load_settings("scoring", env), env)
     review = await build_review(load_settings("review", env), env)
@@ -145,7 +145,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
 
         # -- review: reviewers, a panel, assignment without conflicts -------------
         for rid, organization, jurisdiction, group in REVIEWERS:
-            await review_api.RegisterReviewer(rv.Reviewer(
+            await review_api.RegisterReviewer(rv.RegisterReviewerRequest(
                 reviewer_id=rid, name=rid, organization_id=organization,
                 jurisdiction_id=jurisdiction, group=group), metadata=org)
         await review_api.FormPanel(rv.FormPanelRequest(
@@ -184,7 +184,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
         assert recused.replacement.group == "media"
 
         # -- a complaint mid-stage flips post-5 ----------------------------------------
-        ack = await score_api.RecordComplaint(sc.ComplianceReport(
+        ack = await score_api.RecordComplaint(sc.RecordComplaintRequest(
             entry_id="c-7", subject_kind="department",
             subject_id="xinxiang-peoples-ward", occurred_on="2021-06-05",
             source="12320 hotline", summary="rude to a patient's family"),
@@ -269,7 +269,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
                                                                      "lowest"}
 
         # -- decisions on the result review heard of, and publication -----------------------
-        async def result_noted() -> rv.Round | None:
+        async def result_noted() -> rv.GetRoundResponse | None:
             got = await review_api.GetRound(rv.GetRoundRequest(round_id=ROUND),
                                             metadata=org)
             return got if got.latest_result_version == ranking.version else None

@@ -72,7 +72,7 @@ class Intake:
         return reply.nomination_id
 
     async def get(self, nomination_id: str, actor: Actor = CENTER,
-                  as_of: datetime | None = None) -> pb.Nomination:
+                  as_of: datetime | None = None) -> pb.GetNominationResponse:
         request = pb.GetNominationRequest(nomination_id=nomination_id)
         if as_of is not None:
             request.as_of.FromDatetime(as_of)
@@ -92,7 +92,7 @@ async def intake(service_env: dict[str, str]) -> AsyncIterator[Intake]:
     for org in demo_organizations():
         if org["organization_id"] in {"henan-center", "zhengzhou", "kaifeng", COUNTY,
                                       "kaifeng-peoples", PROVINCIAL}:
-            await stub.RegisterOrganization(pb.Organization(**org),
+            await stub.RegisterOrganization(pb.RegisterOrganizationRequest(**org),
                                             metadata=call_metadata(ORGANIZER))
     await stub.SetCampaignClock(campaign_clock_request(), metadata=call_metadata(ORGANIZER))
     yield Intake(runtime, stub, channel, settings.topics.intake, settings.kafka.bootstrap)
@@ -142,7 +142,7 @@ async def test_county_nomination_is_returned_corrected_endorsed_forwarded_receiv
     assert error.code() in (grpc.StatusCode.PERMISSION_DENIED,
                             grpc.StatusCode.FAILED_PRECONDITION)
     # ...nor can the center receive it before the commission forwards it.
-    error = await refused(intake.call("ReceiveNomination", pb.NominationRef(
+    error = await refused(intake.call("ReceiveNomination", pb.ReceiveNominationRequest(
         nomination_id=nomination_id), CENTER))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
@@ -153,20 +153,20 @@ async def test_county_nomination_is_returned_corrected_endorsed_forwarded_receiv
     assert returned.status == "returned"
     assert list(returned.return_reasons) == ["联系人手机号码有误，请更正"]
 
-    await intake.call("ResubmitNomination", pb.FieldChanges(
+    await intake.call("ResubmitNomination", pb.ResubmitNominationRequest(
         nomination_id=nomination_id, fields={"contact.mobile": "13912345678"}),
         nominator(COUNTY))
     await intake.call("EndorseNomination", pb.EndorseNominationRequest(
         nomination_id=nomination_id, opinion="经审核，同意推荐。"), endorser("zhengzhou"))
-    await intake.call("ForwardNomination", pb.NominationRef(nomination_id=nomination_id),
+    await intake.call("ForwardNomination", pb.ForwardNominationRequest(nomination_id=nomination_id),
                       endorser("zhengzhou"))
-    await intake.call("ReceiveNomination", pb.NominationRef(nomination_id=nomination_id),
+    await intake.call("ReceiveNomination", pb.ReceiveNominationRequest(nomination_id=nomination_id),
                       CENTER)
 
     received = await intake.get(nomination_id)
     assert received.status == "received"
     assert received.fields["contact.mobile"] == "13912345678"
-    history = await intake.call("GetNominationHistory", pb.NominationRef(
+    history = await intake.call("GetNominationHistory", pb.GetNominationHistoryRequest(
         nomination_id=nomination_id), CENTER)
     assert [e.event_type for e in history.entries] == [
         "NominationSubmitted", "NominationReturned", "NominationResubmitted",
@@ -191,7 +191,7 @@ async def test_provincial_hospital_goes_straight_to_the_center(intake: Intake) -
         nomination_id=nomination_id, opinion="同意"), endorser("zhengzhou")))
     assert error.code() in (grpc.StatusCode.PERMISSION_DENIED,
                             grpc.StatusCode.FAILED_PRECONDITION)
-    await intake.call("ReceiveNomination", pb.NominationRef(nomination_id=nomination_id),
+    await intake.call("ReceiveNomination", pb.ReceiveNominationRequest(nomination_id=nomination_id),
                       CENTER)
     assert (await intake.get(nomination_id)).status == "received"
 
@@ -232,7 +232,7 @@ async def test_a_leader_needs_a_live_benchmark_and_loses_eligibility_with_it(
     after = await intake.get(leader)
     assert not after.eligible
     assert benchmark in after.ineligible_reason
-    history = await intake.call("GetNominationHistory", pb.NominationRef(
+    history = await intake.call("GetNominationHistory", pb.GetNominationHistoryRequest(
         nomination_id=leader), CENTER)
     assert history.entries[-1].event_type == "NominationMarkedIneligible"
     assert "requires_live_nomination" in history.entries[-1].details_json
@@ -243,14 +243,14 @@ async def test_a_rejected_benchmark_also_leaves_the_leader_ineligible(
 ) -> None:
     benchmark = await intake.submit(COUNTY, "ten_measures_benchmark")
     leader = await intake.submit(COUNTY, "quality_service_leader", "王明")
-    error = await refused(intake.call("RejectNomination", pb.ReturnNominationRequest(
+    error = await refused(intake.call("RejectNomination", pb.RejectNominationRequest(
         nomination_id=benchmark, reasons=["不同意推荐"]), endorser("kaifeng")))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
-    error = await refused(intake.call("RejectNomination", pb.ReturnNominationRequest(
+    error = await refused(intake.call("RejectNomination", pb.RejectNominationRequest(
         nomination_id=benchmark, reasons=[" "]), endorser("zhengzhou")))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
 
-    await intake.call("RejectNomination", pb.ReturnNominationRequest(
+    await intake.call("RejectNomination", pb.RejectNominationRequest(
         nomination_id=benchmark, reasons=["自评材料与实际不符，不同意推荐"]),
         endorser("zhengzhou"))
     rejected = await intake.get(benchmark)
@@ -259,7 +259,7 @@ async def test_a_rejected_benchmark_also_leaves_the_leader_ineligible(
     after = await intake.get(leader)
     assert not after.eligible and "rejected" in after.ineligible_reason
     # Rejection is final: the hospital cannot resubmit it...
-    error = await refused(intake.call("ResubmitNomination", pb.FieldChanges(
+    error = await refused(intake.call("ResubmitNomination", pb.ResubmitNominationRequest(
         nomination_id=benchmark, fields={"hospital_profile": "补充"}), nominator(COUNTY)))
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     # ...but its quota is free again for a new nomination.
@@ -308,7 +308,7 @@ async def test_only_the_campaigns_organizer_moves_its_clock_or_receives(
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "does not organize henan-2021" in error.details()
     nomination_id = await intake.submit(PROVINCIAL, "ten_measures_benchmark")
-    error = await refused(intake.call("ReceiveNomination", pb.NominationRef(
+    error = await refused(intake.call("ReceiveNomination", pb.ReceiveNominationRequest(
         nomination_id=nomination_id), other))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
 
@@ -349,25 +349,25 @@ async def test_a_draft_is_saved_partially_then_submitted_and_amended_with_histor
     category = HENAN.category("single_measure_benchmark")
     full = specimen_fields(category)
     partial = {k: v for k, v in list(full.items())[:3]}
-    draft = await intake.call("DraftNomination", pb.NominationInput(
+    draft = await intake.call("DraftNomination", pb.DraftNominationRequest(
         campaign_id="henan-2021", category="single_measure_benchmark",
         nominee=pb.Nominee(kind="measure", name="诊间结算", organization_id=COUNTY),
         fields=partial), nominator(COUNTY))
     assert (await intake.get(draft.id, nominator(COUNTY))).status == "draft"
 
     # A draft may be incomplete, but a submission may not.
-    error = await refused(intake.call("SubmitDraft", pb.NominationRef(
+    error = await refused(intake.call("SubmitDraft", pb.SubmitDraftRequest(
         nomination_id=draft.id), nominator(COUNTY)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    await intake.call("SaveDraft", pb.FieldChanges(nomination_id=draft.id, fields=full),
+    await intake.call("SaveDraft", pb.SaveDraftRequest(nomination_id=draft.id, fields=full),
                       nominator(COUNTY))
-    await intake.call("SubmitDraft", pb.NominationRef(nomination_id=draft.id),
+    await intake.call("SubmitDraft", pb.SubmitDraftRequest(nomination_id=draft.id),
                       nominator(COUNTY))
-    await intake.call("AmendNomination", pb.FieldChanges(
+    await intake.call("AmendNomination", pb.AmendNominationRequest(
         nomination_id=draft.id, fields={"measures": "diverse_payment,one_stop_services"},
         reason="补充举措"), nominator(COUNTY))
 
-    history = await intake.call("GetNominationHistory", pb.NominationRef(
+    history = await intake.call("GetNominationHistory", pb.GetNominationHistoryRequest(
         nomination_id=draft.id), CENTER)
     amended = history.entries[-1]
     assert amended.event_type == "NominationAmended"
@@ -429,7 +429,7 @@ async def test_state_as_of_a_past_time_equals_what_get_nomination_returned_then(
     intake: Intake,
 ) -> None:
     nomination_id = await intake.submit(COUNTY, "ten_measures_benchmark")
-    seen: list[tuple[datetime, pb.Nomination]] = []
+    seen: list[tuple[datetime, pb.GetNominationResponse]] = []
 
     async def observe() -> None:
         await asyncio.sleep(0.01)
@@ -440,7 +440,7 @@ async def test_state_as_of_a_past_time_equals_what_get_nomination_returned_then(
     await intake.call("ReturnNomination", pb.ReturnNominationRequest(
         nomination_id=nomination_id, reasons=["请补充医院简介"]), endorser("zhengzhou"))
     await observe()
-    await intake.call("ResubmitNomination", pb.FieldChanges(
+    await intake.call("ResubmitNomination", pb.ResubmitNominationRequest(
         nomination_id=nomination_id, fields={"hospital_profile": "三级甲等综合医院。"}),
         nominator(COUNTY))
     await observe()

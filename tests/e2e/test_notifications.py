@@ -543,7 +543,7 @@ async def test_a_nominations_life_through_intake_produces_its_emails_and_inbox(
         for org in demo_organizations():
             if org["organization_id"] in {"henan-center", "lankao", "lankao-peoples"}:
                 await stub.RegisterOrganization(
-                    intake_pb2.Organization(**org), metadata=call_metadata(ORGANIZER)
+                    intake_pb2.RegisterOrganizationRequest(**org), metadata=call_metadata(ORGANIZER)
                 )
         # henan-2021 took nominations in late 2021: move its (recorded) clock there
         await stub.SetCampaignClock(
@@ -581,7 +581,7 @@ async def test_a_nominations_life_through_intake_produces_its_emails_and_inbox(
             metadata=call_metadata(endorser),
         )
         await stub.ResubmitNomination(
-            intake_pb2.FieldChanges(
+            intake_pb2.ResubmitNominationRequest(
                 nomination_id=nid,
                 fields={"hospital_opinion.seal": "兰考县人民医院（公章）"},
             ),

@@ -100,7 +100,7 @@ async def review(database_url: str, tmp_path) -> AsyncIterator[Served]:  # noqa:
                 "fields": {"department_name": f"{nid} ward"}}, "intake")
             served.deliver("NominationReceived", {"nomination_id": nid}, "intake")
         for rid, org, jurisdiction, group in REVIEWERS:
-            await served.stub.RegisterReviewer(pb.Reviewer(
+            await served.stub.RegisterReviewer(pb.RegisterReviewerRequest(
                 reviewer_id=rid, name=rid, organization_id=org,
                 jurisdiction_id=jurisdiction, group=group,
                 email=f"{rid}@example.invalid", language="zh"), metadata=md())

@@ -100,10 +100,11 @@ async def scoring(database_url: str, tmp_path) -> AsyncIterator[Served]:  # noqa
         await runtime.stop()
 
 
-def complaint(entry_id: str, subject: str, on: str = "2021-06-05") -> pb.ComplianceReport:
-    return pb.ComplianceReport(entry_id=entry_id, subject_kind="department",
-                               subject_id=subject, occurred_on=on,
-                               source="12320 hotline", summary="rude to a family")
+def complaint(entry_id: str, subject: str, on: str = "2021-06-05",
+              message: Any = pb.RecordComplaintRequest) -> Any:
+    return message(entry_id=entry_id, subject_kind="department",
+                   subject_id=subject, occurred_on=on,
+                   source="12320 hotline", summary="rude to a family")
 
 
 async def test_a_complaint_flips_a_post_with_the_entry_named(scoring: Served) -> None:
@@ -157,7 +158,8 @@ async def test_refusals_return_their_status_and_store_nothing(scoring: Served) -
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [f for f, _ in violations_of(raised.value)] == ["occurred_on"]
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await scoring.stub.RecordPenalty(complaint("p-1", "hospital-1-ward"),
+        await scoring.stub.RecordPenalty(complaint("p-1", "hospital-1-ward",
+                                                   message=pb.RecordPenaltyRequest),
                                          metadata=call_metadata(NOMINATOR))
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as raised:

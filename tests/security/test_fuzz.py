@@ -164,7 +164,7 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
     with grpc.insecure_channel(served.address("intake")) as channel:
         intake = intake_pb2_grpc.IntakeServiceStub(channel)
         for org in demo_organizations()[:12]:
-            intake.RegisterOrganization(ip.Organization(**org), metadata=organizer)
+            intake.RegisterOrganization(ip.RegisterOrganizationRequest(**org), metadata=organizer)
         intake.SetCampaignClock(campaign_clock_request(), metadata=organizer)
         category = HENAN.category(CATEGORY)
         nid = intake.SubmitNomination(ip.SubmitNominationRequest(
@@ -178,8 +178,8 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
             kind="case", content=b"%PDF-1.7\n%fuzz\n%%EOF\n"), metadata=metadata["nominator"])
         intake.EndorseNomination(ip.EndorseNominationRequest(
             nomination_id=nid, opinion="同意推荐"), metadata=endorser)
-        intake.ForwardNomination(ip.NominationRef(nomination_id=nid), metadata=endorser)
-        intake.ReceiveNomination(ip.NominationRef(nomination_id=nid), metadata=organizer)
+        intake.ForwardNomination(ip.ForwardNominationRequest(nomination_id=nid), metadata=endorser)
+        intake.ReceiveNomination(ip.ReceiveNominationRequest(nomination_id=nid), metadata=organizer)
 
     apps = served.apps
     review_inbox = ReviewInbox(served.stores["review"], apps["review"].projection)
@@ -200,7 +200,7 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
     with grpc.insecure_channel(served.address("review")) as channel:
         review = review_pb2_grpc.ReviewServiceStub(channel)
         for rid, org, jurisdiction, group in REVIEWERS:
-            review.RegisterReviewer(rv.Reviewer(
+            review.RegisterReviewer(rv.RegisterReviewerRequest(
                 reviewer_id=rid, name=rid, organization_id=org,
                 jurisdiction_id=jurisdiction, group=group), metadata=organizer)
         review.FormPanel(rv.FormPanelRequest(
@@ -213,7 +213,7 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
         review.OpenRound(rv.OpenRoundRequest(round_id=ROUND, deadline=deadline),
                          metadata=organizer)
     with grpc.insecure_channel(served.address("scoring")) as channel:
-        scoring_pb2_grpc.ScoringServiceStub(channel).RecordComplaint(sc.ComplianceReport(
+        scoring_pb2_grpc.ScoringServiceStub(channel).RecordComplaint(sc.RecordComplaintRequest(
             entry_id=ENTRY, subject_kind="organization", subject_id=HOSPITAL,
             occurred_on="2021-03-01", source="fuzz", summary="候诊时间过长"),
             metadata=organizer)

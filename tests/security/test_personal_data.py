@@ -50,7 +50,8 @@ async def test_contact_details_stay_out_of_logs_and_traces(
         for org in ({"organization_id": "zhengzhou", "kind": "commission", "name": "郑州"},
                     {"organization_id": "zhengzhou-peoples", "kind": "hospital",
                      "name": "郑州人民医院", "jurisdiction_id": "zhengzhou"}):
-            await stub.RegisterOrganization(pb.Organization(**org), metadata=organizer)
+            await stub.RegisterOrganization(pb.RegisterOrganizationRequest(**org),
+                                            metadata=organizer)
         await stub.SetCampaignClock(campaign_clock_request(), metadata=organizer)
 
         def request(phone: str, email: str) -> pb.SubmitNominationRequest:

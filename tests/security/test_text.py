@@ -42,6 +42,14 @@ def test_clean_composes_drops_invisible_characters_and_unifies_line_ends() -> No
     assert clean("name", COMPOSED) == COMPOSED  # clean text passes unchanged
 
 
+def test_free_text_is_composed_but_never_folded() -> None:
+    """NFC keeps what was typed: full-width digits, an ideographic indent and
+    compatibility characters stay in free text (`laurel.normalize` folds only
+    structured values)."""
+    typed = "\u3000\u3000第１２３号：ﬁ　Ｊｏｓｅ　Jose\u0301"
+    assert clean("profile", typed) == "\u3000\u3000第１２３号：ﬁ　Ｊｏｓｅ　José"
+
+
 @pytest.mark.parametrize("bad", ["a\x00b", "\x1b[2J", "x\x7f", "\x85next", "bell\x07"])
 def test_control_characters_are_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(InvalidArgument) as raised:
@@ -88,7 +96,8 @@ async def test_intake_stores_text_normalized_and_refuses_control_characters(
     async with client_channel(served.address("intake")) as channel:
         intake = intake_pb2_grpc.IntakeServiceStub(channel)
         for org in demo_organizations()[:12]:
-            await intake.RegisterOrganization(ip.Organization(**org), metadata=organizer)
+            await intake.RegisterOrganization(ip.RegisterOrganizationRequest(**org),
+                                              metadata=organizer)
         await intake.SetCampaignClock(campaign_clock_request(), metadata=organizer)
         fields = specimen_fields(category) | {field: DECOMPOSED}
         nid = (await intake.SubmitNomination(ip.SubmitNominationRequest(
@@ -105,7 +114,7 @@ async def test_intake_stores_text_normalized_and_refuses_control_characters(
 
         before = served.stores["intake"].last_position()
         for call, name in [
-            (intake.ResubmitNomination(ip.FieldChanges(
+            (intake.ResubmitNomination(ip.ResubmitNominationRequest(
                 nomination_id=nid, fields={field: "含\x00空字符"}), metadata=nominator),
              f"fields[{field}]"),
             (intake.EndorseNomination(ip.EndorseNominationRequest(
@@ -128,7 +137,7 @@ async def test_review_and_scoring_store_text_normalized(serve: Any, keys: Any) -
     organizer = keys.metadata("organizer")
     async with client_channel(served.address("review")) as channel:
         review = review_pb2_grpc.ReviewServiceStub(channel)
-        await review.RegisterReviewer(rv.Reviewer(
+        await review.RegisterReviewer(rv.RegisterReviewerRequest(
             reviewer_id="reviewer-matrix", name=DECOMPOSED, organization_id="zzu",
             group="industry_expert"), metadata=organizer)
         await review.DeclareConflict(rv.DeclareConflictRequest(
@@ -147,14 +156,14 @@ async def test_review_and_scoring_store_text_normalized(serve: Any, keys: Any) -
 
     async with client_channel(served.address("scoring")) as channel:
         scoring = scoring_pb2_grpc.ScoringServiceStub(channel)
-        await scoring.RecordComplaint(sc.ComplianceReport(
+        await scoring.RecordComplaint(sc.RecordComplaintRequest(
             entry_id="c-1", subject_kind="organization", subject_id="zhengzhou-peoples",
             occurred_on="2021-03-01", source="12320", summary=DECOMPOSED),
             metadata=organizer)
         listed = await scoring.ListComplianceEntries(
             sc.ListComplianceEntriesRequest(), metadata=organizer)
         assert [e.summary for e in listed.entries] == [COMPOSED]
-        error = await _refused(scoring.RecordComplaint(sc.ComplianceReport(
+        error = await _refused(scoring.RecordComplaint(sc.RecordComplaintRequest(
             entry_id="c-2", subject_kind="organization", subject_id="zhengzhou-peoples",
             occurred_on="20210301", source="12320", summary="x"), metadata=organizer))
         assert [f for f, _ in violations_of(error)] == ["occurred_on"]

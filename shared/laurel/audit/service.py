@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -48,6 +48,7 @@ from laurel.eventstore import EventStore, Projection
 
 AUDITOR = "auditor"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuditService"].full_name
+C = TypeVar("C", pb.Checkpoint, pb.GetCheckpointResponse)
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$")
 
 
@@ -62,7 +63,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self.key = key
         self.projections_of = projections_of
 
-    async def GetNominationTimeline(self, request: Any, context: Any) -> pb.Timeline:
+    async def GetNominationTimeline(
+        self, request: Any, context: Any
+    ) -> pb.GetNominationTimelineResponse:
         _require_auditor()
         nomination_id = _nomination_id(request.nomination_id)
         as_of = _moment(request, "as_of")
@@ -80,18 +83,18 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 f"id (stores searched: {', '.join(sorted(self.stores))})",
                 field="nomination_id",
             )
-        return pb.Timeline(
+        return pb.GetNominationTimelineResponse(
             nomination_id=nomination_id, entries=[_entry(e) for e in entries]
         )
 
-    async def GetStateAsOf(self, request: Any, context: Any) -> pb.StateAsOf:
+    async def GetStateAsOf(self, request: Any, context: Any) -> pb.GetStateAsOfResponse:
         _require_auditor()
         subject_id = _subject_id(request.subject_id, "subject_id")
         as_of = _moment(request, "as_of") or utcnow()
         state = await asyncio.to_thread(
             state_as_of, self.stores, subject_id, as_of, self.projections_of
         )
-        return pb.StateAsOf(
+        return pb.GetStateAsOfResponse(
             subject_id=subject_id,
             as_of=_timestamp(as_of),
             rows=[
@@ -114,7 +117,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             stores=reports,
         )
 
-    async def GetCheckpoint(self, request: Any, context: Any) -> pb.Checkpoint:
+    async def GetCheckpoint(self, request: Any, context: Any) -> pb.GetCheckpointResponse:
         _require_auditor()
         name = self._store_name(request.store, "store")
         checkpoints = await asyncio.to_thread(recorded_checkpoints, self.stores[name])
@@ -124,7 +127,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 "or run `laurel audit checkpoint`",
                 field="store",
             )
-        return _checkpoint(max(checkpoints, key=lambda c: c.up_to_position))
+        return _checkpoint(max(checkpoints, key=lambda c: c.up_to_position),
+                           pb.GetCheckpointResponse)
 
     async def SignCheckpoint(
         self, request: Any, context: Any
@@ -138,9 +142,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             signed = await asyncio.to_thread(
                 lambda: [create_checkpoint(self.stores[n], n, key) for n in names]
             )
-        return pb.SignCheckpointResponse(checkpoints=[_checkpoint(c) for c in signed])
+        return pb.SignCheckpointResponse(
+            checkpoints=[_checkpoint(c, pb.Checkpoint) for c in signed]
+        )
 
-    async def ExportNomination(self, request: Any, context: Any) -> pb.EvidencePackage:
+    async def ExportNomination(
+        self, request: Any, context: Any
+    ) -> pb.ExportNominationResponse:
         _require_auditor()
         key = self._signing_key()
         with _refusal():
@@ -148,7 +156,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
 
     async def _package(
         self, request: Any, key: Ed25519PrivateKey
-    ) -> pb.EvidencePackage:
+    ) -> pb.ExportNominationResponse:
         if request.WhichOneof("scope") == "campaign_id":
             campaign_id = _subject_id(request.campaign_id, "campaign_id")
             manifest, files = await asyncio.to_thread(
@@ -165,7 +173,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 raise NotFound(
                     f"no events of nomination {nomination_id}", "nomination_id"
                 )
-        return pb.EvidencePackage(
+        return pb.ExportNominationResponse(
             key_id=manifest["key_id"],
             events_per_store=manifest["stores"],
             files=[pb.PackageFile(name=n, content=c) for n, c in files],
@@ -310,6 +318,6 @@ def _link(broken: ChainBreak) -> pb.BrokenLink:
     )
 
 
-def _checkpoint(checkpoint: Checkpoint) -> pb.Checkpoint:
+def _checkpoint(checkpoint: Checkpoint, message: type[C]) -> C:
     data = checkpoint.to_dict()
-    return pb.Checkpoint(**data, json=canonical_json(data))
+    return message(**data, json=canonical_json(data))

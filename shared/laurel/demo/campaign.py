@@ -170,21 +170,21 @@ class CampaignRun:
     registered_organizations: int = 0
     # The returned-and-corrected nomination: GetNomination as answered, and when.
     tracked: str = ""
-    observed: list[tuple[datetime, ip.Nomination]] = field(default_factory=list)
+    observed: list[tuple[datetime, ip.GetNominationResponse]] = field(default_factory=list)
     assignments: dict[str, list[rv.Assignment]] = field(default_factory=dict)
-    conflict_explained: rv.AssignmentExplanation | None = None
-    declared_conflict_explained: rv.AssignmentExplanation | None = None
+    conflict_explained: rv.ExplainAssignmentResponse | None = None
+    declared_conflict_explained: rv.ExplainAssignmentResponse | None = None
     recusal: rv.RecuseResponse | None = None
     recused_nomination: str = ""
-    complaint_ack: sc.ComplianceAck | None = None
-    flipped: sc.Eligibility | None = None
+    complaint_ack: sc.RecordComplaintResponse | None = None
+    flipped: sc.GetEligibilityResponse | None = None
     # Before submitting: what a reviewer read of a nomination another had scored.
     blind_before: rv.GetReviewsResponse | None = None
     blind_after: rv.GetReviewsResponse | None = None
     blind_reader: str = ""
     reviews_submitted: int = 0
-    rankings: dict[str, sc.Ranking] = field(default_factory=dict)
-    breakdowns: dict[str, sc.ScoreBreakdown] = field(default_factory=dict)
+    rankings: dict[str, sc.GetRankingResponse] = field(default_factory=dict)
+    breakdowns: dict[str, sc.GetScoreBreakdownResponse] = field(default_factory=dict)
     published: dict[str, rv.PublishResultsResponse] = field(default_factory=dict)
     approved: list[np_.ApproveNotificationBatchResponse] = field(default_factory=list)
     deliveries: list[np_.EmailDelivery] = field(default_factory=list)
@@ -211,8 +211,8 @@ async def observe(apis: Apis, run: CampaignRun) -> None:
 
 async def register_organizations(apis: Apis, plan: Plan) -> int:
     """The Henan tree, and the departments the warm-service posts belong to."""
-    orgs = [ip.Organization(**o) for o in demo_organizations()]
-    orgs += [ip.Organization(organization_id=e.department, kind="department",
+    orgs = [ip.RegisterOrganizationRequest(**o) for o in demo_organizations()]
+    orgs += [ip.RegisterOrganizationRequest(organization_id=e.department, kind="department",
                              name=e.nominee, parent_id=e.hospital)
              for e in plan.entries if e.department]
     registered = 0
@@ -294,7 +294,7 @@ async def route_to_center(apis: Apis, run: CampaignRun, say: Say) -> None:
                 say(f"   {commission.id} returned {entry.nominee}: "
                     f"“{entry.returned['reason']}”")
                 await _observe_if_tracked(apis, run, nid)
-                await apis.intake.ResubmitNomination(ip.FieldChanges(
+                await apis.intake.ResubmitNomination(ip.ResubmitNominationRequest(
                     nomination_id=nid,
                     fields={entry.returned["field"]: entry.returned["corrected"]}),
                     metadata=md(nominator(entry.hospital)))
@@ -304,11 +304,11 @@ async def route_to_center(apis: Apis, run: CampaignRun, say: Say) -> None:
             await apis.intake.EndorseNomination(ip.EndorseNominationRequest(
                 nomination_id=nid, opinion="经审核，同意推荐。"), metadata=md(commission))
             await _observe_if_tracked(apis, run, nid)
-            await apis.intake.ForwardNomination(ip.NominationRef(nomination_id=nid),
+            await apis.intake.ForwardNomination(ip.ForwardNominationRequest(nomination_id=nid),
                                                 metadata=md(commission))
             await _observe_if_tracked(apis, run, nid)
             say(f"   {commission.id} endorsed and forwarded {entry.nominee}")
-        await apis.intake.ReceiveNomination(ip.NominationRef(nomination_id=nid),
+        await apis.intake.ReceiveNomination(ip.ReceiveNominationRequest(nomination_id=nid),
                                             metadata=md(ORGANIZER))
         await _observe_if_tracked(apis, run, nid)
 
@@ -318,9 +318,9 @@ async def _observe_if_tracked(apis: Apis, run: CampaignRun, nomination_id: str) 
         await observe(apis, run)
 
 
-async def await_eligibility(apis: Apis, run: CampaignRun) -> dict[str, sc.Eligibility]:
+async def await_eligibility(apis: Apis, run: CampaignRun) -> dict[str, sc.GetEligibilityResponse]:
     """Scoring heard of every received nomination and decided its rules."""
-    found: dict[str, sc.Eligibility] = {}
+    found: dict[str, sc.GetEligibilityResponse] = {}
 
     async def all_evaluated() -> bool:
         for nid in run.ids.values():
@@ -338,7 +338,7 @@ async def await_eligibility(apis: Apis, run: CampaignRun) -> dict[str, sc.Eligib
 
 async def register_reviewers(apis: Apis, plan: Plan) -> None:
     for r in plan.reviewers:
-        await apis.review.RegisterReviewer(rv.Reviewer(
+        await apis.review.RegisterReviewer(rv.RegisterReviewerRequest(
             reviewer_id=r["id"], name=r["name"], organization_id=r["organization"],
             jurisdiction_id=r.get("jurisdiction", ""), group=r["group"],
             email=f"{r['id']}@reviewers.example.cn"), metadata=md(ORGANIZER))
@@ -412,7 +412,7 @@ async def recuse_one(apis: Apis, run: CampaignRun, say: Say) -> None:
 async def file_complaint(apis: Apis, run: CampaignRun, say: Say) -> None:
     """The hotline's complaint reaches the registry; the post it names flips."""
     c = run.plan.complaint
-    run.complaint_ack = await apis.scoring.RecordComplaint(sc.ComplianceReport(
+    run.complaint_ack = await apis.scoring.RecordComplaint(sc.RecordComplaintRequest(
         entry_id=c["entry_id"], subject_kind="department", subject_id=c["against"],
         occurred_on=c["occurred_on"], source=c["source"], summary=c["summary"]),
         metadata=md(HOTLINE))

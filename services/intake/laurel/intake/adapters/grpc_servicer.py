@@ -25,6 +25,7 @@ from laurel.intake.v1 import intake_pb2_grpc
 from laurel.text import clean, clean_all
 
 T = TypeVar("T")
+R = TypeVar("R")
 Context = grpc.aio.ServicerContext
 
 
@@ -39,37 +40,44 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     # -- organizations ---------------------------------------------------------
 
-    async def _acked(self, call: Callable[..., int], raw_id: str, *args: Any) -> pb.Ack:
+    async def _acked(self, response: Callable[..., R], call: Callable[..., int], raw_id: str,
+                     *args: Any) -> R:
         """A command on one nomination: its id checked, the new version acked."""
         nomination_id = _uuid(raw_id)
-        return pb.Ack(id=nomination_id, version=await run(call, nomination_id, *args))
+        return response(id=nomination_id, version=await run(call, nomination_id, *args))
 
-    async def RegisterOrganization(self, request: pb.Organization, context: Context) -> pb.Ack:
+    async def RegisterOrganization(
+        self, request: pb.RegisterOrganizationRequest, context: Context
+    ) -> pb.RegisterOrganizationResponse:
         org = organizations.Organization(
             request.organization_id, request.kind, clean("name", request.name),
             request.parent_id,
             request.jurisdiction_id, request.provincial_level)
         version = await run(self.app.register_organization, org)
-        return pb.Ack(id=request.organization_id, version=version)
+        return pb.RegisterOrganizationResponse(id=request.organization_id, version=version)
 
     async def GetOrganization(
         self, request: pb.GetOrganizationRequest, context: Context
-    ) -> pb.Organization:
+    ) -> pb.GetOrganizationResponse:
         org = await run(self.app.organization, request.organization_id)
-        return pb.Organization(
+        return pb.GetOrganizationResponse(
             organization_id=org.organization_id, kind=org.kind, name=org.name,
             parent_id=org.parent_id, jurisdiction_id=org.jurisdiction_id,
             provincial_level=org.provincial_level)
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def DraftNomination(self, request: pb.NominationInput, context: Context) -> pb.Ack:
+    async def DraftNomination(
+        self, request: pb.DraftNominationRequest, context: Context
+    ) -> pb.DraftNominationResponse:
         draft = _draft(request)
         version = await run(self.app.draft_nomination, draft)
-        return pb.Ack(id=draft.nomination_id, version=version)
+        return pb.DraftNominationResponse(id=draft.nomination_id, version=version)
 
-    async def SaveDraft(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
-        return await self._acked(self.app.save_draft, request.nomination_id,
+    async def SaveDraft(
+        self, request: pb.SaveDraftRequest, context: Context
+    ) -> pb.SaveDraftResponse:
+        return await self._acked(pb.SaveDraftResponse, self.app.save_draft, request.nomination_id,
                                  clean_all("fields", request.fields))
 
     async def SubmitNomination(
@@ -80,48 +88,66 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return pb.SubmitNominationResponse(nomination_id=draft.nomination_id,
                                            version=version)
 
-    async def SubmitDraft(self, request: pb.NominationRef, context: Context) -> pb.Ack:
+    async def SubmitDraft(
+        self, request: pb.SubmitDraftRequest, context: Context
+    ) -> pb.SubmitDraftResponse:
         nomination_id = _uuid(request.nomination_id)
         version = await run(self.app.submit_nomination, None, nomination_id)
-        return pb.Ack(id=nomination_id, version=version)
+        return pb.SubmitDraftResponse(id=nomination_id, version=version)
 
     async def ReturnNomination(
         self, request: pb.ReturnNominationRequest, context: Context
-    ) -> pb.Ack:
-        return await self._acked(self.app.return_nomination, request.nomination_id,
+    ) -> pb.ReturnNominationResponse:
+        return await self._acked(pb.ReturnNominationResponse, self.app.return_nomination,
+                                 request.nomination_id,
                                  clean_all("reasons", request.reasons))
 
     async def RejectNomination(
-        self, request: pb.ReturnNominationRequest, context: Context
-    ) -> pb.Ack:
-        return await self._acked(self.app.reject_nomination, request.nomination_id,
+        self, request: pb.RejectNominationRequest, context: Context
+    ) -> pb.RejectNominationResponse:
+        return await self._acked(pb.RejectNominationResponse, self.app.reject_nomination,
+                                 request.nomination_id,
                                  clean_all("reasons", request.reasons))
 
-    async def ResubmitNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
-        return await self._acked(self.app.resubmit_nomination, request.nomination_id,
+    async def ResubmitNomination(
+        self, request: pb.ResubmitNominationRequest, context: Context
+    ) -> pb.ResubmitNominationResponse:
+        return await self._acked(pb.ResubmitNominationResponse, self.app.resubmit_nomination,
+                                 request.nomination_id,
                                  clean_all("fields", request.fields))
 
     async def EndorseNomination(
         self, request: pb.EndorseNominationRequest, context: Context
-    ) -> pb.Ack:
-        return await self._acked(self.app.endorse_nomination, request.nomination_id,
+    ) -> pb.EndorseNominationResponse:
+        return await self._acked(pb.EndorseNominationResponse, self.app.endorse_nomination,
+                                 request.nomination_id,
                                  clean("opinion", request.opinion))
 
-    async def ForwardNomination(self, request: pb.NominationRef, context: Context) -> pb.Ack:
-        return await self._acked(self.app.forward_nomination, request.nomination_id)
+    async def ForwardNomination(
+        self, request: pb.ForwardNominationRequest, context: Context
+    ) -> pb.ForwardNominationResponse:
+        return await self._acked(pb.ForwardNominationResponse, self.app.forward_nomination,
+                                 request.nomination_id)
 
-    async def ReceiveNomination(self, request: pb.NominationRef, context: Context) -> pb.Ack:
-        return await self._acked(self.app.receive_nomination, request.nomination_id)
+    async def ReceiveNomination(
+        self, request: pb.ReceiveNominationRequest, context: Context
+    ) -> pb.ReceiveNominationResponse:
+        return await self._acked(pb.ReceiveNominationResponse, self.app.receive_nomination,
+                                 request.nomination_id)
 
-    async def AmendNomination(self, request: pb.FieldChanges, context: Context) -> pb.Ack:
-        return await self._acked(self.app.amend_nomination, request.nomination_id,
+    async def AmendNomination(
+        self, request: pb.AmendNominationRequest, context: Context
+    ) -> pb.AmendNominationResponse:
+        return await self._acked(pb.AmendNominationResponse, self.app.amend_nomination,
+                                 request.nomination_id,
                                  clean_all("fields", request.fields),
                                  clean("reason", request.reason))
 
     async def WithdrawNomination(
         self, request: pb.WithdrawNominationRequest, context: Context
-    ) -> pb.Ack:
-        return await self._acked(self.app.withdraw_nomination, request.nomination_id,
+    ) -> pb.WithdrawNominationResponse:
+        return await self._acked(pb.WithdrawNominationResponse, self.app.withdraw_nomination,
+                                 request.nomination_id,
                                  clean("reason", request.reason))
 
     async def AttachEvidence(
@@ -136,28 +162,28 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     async def GetEvidence(
         self, request: pb.GetEvidenceRequest, context: Context
-    ) -> pb.Evidence:
+    ) -> pb.GetEvidenceResponse:
         nomination_id = _uuid(request.nomination_id)
         attachment = await run(self.app.evidence_of, nomination_id, request.sha256)
         content = await run(self.evidence.get, attachment.sha256)
-        return pb.Evidence(attachment=_attachment(attachment), content=content)
+        return pb.GetEvidenceResponse(attachment=_attachment(attachment), content=content)
 
     # -- queries -----------------------------------------------------------------
 
     async def GetNomination(
         self, request: pb.GetNominationRequest, context: Context
-    ) -> pb.Nomination:
+    ) -> pb.GetNominationResponse:
         nomination_id = _uuid(request.nomination_id)
         as_of = request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None
         nomination = await run(self.app.get_nomination, nomination_id, as_of)
         return to_message(nomination)
 
     async def GetNominationHistory(
-        self, request: pb.NominationRef, context: Context
-    ) -> pb.NominationHistory:
+        self, request: pb.GetNominationHistoryRequest, context: Context
+    ) -> pb.GetNominationHistoryResponse:
         nomination_id = _uuid(request.nomination_id)
         events = await run(self.app.history, nomination_id)
-        return pb.NominationHistory(nomination_id=nomination_id,
+        return pb.GetNominationHistoryResponse(nomination_id=nomination_id,
                                     entries=[_history_entry(e) for e in events])
 
     async def ListNominations(
@@ -172,17 +198,19 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     async def SetCampaignClock(
         self, request: pb.SetCampaignClockRequest, context: Context
-    ) -> pb.Ack:
+    ) -> pb.SetCampaignClockResponse:
         if not request.HasField("now"):
             raise InvalidArgument("say what time it is",
                                   [FieldViolation("now", "required")])
         await run(self.app.set_campaign_clock, request.campaign_id,
                   request.now.ToDatetime(tzinfo=UTC))
-        return pb.Ack(id=request.campaign_id)
+        return pb.SetCampaignClockResponse(id=request.campaign_id)
 
 
 
-def _draft(request: pb.NominationInput | pb.SubmitNominationRequest) -> domain.NominationDraft:
+def _draft(
+    request: pb.DraftNominationRequest | pb.SubmitNominationRequest,
+) -> domain.NominationDraft:
     return domain.NominationDraft(
         nomination_id=_uuid(request.nomination_id, allow_new=True),
         campaign_id=request.campaign_id,
@@ -213,8 +241,8 @@ def _timestamp(text: str) -> Timestamp:
     return stamp
 
 
-def to_message(n: domain.Nomination) -> pb.Nomination:
-    return pb.Nomination(
+def to_message(n: domain.Nomination) -> pb.GetNominationResponse:
+    return pb.GetNominationResponse(
         nomination_id=n.nomination_id, campaign_id=n.campaign_id, category=n.category,
         nominee=pb.Nominee(kind=n.nominee.kind, name=n.nominee.name,
                            organization_id=n.nominee.organization_id),

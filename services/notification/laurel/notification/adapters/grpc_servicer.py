@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,6 +16,7 @@ from laurel.notification.v1 import notification_pb2_grpc
 from laurel.notification.watch import ChangeSignal
 
 WATCH_POLL_SECONDS = 1.0
+N = TypeVar("N", pb.Notification, pb.WatchNotificationsResponse)
 
 
 class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
@@ -37,7 +39,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             request.page_token,
         )
         return pb.ListNotificationsResponse(
-            notifications=[_notification(row) for row in rows],
+            notifications=[_notification(row, pb.Notification) for row in rows],
             next_page_token=next_token,
         )
 
@@ -45,7 +47,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         self,
         request: pb.WatchNotificationsRequest,
         context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[pb.Notification]:
+    ) -> AsyncIterator[pb.WatchNotificationsResponse]:
         recipient = self.app.inbox_owner(request.recipient_id)
         after = checked_cursor("after_cursor", request.after_cursor)
         if not after:
@@ -56,7 +58,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
                 self.app.notifications_since, recipient, request.nomination_id, after
             )
             for row in rows:
-                yield _notification(row)
+                yield _notification(row, pb.WatchNotificationsResponse)
                 after = row["position"]
             if not rows:
                 await self.signal.wait(ticket, WATCH_POLL_SECONDS)
@@ -126,8 +128,8 @@ def _timestamp(text: str) -> Timestamp | None:
     return stamp
 
 
-def _notification(row: dict) -> pb.Notification:
-    return pb.Notification(
+def _notification(row: dict, message: type[N]) -> N:
+    return message(
         notification_id=row["notification_id"],
         recipient_id=row["recipient_id"],
         kind=row["kind"],

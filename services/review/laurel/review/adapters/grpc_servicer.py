@@ -41,29 +41,30 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     # -- reviewers, panels, assignment -------------------------------------------
 
-    async def RegisterReviewer(self, request: pb.Reviewer, context: Context) -> pb.Ack:
+    async def RegisterReviewer(self, request: pb.RegisterReviewerRequest,
+                               context: Context) -> pb.RegisterReviewerResponse:
         reviewer = assignment.Reviewer(
             request.reviewer_id, clean("name", request.name), request.organization_id,
             request.jurisdiction_id, request.group,
             frozenset(request.declared_conflicts))
         version = await run(self.app.register_reviewer, reviewer,
                             {"email": request.email, "language": request.language})
-        return pb.Ack(id=request.reviewer_id, version=version)
+        return pb.RegisterReviewerResponse(id=request.reviewer_id, version=version)
 
     async def DeclareConflict(self, request: pb.DeclareConflictRequest,
-                              context: Context) -> pb.Ack:
+                              context: Context) -> pb.DeclareConflictResponse:
         version = await run(self.app.declare_conflict, request.reviewer_id,
                             request.subject_id, clean("reason", request.reason))
-        return pb.Ack(id=request.reviewer_id, version=version)
+        return pb.DeclareConflictResponse(id=request.reviewer_id, version=version)
 
     async def FormPanel(self, request: pb.FormPanelRequest, context: Context
-                        ) -> pb.Ack:
+                        ) -> pb.FormPanelResponse:
         spec = assignment.PanelSpec(
             request.panel_id, request.campaign_id, request.category,
             _required("round_id", request.round_id), dict(request.mix),
             tuple(request.members), request.seed)
         version = await run(self.app.form_panel, spec)
-        return pb.Ack(id=spec.panel_id or spec.round_id, version=version)
+        return pb.FormPanelResponse(id=spec.panel_id or spec.round_id, version=version)
 
     async def AssignReviewers(self, request: pb.AssignReviewersRequest,
                               context: Context) -> pb.AssignReviewersResponse:
@@ -72,10 +73,10 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
         return pb.AssignReviewersResponse(assignments=[_assignment(p) for p in made])
 
     async def ExplainAssignment(self, request: pb.ExplainAssignmentRequest,
-                                context: Context) -> pb.AssignmentExplanation:
+                                context: Context) -> pb.ExplainAssignmentResponse:
         lines = await run(self.app.explain_assignment, request.round_id,
                           request.nomination_id)
-        return pb.AssignmentExplanation(
+        return pb.ExplainAssignmentResponse(
             round_id=request.round_id, nomination_id=request.nomination_id,
             lines=[pb.ExplanationLine(reviewer_id=x.reviewer_id, group=x.group,
                                       status=x.status, reason=x.reason)
@@ -91,17 +92,17 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
     # -- rounds ---------------------------------------------------------------------
 
     async def OpenRound(self, request: pb.OpenRoundRequest, context: Context
-                        ) -> pb.Ack:
+                        ) -> pb.OpenRoundResponse:
         version = await run(self.app.open_round, request.round_id,
                             _time("deadline", request), list(request.nomination_ids),
                             request.number or 1, request.previous_round_id)
-        return pb.Ack(id=request.round_id, version=version)
+        return pb.OpenRoundResponse(id=request.round_id, version=version)
 
     async def GetRound(self, request: pb.GetRoundRequest, context: Context
-                       ) -> pb.Round:
+                       ) -> pb.GetRoundResponse:
         view = await run(self.app.round_view, request.round_id)
         state = view.round
-        return pb.Round(
+        return pb.GetRoundResponse(
             round_id=state.round_id, campaign_id=state.campaign_id,
             category=state.category, number=state.number, status=state.status,
             deadline=_timestamp(state.deadline),
@@ -122,12 +123,12 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             for row in rows])
 
     async def GetNominationForReview(self, request: pb.GetNominationForReviewRequest,
-                                     context: Context) -> pb.NominationForReview:
+                                     context: Context) -> pb.GetNominationForReviewResponse:
         view = await run(self.app.nomination_for_review, request.round_id,
                          request.nomination_id)
         n, state = view.nomination, view.round
         labels = await run(self._labels, state.campaign_id, state.category)
-        message = pb.NominationForReview(
+        message = pb.GetNominationForReviewResponse(
             round_id=state.round_id, nomination_id=n.nomination_id,
             campaign_id=n.campaign_id, category=n.category,
             nominee_kind=n.nominee_kind, nominee_name=n.nominee_name,
@@ -171,20 +172,20 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             outstanding=[pb.Outstanding(**o) for o in closed["outstanding"]])
 
     async def ReopenRound(self, request: pb.ReopenRoundRequest, context: Context
-                          ) -> pb.Ack:
+                          ) -> pb.ReopenRoundResponse:
         version = await run(self.app.reopen_round, request.round_id,
                             clean("reason", request.reason),
                             _time("deadline", request))
-        return pb.Ack(id=request.round_id, version=version)
+        return pb.ReopenRoundResponse(id=request.round_id, version=version)
 
     # -- decisions --------------------------------------------------------------------
 
     async def RecordDecision(self, request: pb.RecordDecisionRequest,
-                             context: Context) -> pb.Ack:
+                             context: Context) -> pb.RecordDecisionResponse:
         version = await run(self.app.record_decision, request.round_id,
                             request.nomination_id, request.outcome, request.tier,
                             clean("reason", request.reason), request.result_version)
-        return pb.Ack(id=request.nomination_id, version=version)
+        return pb.RecordDecisionResponse(id=request.nomination_id, version=version)
 
     async def PublishResults(self, request: pb.PublishResultsRequest,
                              context: Context) -> pb.PublishResultsResponse:

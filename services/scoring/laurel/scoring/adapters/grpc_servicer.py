@@ -24,6 +24,7 @@ from laurel.scoring.v1 import scoring_pb2_grpc
 from laurel.text import clean
 
 T = TypeVar("T")
+R = TypeVar("R", pb.RecordComplaintResponse, pb.RecordPenaltyResponse)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 Context = grpc.aio.ServicerContext
 
@@ -41,33 +42,35 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
 
     # -- the registry ------------------------------------------------------------
 
-    async def RecordComplaint(self, request: pb.ComplianceReport, context: Context
-                              ) -> pb.ComplianceAck:
-        return await self._record(el.COMPLAINT, request)
+    async def RecordComplaint(self, request: pb.RecordComplaintRequest, context: Context
+                              ) -> pb.RecordComplaintResponse:
+        return await self._record(el.COMPLAINT, request, pb.RecordComplaintResponse)
 
-    async def RecordPenalty(self, request: pb.ComplianceReport, context: Context
-                            ) -> pb.ComplianceAck:
-        return await self._record(el.PENALTY, request)
+    async def RecordPenalty(self, request: pb.RecordPenaltyRequest, context: Context
+                            ) -> pb.RecordPenaltyResponse:
+        return await self._record(el.PENALTY, request, pb.RecordPenaltyResponse)
 
-    async def _record(self, kind: str, request: pb.ComplianceReport
-                      ) -> pb.ComplianceAck:
+    async def _record(self, kind: str,
+                      request: pb.RecordComplaintRequest | pb.RecordPenaltyRequest,
+                      response: type[R]) -> R:
         report = el.ComplianceReport(
             request.entry_id, request.subject_kind, request.subject_id,
             _date("occurred_on", request.occurred_on), clean("source", request.source),
             clean("summary", request.summary))
         recorded, changed = await run(self.app.record_entry, kind, report)
-        return pb.ComplianceAck(entry_id=request.entry_id, recorded=recorded,
-                                reevaluated_nomination_ids=changed)
+        return response(entry_id=request.entry_id, recorded=recorded,
+                        reevaluated_nomination_ids=changed)
 
     async def WithdrawComplianceEntry(
         self, request: pb.WithdrawComplianceEntryRequest, context: Context
-    ) -> pb.ComplianceAck:
+    ) -> pb.WithdrawComplianceEntryResponse:
         on = _date("withdrawn_on", request.withdrawn_on) if request.withdrawn_on \
             else None
         recorded, changed = await run(self.app.withdraw_entry, request.entry_id,
                                       clean("reason", request.reason), on)
-        return pb.ComplianceAck(entry_id=request.entry_id, recorded=recorded,
-                                reevaluated_nomination_ids=changed)
+        return pb.WithdrawComplianceEntryResponse(entry_id=request.entry_id,
+                                                  recorded=recorded,
+                                                  reevaluated_nomination_ids=changed)
 
     async def ListComplianceEntries(
         self, request: pb.ListComplianceEntriesRequest, context: Context
@@ -79,9 +82,9 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     # -- verdicts ------------------------------------------------------------------
 
     async def GetEligibility(self, request: pb.GetEligibilityRequest,
-                             context: Context) -> pb.Eligibility:
+                             context: Context) -> pb.GetEligibilityResponse:
         view = await run(self.app.eligibility, request.nomination_id)
-        return pb.Eligibility(
+        return pb.GetEligibilityResponse(
             nomination_id=view.nomination_id, evaluated=view.evaluated,
             eligible=view.eligible, verdicts=[_verdict(e) for e in view.latest],
             history=[_verdict(e) for e in view.history])
@@ -95,12 +98,12 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         return pb.ComputeResultsResponse(version=done.version, changed=done.changed)
 
     async def GetRanking(self, request: pb.GetRankingRequest, context: Context
-                         ) -> pb.Ranking:
+                         ) -> pb.GetRankingResponse:
         chosen, latest = await run(self.app.ranking, request.campaign_id,
                                    request.category, request.round_id,
                                    request.version)
         p = chosen.payload
-        return pb.Ranking(
+        return pb.GetRankingResponse(
             campaign_id=p["campaign_id"], category=p["category"],
             round_id=p["round_id"], version=chosen.version, latest_version=latest,
             cause=chosen.cause, computed_at=_timestamp(chosen.computed_at),
@@ -112,12 +115,13 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             policy_json=canonical_json(p["policy"]))
 
     async def GetScoreBreakdown(self, request: pb.GetScoreBreakdownRequest,
-                                context: Context) -> pb.ScoreBreakdown:
+                                context: Context) -> pb.GetScoreBreakdownResponse:
         view = await run(self.app.breakdown, request.nomination_id,
                          request.round_id, request.version)
-        message = pb.ScoreBreakdown(nomination_id=request.nomination_id,
-                                    round_id=view.round_id, version=view.version,
-                                    ineligible_reason=view.ineligible_reason)
+        message = pb.GetScoreBreakdownResponse(nomination_id=request.nomination_id,
+                                               round_id=view.round_id,
+                                               version=view.version,
+                                               ineligible_reason=view.ineligible_reason)
         b = view.breakdown
         if b is not None:
             message.scored = b["score"] is not None
