@@ -128,9 +128,12 @@ def test_builder_installs_the_lock_and_generates_grpc_code(stages: list[Stage]) 
     makefile = (ROOT / "Makefile").read_text()
     for flag in ("-I proto", "--python_out=", "--pyi_out=", "--grpc_python_out="):
         assert flag in makefile  # the same generation as `make proto`
+    # The same protos as the Makefile's PROTOS (not the vendored google/ ones).
+    protos = re.search(r"^PROTOS\s*:=\s*\$\(shell (find .+)\)$", makefile, re.MULTILINE)
+    assert protos, "Makefile has no PROTOS := $(shell find …)"
     assert (
         "python -m grpc_tools.protoc -I proto --python_out=gen --pyi_out=gen "
-        "--grpc_python_out=gen $(find proto -name '*.proto')"
+        f"--grpc_python_out=gen $({protos.group(1)})"
     ) in runs
     assert "cp proto/python/pyproject.toml gen/pyproject.toml" in runs
 

@@ -141,6 +141,15 @@ def full_intake(render_tool: Any) -> dict[str, Any]:
     return container
 
 
+def _server_security(env: dict[str, str]) -> SecuritySettings:
+    """The TLS the server runs with, read by the services' own settings from
+    the rendered environment's LAUREL_TLS_* (the rest is not this test's):
+    mutual TLS, or the probes prove nothing."""
+    security = SecuritySettings.load({k: v for k, v in env.items() if k.startswith("LAUREL_TLS_")})
+    assert security.tls_cert_file and security.tls_client_ca_file, "mutual TLS expected"
+    return security
+
+
 async def _run(command: list[str], port: int) -> tuple[int, str]:
     """A probe's command, run as the kubelet would, against `port`."""
     command = [str(port).join(w.rsplit("50051", 1)) if w.startswith("127.0.0.1:") else w
@@ -160,11 +169,7 @@ async def test_tls_probes_reach_a_mutual_tls_server(full_intake: dict[str, Any],
     follows the service's status, liveness the server's."""
     secret = _tls_secret(["laurel-intake", "laurel-intake.laurel.svc"])
     pod = local_pod(full_intake, files={"/etc/laurel/tls": secret})
-    env = pod.env
-    security = SecuritySettings(
-        tls_cert_file=Path(env["LAUREL_TLS_CERT_FILE"]),
-        tls_key_file=Path(env["LAUREL_TLS_KEY_FILE"]),
-        tls_client_ca_file=Path(env["LAUREL_TLS_CA_FILE"]))
+    security = _server_security(pod.env)
     server = secured_server("intake", True, security, "127.0.0.1:0",
                             lambda _: None, [INTAKE])
     await server.start()
@@ -189,10 +194,7 @@ async def test_tls_probes_fail_without_the_ca_or_the_client_certificate(
         full_intake: dict[str, Any], local_pod: Any, tmp_path: Path) -> None:
     secret = _tls_secret(["laurel-intake"])
     pod = local_pod(full_intake, files={"/etc/laurel/tls": secret})
-    security = SecuritySettings(
-        tls_cert_file=Path(pod.env["LAUREL_TLS_CERT_FILE"]),
-        tls_key_file=Path(pod.env["LAUREL_TLS_KEY_FILE"]),
-        tls_client_ca_file=Path(pod.env["LAUREL_TLS_CA_FILE"]))
+    security = _server_security(pod.env)
     server = secured_server("intake", True, security, "127.0.0.1:0", lambda _: None, [INTAKE])
     await server.start()
     try:

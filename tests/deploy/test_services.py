@@ -8,12 +8,12 @@ notification, `component` for those and audit.
 from __future__ import annotations
 
 from importlib import import_module
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
-from laurel.config import ConfigError, load_settings
+from laurel.config import load_settings
 
 SELECTOR_KEYS = {
     "app.kubernetes.io/name",
@@ -481,15 +481,23 @@ def test_production_example_reaches_kafka_over_tls_with_scram(renderings: dict,
                 e["name"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ConfigError,
-    reason="laurel.config does not read LAUREL_KAFKA_SECURITY_PROTOCOL=SASL_SSL and "
-           "LAUREL_KAFKA_SASL_* yet (the lead adds them); remove this mark then",
-)
-def test_production_example_settings_are_accepted(renderings: dict, find: Any) -> None:
-    pod = _pod(find(renderings["deploy/values-large.yaml"], "Deployment", "laurel-intake"))
+def test_production_example_settings_are_accepted(
+    service: str, renderings: dict, find: Any, local_pod: Any
+) -> None:
+    """values-large.yaml's environment, with its files mounted, is one each
+    service's settings read: SASL over TLS to Kafka, TLS to the collector."""
+    pod = _pod(find(renderings["deploy/values-large.yaml"], "Deployment", f"laurel-{service}"))
     [container] = pod["containers"]
-    env = {k: v for k, v in _env(container).items() if isinstance(v, str)}
-    settings = load_settings("intake", {**env, "LAUREL_DATABASE_URL": "sqlite:///x"})
-    assert settings.kafka.security_protocol == "SASL_SSL"
+    local = local_pod(container, files={
+        "/etc/laurel/kafka-sasl": {"password": b"scram-secret\n"},
+        "/etc/laurel/kafka-tls": {"ca.crt": b"(CA)"},
+    })
+    assert set(local.unresolved) == {"LAUREL_DATABASE_URL", "LAUREL_SECURITY_LOG_URL"} | (
+        {"LAUREL_SMTP_USERNAME", "LAUREL_SMTP_PASSWORD"} if service == "notification" else set())
+    settings = load_settings(service, {**local.env, "LAUREL_DATABASE_URL": "sqlite:///x"})
+    kafka = settings.kafka
+    assert (kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username) == (
+        "SASL_SSL", "SCRAM-SHA-512", "laurel")
+    assert kafka.sasl_password() == "scram-secret"
+    assert (settings.telemetry.insecure, settings.telemetry.ca_file) == (
+        False, Path(local.env["LAUREL_OTEL_CA_FILE"]))
