@@ -59,7 +59,7 @@ def service_env(kafka_broker: TansuBroker, topic_suffix: str, tmp_path) -> dict[
     for service in ("intake", "scoring", "review", "notification"):
         env[f"LAUREL_TOPIC_{service.upper()}"] = f"laurel.{service}.events.{topic_suffix}"
     ensure_topics(
-        KafkaSettings(kafka_broker.bootstrap),
+        KafkaSettings(bootstrap=kafka_broker.bootstrap),
         [v for k, v in env.items() if k.startswith("LAUREL_TOPIC_")],
     )
     return env

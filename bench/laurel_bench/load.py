@@ -356,7 +356,7 @@ def kafka_round_trip(bootstrap: str, count: int, value_bytes: int = 2048) -> dic
     from laurel.broker import ensure_topics
     from laurel.config import KafkaSettings
 
-    settings = KafkaSettings(bootstrap)
+    settings = KafkaSettings(bootstrap=bootstrap)
     topic = f"bench.roundtrip.{uuid.uuid4().hex[:8]}"
     ensure_topics(settings, [topic])
     producer = KafkaProducer(**{**settings.producer_options(), "linger_ms": 0})

@@ -103,7 +103,7 @@ class Stack:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
         self.broker = TansuBroker(log_path=self.data_dir / "logs" / "broker.log").start()
-        ensure_topics(KafkaSettings(self.broker.bootstrap), Topics().all())
+        ensure_topics(KafkaSettings(bootstrap=self.broker.bootstrap), Topics().all())
         for service in self.services:
             self.ports[service] = free_port()
             env = child_env({**self.env, "LAUREL_GRPC_PORT": str(self.ports[service])})

@@ -1,8 +1,9 @@
 """Who is calling: the actor of the current request, from its bearer token.
 
-The actor travels in a context variable from the gRPC edge to the place where
-events are built, so every stored event names who caused it without handlers
-passing it along by hand.
+The interceptor binds the verified caller to the call (a context variable,
+`current_request`); the gRPC servicer reads it once and puts it on the
+command it builds (`laurel.envelope.Caller`), so handlers never reach for
+ambient state: the actor travels on the command.
 
 Production callers present a signed JWT (EdDSA or RS256; issuer, audience and
 expiry checked against keys from config). The development token is accepted
@@ -17,7 +18,6 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from laurel.config import ConfigError
-from laurel.envelope import Actor, EventMetadata
+from laurel.envelope import Actor, Caller, EventMetadata
 from laurel.errors import Unauthenticated
 from laurel.telemetry import current_trace_carrier
 
@@ -35,11 +35,8 @@ DEV_PREFIX = "dev."
 ROLES = ("nominator", "endorser", "organizer", "reviewer", "auditor", "service")
 
 
-@dataclass(frozen=True)
-class RequestContext:
-    actor: Actor
-    correlation_id: str
-    causation_id: str = ""
+# The verified caller of a gRPC call is the Caller its command carries.
+RequestContext = Caller
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("laurel_request", default=None)
@@ -60,15 +57,10 @@ def unbind_request(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
 
 
-def event_metadata(causation_id: str = "") -> EventMetadata:
-    """Metadata for events decided in the current request."""
-    request = current_request()
-    return EventMetadata(
-        actor=request.actor,
-        correlation_id=request.correlation_id,
-        causation_id=causation_id or request.causation_id,
-        trace=current_trace_carrier(),
-    )
+def event_metadata(causation_id: str = "", *, caller: Caller | None = None) -> EventMetadata:
+    """Metadata for events decided for `caller` (default: the current call's),
+    with the current trace context."""
+    return (caller or current_request()).metadata(current_trace_carrier(), causation_id)
 
 
 def dev_token(actor: Actor) -> str:

@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Callable
 
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
-from laurel.eventstore import AlreadyProcessed, EventStore, Transaction
+from laurel.eventstore import AlreadyProcessed, EventStore
 from laurel.telemetry import current_trace_carrier
+from laurel.unit_of_work import UnitOfWork
 
 log = logging.getLogger("laurel.consumption")
 
-Handler = Callable[[Transaction, RecordedEvent, EventMetadata], None]
+Handler = Callable[[UnitOfWork, RecordedEvent, EventMetadata], None]
 
 
 def apply_once(store: EventStore, consumer: str, actor: Actor, event: RecordedEvent,
@@ -31,9 +32,11 @@ def apply_once(store: EventStore, consumer: str, actor: Actor, event: RecordedEv
         correlation_id=event.metadata.get("correlation_id") or str(uuid.uuid4()),
         causation_id=event.event_id, trace=current_trace_carrier())
     try:
-        with store.transaction() as tx:
-            tx.mark_processed(consumer, event.event_id)
-            handle(tx, event, meta)
+        def work(uow: UnitOfWork) -> None:
+            uow.mark_processed(consumer, event.event_id)
+            handle(uow, event, meta)
+
+        store.run(work)
     except AlreadyProcessed:
         log.debug("%s: %s %s applied already", consumer, event.type, event.event_id)
         return False

@@ -62,7 +62,7 @@ class DevStack:
         if not self.kafka_bootstrap:
             self.broker = TansuBroker(log_path=self.data_dir / "logs" / "broker.log").start()
             self.kafka_bootstrap = self.broker.bootstrap
-        ensure_topics(KafkaSettings(self.kafka_bootstrap), Topics().all())
+        ensure_topics(KafkaSettings(bootstrap=self.kafka_bootstrap), Topics().all())
         for service in SERVICES:
             self.ports[service] = port_or_free(DEFAULT_PORTS[service])
             self.processes[service] = self._spawn(service)

@@ -97,6 +97,23 @@ class EventMetadata:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who asked for a command, and in answer to what: travels on the command.
+
+    The gRPC edge builds it from the verified token and the correlation
+    header; a reaction builds it from the event it reacts to. Handlers turn
+    it into the metadata of the events they append (`metadata`)."""
+
+    actor: Actor
+    correlation_id: str
+    causation_id: str = ""
+
+    def metadata(self, trace: dict[str, str], causation_id: str = "") -> EventMetadata:
+        return EventMetadata(self.actor, self.correlation_id,
+                             causation_id or self.causation_id, dict(trace))
+
+
+@dataclass(frozen=True)
 class NewEvent:
     """An event decided by a domain function, not yet stored."""
 

@@ -14,11 +14,12 @@ Why the design is what it is:
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from opentelemetry import trace
 from sqlalchemy import (
@@ -47,17 +48,23 @@ from laurel.envelope import (
     EventMetadata,
     NewEvent,
     RecordedEvent,
-    canonical_json,
-    event_hash,
     format_time,
     utcnow,
 )
-from laurel.errors import ConcurrencyConflict
+from laurel.unit_of_work import (
+    PG_APPEND_LOCK,
+    AlreadyProcessed,
+    FoldCache,
+    UnitOfWork,
+    run_with_retries,
+)
 from laurel.upcasting import Upcasters
 
-tracer = trace.get_tracer("laurel.eventstore")
+__all__ = ["PG_APPEND_LOCK", "AlreadyProcessed", "EventStore", "OutboxEntry", "Projection",
+           "Publication", "Transaction", "UnitOfWork", "engine_for", "store_metadata"]
+T = TypeVar("T")
 
-PG_APPEND_LOCK = 0x4C4155  # "LAU": one advisory lock id for every append
+tracer = trace.get_tracer("laurel.eventstore")
 
 store_metadata = MetaData()
 
@@ -186,10 +193,6 @@ class OutboxEntry:
     key: str
 
 
-class AlreadyProcessed(Exception):
-    """The consumer already applied this event: a redelivery, skip it."""
-
-
 def engine_for(url: str) -> Engine:
     """An engine with the settings the store's guarantees depend on."""
     parsed = make_url(url)
@@ -222,16 +225,17 @@ def _make_sqlite_durable_and_explicit(engine: Engine) -> None:
 
 
 class Transaction:
-    """Appends to several streams that commit or fail together."""
+    """The older write API (`store.transaction()`): a unit of work that takes
+    the write lock at once, with `append(stream, expected_version, events,
+    metadata)`. Kept while callers move to `EventStore.run`/`unit_of_work`."""
 
-    def __init__(self, store: EventStore, conn: Connection) -> None:
-        self._store = store
-        self._sql = store._sql
-        self.conn = conn
-        self.recorded: list[RecordedEvent] = []
-        self.published = False  # wrote outbox rows: the relay has work once we commit
-        # Read with the first append's head, still inside the write lock.
-        self._next_position: int | None = None
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.conn = uow.conn
+
+    @property
+    def recorded(self) -> list[RecordedEvent]:
+        return self.uow.recorded
 
     def append(
         self,
@@ -242,91 +246,11 @@ class Transaction:
         *,
         publish: Publication | None = None,
     ) -> list[RecordedEvent]:
-        """Append after `expected_version` (None: wherever the stream is)."""
-        store = self._store
-        position = self._next_position
-        if position is None:
-            last, version, prev_hash = self.conn.exec_driver_sql(
-                self._sql.max_position_and_head, (stream_id,)
-            ).one()
-            position = self._next_position = (last or 0) + 1
-            if version is None:
-                version, prev_hash = 0, GENESIS_HASH
-        else:
-            version, prev_hash = store._head(self.conn, stream_id)
-        if expected_version is not None and expected_version != version:
-            raise ConcurrencyConflict(stream_id, expected_version, version)
-        recorded_at = format_time(store.clock())
-        metadata_json = canonical_json(metadata.to_dict())
-        rows = []
-        for new in events:
-            version += 1
-            row = _hashed_row(
-                new, position, stream_id, version, metadata_json, recorded_at, prev_hash
-            )
-            prev_hash = row[-1]
-            position += 1
-            rows.append(row)
-        self._next_position = position
-        if not rows:
-            return []
-        self.conn.exec_driver_sql(self._sql.insert_event, _one_or_many(rows))
-        if publish is not None:
-            self.published = True
-            self.conn.exec_driver_sql(
-                self._sql.insert_outbox,
-                _one_or_many([(r[0], publish.topic, publish.key) for r in rows]),
-            )
-        stored = [store._decode_row(r) for r in rows]
-        for projection in store.projections:
-            for recorded in stored:
-                projection.apply(self.conn, recorded)
-        self.recorded.extend(stored)
-        return stored
+        return self.uow.append(stream_id, events, metadata, publish=publish,
+                               expected_version=expected_version)
 
     def mark_processed(self, consumer: str, event_id: str) -> None:
-        """Record that `consumer` applied `event_id`; raise if it already had."""
-        seen = self.conn.exec_driver_sql(self._sql.seen, (consumer, event_id)).first()
-        if seen is not None:
-            raise AlreadyProcessed(f"{consumer} already applied {event_id}")
-        self.conn.exec_driver_sql(
-            self._sql.insert_processed,
-            (consumer, event_id, format_time(self._store.clock())),
-        )
-
-
-def _one_or_many(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | list[tuple[Any, ...]]:
-    """One row as a plain execute (no executemany machinery), more as a list."""
-    return rows[0] if len(rows) == 1 else rows
-
-
-def _hashed_row(
-    new: NewEvent,
-    position: int,
-    stream_id: str,
-    version: int,
-    metadata_json: str,
-    recorded_at: str,
-    prev_hash: str,
-) -> tuple[Any, ...]:
-    """The stored row, in `_EVENT_COLUMNS` order, ending with its hash."""
-    payload_json = canonical_json(new.payload)
-    digest = event_hash(
-        position=position,
-        event_id=new.event_id,
-        stream_id=stream_id,
-        version=version,
-        type=new.type,
-        schema_version=new.schema_version,
-        payload_json=payload_json,
-        metadata_json=metadata_json,
-        recorded_at=recorded_at,
-        prev_hash=prev_hash,
-    )
-    return (
-        position, new.event_id, stream_id, version, new.type, new.schema_version,
-        payload_json, metadata_json, recorded_at, prev_hash, digest,
-    )
+        self.uow.mark_processed(consumer, event_id)
 
 
 class EventStore:
@@ -345,6 +269,12 @@ class EventStore:
         self.upcasters = upcasters or Upcasters()
         self.projections = list(projections)
         self.clock = clock
+        # One writer at a time per process, queued here rather than in
+        # SQLite's busy handler (which sleeps up to 100 ms between retries
+        # while the lock stands free); across processes the database's own
+        # lock still serializes.
+        self._writer = threading.Lock()
+        self.folds = FoldCache()
         # Called (in the committing thread) after a transaction that wrote
         # outbox rows commits: the relay publishes now instead of at its next poll.
         self.on_published: list[Callable[[], None]] = []
@@ -361,22 +291,39 @@ class EventStore:
     # -- writing -----------------------------------------------------------
 
     @contextmanager
+    def unit_of_work(self, *, lock: bool = False) -> Iterator[UnitOfWork]:
+        """One connection, one transaction (see laurel.unit_of_work): committed
+        if it wrote and nothing was raised, else rolled back."""
+        with (tracer.start_as_current_span("eventstore.unit_of_work") as span,
+              self.engine.connect() as conn):
+            uow = UnitOfWork(self, conn, self.folds)
+            try:
+                if lock:
+                    uow.lock()
+                yield uow
+                if uow.locked:
+                    conn.commit()
+                else:
+                    conn.rollback()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                uow._release()
+            uow._committed()
+            span.set_attribute("laurel.events_appended", len(uow.recorded))
+            if uow.recorded:
+                span.set_attribute("laurel.stream_id", uow.recorded[0].stream_id)
+
+    def run(self, work: Callable[[UnitOfWork], T], *, attempts: int = 5) -> T:
+        """`work` in a unit of work; decided again when a stream it read moved
+        on before it could write (see laurel.unit_of_work)."""
+        return run_with_retries(self.unit_of_work, work, attempts)
+
+    @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with (
-            tracer.start_as_current_span("eventstore.append") as span,
-            self.engine.connect().execution_options(laurel_write=True) as conn,
-        ):
-            with conn.begin():
-                if self.is_postgres:
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
-                tx = Transaction(self, conn)
-                yield tx
-            if tx.published:
-                for listener in self.on_published:
-                    listener()
-            span.set_attribute("laurel.events_appended", len(tx.recorded))
-            if tx.recorded:
-                span.set_attribute("laurel.stream_id", tx.recorded[0].stream_id)
+        with self.unit_of_work(lock=True) as uow:
+            yield Transaction(uow)
 
     def append(
         self,
@@ -389,10 +336,11 @@ class EventStore:
         consumed: tuple[str, str] | None = None,
     ) -> list[RecordedEvent]:
         """Append atomically; with `consumed=(consumer, event_id)`, at most once."""
-        with self.transaction() as tx:
+        with self.unit_of_work() as uow:
             if consumed is not None:
-                tx.mark_processed(*consumed)
-            return tx.append(stream_id, expected_version, events, metadata, publish=publish)
+                uow.mark_processed(*consumed)
+            return uow.append(stream_id, events, metadata, publish=publish,
+                              expected_version=expected_version)
 
     # -- reading -----------------------------------------------------------
 
@@ -403,15 +351,9 @@ class EventStore:
     def read_stream(
         self, stream_id: str, *, from_version: int = 1, as_of: datetime | None = None
     ) -> list[RecordedEvent]:
-        if as_of is None:
-            sql, params = self._sql.read_stream, (stream_id, from_version)
-        else:
-            sql = self._sql.read_stream_as_of
-            params = (stream_id, from_version, format_time(as_of))
-        with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(sql, params).fetchall()
-        decode = self._decode_row
-        return [decode(r) for r in rows]
+        """For tools and audits; handlers read through their unit of work."""
+        with self.unit_of_work() as uow:
+            return uow.read(stream_id, from_version=from_version, as_of=as_of)
 
     def read_all(
         self, from_position: int = 1, *, batch_size: int = 500
@@ -434,6 +376,7 @@ class EventStore:
         self, position: int, batch_size: int, until_position: int | None
     ) -> Iterator[Sequence[Any]]:
         """Rows in `_EVENT_COLUMNS` order, one short read (and connection) a batch."""
+        params: tuple[Any, ...]
         while True:
             if until_position is None:
                 sql, params = self._sql.read_batch, (position, batch_size)
@@ -471,7 +414,8 @@ class EventStore:
     def mark_published(self, positions: Sequence[int]) -> None:
         if not positions:
             return
-        with self.engine.connect().execution_options(laurel_write=True) as conn, conn.begin():
+        with self._writer, self.engine.connect().execution_options(
+                laurel_write=True) as conn, conn.begin():
             conn.execute(
                 outbox_table.update()
                 .where(outbox_table.c.position.in_(list(positions)))
@@ -493,7 +437,8 @@ class EventStore:
         projection.metadata.drop_all(engine)
         projection.metadata.create_all(engine)
         count = 0
-        with engine.connect().execution_options(laurel_write=True) as conn, conn.begin():
+        with (self._writer, engine.connect().execution_options(laurel_write=True) as conn,
+              conn.begin()):
             for recorded in self.read_all(batch_size=2000):
                 projection.apply(conn, recorded)
                 count += 1
@@ -530,7 +475,7 @@ class EventStore:
         )
 
 
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _loads(text: str) -> Any:

@@ -8,12 +8,15 @@ nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
+from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity
 
@@ -22,7 +25,7 @@ from laurel.envelope import RecordedEvent
 
 log = logging.getLogger("laurel.messaging")
 
-EventHandler = Callable[[RecordedEvent], Awaitable[None]]
+BodyHandler = Callable[[dict[str, Any]], None]
 
 
 def kafka_broker(kafka: KafkaSettings, client_id: str) -> KafkaBroker:
@@ -39,16 +42,31 @@ def kafka_broker(kafka: KafkaSettings, client_id: str) -> KafkaBroker:
 def subscribe(
     broker: KafkaBroker,
     kafka: KafkaSettings,
-    topic: str,
     group_id: str,
-    handler: EventHandler,
+    handlers: Mapping[str, BodyHandler],
 ) -> None:
-    """Register `handler` for every event on `topic`, decoded from the envelope."""
+    """One subscriber in one consumer group for every topic in `handlers`.
 
-    async def on_message(body: dict[str, Any]) -> None:
-        await handler(RecordedEvent.from_dict(body))
+    One group, not one per topic: a group join costs seconds on Tansu and a
+    broker's subscribers join one after another. Each message body goes to
+    its topic's handler in a worker thread (handlers use the blocking store);
+    the offset is committed only after the handler returned.
+    """
 
-    on_message.__name__ = f"{group_id}_{handler.__name__}"
+    async def on_message(body: dict[str, Any], message: KafkaMessage) -> None:
+        record = cast(ConsumerRecord, message.raw_message)  # one record: not a batch
+        await asyncio.to_thread(handlers[record.topic], body)
+
+    on_message.__name__ = f"{group_id}_on_message"
     broker.subscriber(
-        topic, ack_policy=AckPolicy.NACK_ON_ERROR, **kafka.consumer_options(group_id)
+        *handlers, ack_policy=AckPolicy.NACK_ON_ERROR, **kafka.consumer_options(group_id)
     )(on_message)
+
+
+def events(handler: Callable[[RecordedEvent], None]) -> BodyHandler:
+    """A body handler for a topic of Laurel events (the stored envelope)."""
+
+    def on_body(body: dict[str, Any]) -> None:
+        handler(RecordedEvent.from_dict(body))
+
+    return on_body

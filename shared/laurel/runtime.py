@@ -7,6 +7,7 @@ subscribers); only their wiring differs, which each service's bootstrap does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -70,6 +71,21 @@ class ServiceRuntime:
         await stopping.wait()
         log.info("%s stopping", self.name)
         await self.stop()
+
+
+async def every(interval_s: float, stop: asyncio.Event, work: Callable[[], Any],
+                what: str) -> None:
+    """Run blocking `work` in a thread now and every `interval_s` until `stop`.
+
+    A failed pass is logged and tried again at the next interval: a periodic
+    job (reminders, checkpoints) must outlive a database hiccup."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(work)
+        except Exception:
+            log.exception("%s failed; trying again in %ss", what, interval_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
 
 
 def run_service(build: Callable[[], Awaitable[ServiceRuntime]]) -> None:

@@ -104,7 +104,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
 ) -> None:
     env = {**service_env, "LAUREL_REVIEW_REMINDER_POLL_S": "0",
            "LAUREL_TOPIC_COMPLIANCE": service_env["LAUREL_TOPIC_INTAKE"] + ".compliance"}
-    kafka = KafkaSettings(env["LAUREL_KAFKA_BOOTSTRAP"])
+    kafka = KafkaSettings(bootstrap=env["LAUREL_KAFKA_BOOTSTRAP"])
     ensure_topics(kafka, [env["LAUREL_TOPIC_COMPLIANCE"]])
     scoring = await build_scoring(load_settings("scoring", env), env)
     review = await build_review(load_settings("review", env), env)

@@ -83,7 +83,7 @@ async def campaign(kafka_broker: TansuBroker, tmp_path_factory: pytest.TempPathF
     }
     for service in SERVICES:
         env[f"LAUREL_TOPIC_{service.upper()}"] = f"laurel.{service}.events.{suffix}"
-    ensure_topics(KafkaSettings(kafka_broker.bootstrap),
+    ensure_topics(KafkaSettings(bootstrap=kafka_broker.bootstrap),
                   [v for k, v in env.items() if k.startswith("LAUREL_TOPIC_")])
     with SmtpSink(spool=data / "mail") as sink:
         env.update(sink.env("laurel@laurel.test"))

@@ -233,11 +233,12 @@ async def test_one_trace_spans_grpc_append_publish_and_consume(
     names_and_kinds = {(s.name, s.kind) for s in same_trace}
     topic = suite.settings.topics.intake
 
-    assert ("eventstore.append", SpanKind.INTERNAL) in names_and_kinds
+    assert ("eventstore.unit_of_work", SpanKind.INTERNAL) in names_and_kinds
     assert (f"{topic} publish", SpanKind.PRODUCER) in names_and_kinds
     assert any(kind == SpanKind.CONSUMER and topic in name for name, kind in names_and_kinds)
     # the receipt's own append happens inside the consumer span, in the same trace
-    appends = [s for s in same_trace if s.name == "eventstore.append"]
+    appends = [s for s in same_trace if s.name == "eventstore.unit_of_work"
+               and (s.attributes or {}).get("laurel.events_appended")]
     assert len(appends) == 2
 
 

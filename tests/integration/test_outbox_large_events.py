@@ -23,7 +23,7 @@ def test_an_event_over_a_megabyte_is_published_and_the_ones_after_it_too(
     kafka_broker, topic_suffix: str, tmp_path,
 ) -> None:
     topic = f"laurel.scoring.events.{topic_suffix}"
-    kafka = KafkaSettings(kafka_broker.bootstrap)
+    kafka = KafkaSettings(bootstrap=kafka_broker.bootstrap)
     ensure_topics(kafka, [topic])
     store = EventStore(f"sqlite:///{tmp_path / 'scoring.sqlite'}")
     store.create_schema()

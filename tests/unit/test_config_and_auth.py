@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from laurel.auth import DevTokenAuthenticator, dev_token
-from laurel.config import ConfigError, load_settings
+from laurel.config import PROJECT_ROOT, ConfigError, load_settings, settings_table
 from laurel.envelope import Actor
 from laurel.errors import Unauthenticated
 
@@ -21,10 +21,22 @@ def test_missing_bootstrap_stops_start_up_naming_the_setting() -> None:
     ("LAUREL_GRPC_PORT", "fifty", "not a whole number"),
     ("LAUREL_ENV", "staging", "expected one of"),
     ("LAUREL_OTEL_EXPORTER", "otlp", "needs LAUREL_OTEL_ENDPOINT"),
+    ("LAUREL_TOPIC_PARTITIONS", "many", "not a whole number"),
+    ("LAUREL_GRPC_MAX_MESSAGE_BYTES", "10", "at least 1024"),
+    ("LAUREL_DATABASE_URL", "mysql://db/laurel", "expected sqlite"),
+    ("LAUREL_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "needs LAUREL_KAFKA_SASL_USERNAME"),
+    ("LAUREL_TLS_CERT_FILE", "/etc/cert.pem", "go together"),
 ])
 def test_bad_settings_are_named(name: str, value: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as refused:
         load_settings("intake", {**BASE, name: value})
+    text = str(refused.value)
+    assert "\n" not in text and name in text  # one line, naming the variable
+
+
+def test_the_readme_lists_every_setting() -> None:
+    """`python -m laurel.config --write README.md` renders this table."""
+    assert settings_table() in (PROJECT_ROOT / "README.md").read_text()
 
 
 def test_defaults_are_production_with_a_sqlite_file_per_service() -> None:

@@ -43,7 +43,7 @@ async def test_a_commit_with_outbox_rows_wakes_a_relay_that_polls_rarely(tmp_pat
     store = EventStore(f"sqlite:///{tmp_path / 'intake.sqlite'}")
     store.create_schema()
     sent = Sent()
-    relay = OutboxRelay(store, KafkaSettings("unused:9092"), poll_interval=3600,
+    relay = OutboxRelay(store, KafkaSettings(bootstrap="unused:9092"), poll_interval=3600,
                         producer_factory=lambda: sent)
     store.on_published.append(relay.nudge)
     stop = asyncio.Event()

@@ -36,7 +36,7 @@ from laurel.audit.keys import KEY_FILE_SETTING, key_id, load_signing_key
 from laurel.audit.service import SERVICE_NAME, AuditServicer
 from laurel.audit.stores import load_projections, open_stores, shown, store_urls
 from laurel.audit.v1 import audit_pb2_grpc
-from laurel.config import PROJECT_ROOT, ConfigError, SecuritySettings, security_settings
+from laurel.config import PROJECT_ROOT, ConfigError, SecuritySettings
 from laurel.eventstore import EventStore, Projection
 from laurel.runtime import secured_server
 
@@ -162,6 +162,10 @@ def build_server(
         raise ConfigError(
             f"LAUREL_ENV={environment!r}; expected production or development"
         )
+    security = SecuritySettings.load(env)
+    if not security.security_log_url:
+        log_file = Path(env.get("LAUREL_DATA_DIR", PROJECT_ROOT / "var")) / "audit.security.sqlite"
+        security = security.model_copy(update={"security_log_url": f"sqlite:///{log_file}"})
     stores = open_stores(store_urls(database, env))
     try:
         return AuditServer(
@@ -171,8 +175,7 @@ def build_server(
             environment == "development",
             checkpoint_every,
             dict(projection_specs or {}),
-            security_settings(env, Path(env.get("LAUREL_DATA_DIR", PROJECT_ROOT / "var"))
-                              / "audit.security.sqlite"),
+            security,
         )
     except BaseException:
         for store in stores.values():

@@ -8,7 +8,9 @@ which result version a round has, which the organizer's decisions must use.
 
 from __future__ import annotations
 
-from laurel.consumption import Handler, apply_once
+from collections.abc import Callable
+
+from laurel.consumption import apply_once
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.eventstore import EventStore, Transaction
 from laurel.review import definitions, facts
@@ -17,6 +19,9 @@ from laurel.review.projection import ReviewProjection
 CONSUMER = "review"
 REVIEW_ACTOR = Actor("review", "service")
 CAMPAIGN_TYPES = ("CampaignDefined", "CampaignAmended")
+
+# The older handler form, until these handlers take the unit of work itself.
+TxHandler = Callable[[Transaction, RecordedEvent, EventMetadata], None]
 
 
 class ReviewInbox:
@@ -60,5 +65,6 @@ class ReviewInbox:
         tx.append(facts.results_stream(event.payload["round_id"]), None,
                   [facts.result_noted(event)], meta)
 
-    def _once(self, event: RecordedEvent, handle: Handler) -> None:
-        apply_once(self.store, CONSUMER, REVIEW_ACTOR, event, handle)
+    def _once(self, event: RecordedEvent, handle: TxHandler) -> None:
+        apply_once(self.store, CONSUMER, REVIEW_ACTOR, event,
+                   lambda uow, e, m: handle(Transaction(uow), e, m))

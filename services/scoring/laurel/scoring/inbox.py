@@ -10,11 +10,11 @@ same report twice records it once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from laurel.consumption import Handler, apply_once
+from laurel.consumption import apply_once
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent
 from laurel.errors import LaurelError
 from laurel.eventstore import Transaction
@@ -30,6 +30,9 @@ SCORING_ACTOR = Actor("scoring", "service")
 FEED_ACTOR = Actor("compliance-feed", "service")
 CAMPAIGN_DEFINED, CAMPAIGN_AMENDED = "CampaignDefined", "CampaignAmended"
 RECOMPUTE_ON = (round_inputs.SCORE_RECORDED, round_inputs.REVIEWER_RECUSED)
+
+# The older handler form, until these handlers take the unit of work itself.
+TxHandler = Callable[[Transaction, RecordedEvent, EventMetadata], None]
 
 
 class ScoringInbox:
@@ -144,8 +147,9 @@ class ScoringInbox:
 
     # -- plumbing -------------------------------------------------------------------
 
-    def _once(self, event: RecordedEvent, handle: Handler) -> None:
-        apply_once(self.store, CONSUMER, SCORING_ACTOR, event, handle)
+    def _once(self, event: RecordedEvent, handle: TxHandler) -> None:
+        apply_once(self.store, CONSUMER, SCORING_ACTOR, event,
+                   lambda uow, e, m: handle(Transaction(uow), e, m))
 
 
 def _decide_report(registry: el.ComplianceRegistry, body: Mapping[str, Any],

@@ -1,0 +1,338 @@
+"""The unit of work: the one way a use case or a reaction touches its store.
+
+A unit of work is one connection and one transaction. Everything a handler
+does goes through it: it loads streams (folded, through the fold cache),
+reads projections on `uow.conn`, appends events with their outbox rows,
+marks consumed events, and writes projection rows — and all of that commits
+together or not at all.
+
+Optimistic concurrency without the caller remembering it: every stream the
+unit reads is remembered at the version it saw. Reading happens before the
+store's write lock is taken (other writers keep going meanwhile); the first
+write takes the lock (`lock()`; SQLite's BEGIN IMMEDIATE after an in-process
+writer lock, PostgreSQL's advisory lock) and checks that every stream read
+is still at the version seen. If one moved, `StaleRead` is raised and
+`EventStore.run` decides again on fresh state — the decision never commits
+on a stale read. A caller's own `expected_version` (an API client that read
+version 7) is checked on load and refused with `ConcurrencyConflict`
+(ABORTED) instead: that one is for a person to resolve, not to retry.
+
+Reads that a rule needs serialized with the write (a hospital's live
+nominations for a quota) are made after `uow.lock()`.
+
+Folds are cached in one place (`FoldCache`, per store): a load reads only
+the events recorded since the cached version. The cache is updated only
+after the transaction committed, so it never holds state that was rolled
+back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from sqlalchemy import Connection
+
+from laurel.envelope import (
+    GENESIS_HASH,
+    EventMetadata,
+    NewEvent,
+    RecordedEvent,
+    canonical_json,
+    event_hash,
+    format_time,
+)
+from laurel.errors import ConcurrencyConflict
+
+if TYPE_CHECKING:
+    from laurel.eventstore import EventStore, Publication
+
+PG_APPEND_LOCK = 0x4C4155  # "LAU": one advisory lock id for every append
+
+S = TypeVar("S")
+T = TypeVar("T")
+
+
+class StaleRead(ConcurrencyConflict):
+    """A stream this unit of work read moved on before it could write: decide
+    again on fresh state (`EventStore.run` does, a few times)."""
+
+
+class AlreadyProcessed(Exception):
+    """The consumer already applied this event: a redelivery, skip it."""
+
+
+@dataclass(frozen=True)
+class Aggregate(Generic[S]):
+    """How a stream folds into state: `evolve(state, event)` for each event
+    in order, from None. `name` keys the fold cache (two aggregates may fold
+    the same stream differently). States must be immutable: the cache hands
+    the same object to every thread."""
+
+    name: str
+    evolve: Callable[[S | None, RecordedEvent], S | None]
+
+
+class FoldCache:
+    """Folded states by (aggregate, stream), at the version they include.
+
+    Bounded (least recently used goes first) and thread-safe. A stream's
+    history never changes, so a state at version v stays true forever; a
+    load adds only what was recorded after v."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> tuple[Any, int]:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None, 0
+            self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], state: Any, version: int) -> None:
+        with self._lock:
+            current = self._entries.get(key)
+            if current is not None and current[1] >= version:
+                return  # another thread cached a later state meanwhile
+            self._entries[key] = (state, version)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+
+class UnitOfWork:
+    """One transaction on one connection; see the module docstring."""
+
+    def __init__(self, store: EventStore, conn: Connection, folds: FoldCache) -> None:
+        self._store = store
+        self._sql = store._sql
+        self.conn = conn
+        self._folds = folds
+        self._seen: dict[str, int] = {}  # stream -> version this unit read
+        self._head: dict[str, tuple[int, str]] = {}  # stream -> (version, hash) written
+        self._folded: dict[tuple[str, str], tuple[Any, int]] = {}
+        self._next_position: int | None = None
+        self.locked = False
+        self.recorded: list[RecordedEvent] = []
+        self.published = False  # wrote outbox rows: the relay has work once we commit
+
+    # -- reading ---------------------------------------------------------------
+
+    def read(self, stream_id: str, *, from_version: int = 1,
+             as_of: datetime | None = None) -> list[RecordedEvent]:
+        """A stream's events (from a version, or as recorded by a time).
+
+        A whole current read is remembered: a write in this unit checks the
+        stream is still where it was read."""
+        params: tuple[Any, ...]
+        if as_of is None:
+            sql, params = self._sql.read_stream, (stream_id, from_version)
+        else:
+            sql = self._sql.read_stream_as_of
+            params = (stream_id, from_version, format_time(as_of))
+        rows = self.conn.exec_driver_sql(sql, params).fetchall()
+        decode = self._store._decode_row
+        events = [decode(r) for r in rows]
+        if as_of is None and from_version == 1:
+            self._saw(stream_id, events[-1].version if events else 0)
+        return events
+
+    def load(self, stream_id: str, aggregate: Aggregate[S], *,
+             expected_version: int | None = None,
+             as_of: datetime | None = None) -> S | None:
+        """The stream folded into its state (None: no events).
+
+        `expected_version` is what the caller saw (an API client): if the
+        stream is elsewhere, ConcurrencyConflict (ABORTED) names both."""
+        if as_of is not None:
+            state: S | None = None
+            for event in self.read(stream_id, as_of=as_of):
+                state = aggregate.evolve(state, event)
+            return state
+        key = (aggregate.name, stream_id)
+        state, version = self._folded.get(key) or self._folds.get(key)
+        rows = self.conn.exec_driver_sql(
+            self._sql.read_stream, (stream_id, version + 1)).fetchall()
+        decode = self._store._decode_row
+        for row in rows:
+            event = decode(row)
+            state = aggregate.evolve(state, event)
+            version = event.version
+        self._folded[key] = (state, version)
+        self._saw(stream_id, version)
+        if expected_version is not None and expected_version != version:
+            raise ConcurrencyConflict(stream_id, expected_version, version)
+        return state
+
+    def version(self, stream_id: str) -> int:
+        """The version of a stream as this unit last read or wrote it."""
+        if stream_id in self._head:
+            return self._head[stream_id][0]
+        if stream_id in self._seen:
+            return self._seen[stream_id]
+        return int(self._store._head(self.conn, stream_id)[0])
+
+    def _saw(self, stream_id: str, version: int) -> None:
+        if stream_id not in self._head:
+            self._seen[stream_id] = version
+
+    # -- the write lock ----------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the store's write lock (idempotent) and check what was read.
+
+        From here on, reads see everything committed and nothing else
+        commits before this unit does."""
+        if self.locked:
+            return
+        store = self._store
+        store._writer.acquire()
+        self.locked = True
+        if self.conn.in_transaction() and not store.is_postgres:
+            self.conn.commit()  # the read snapshot ends; BEGIN IMMEDIATE next
+        self.conn.execution_options(laurel_write=True)
+        if not self.conn.in_transaction():
+            self.conn.begin()
+        if store.is_postgres:
+            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
+        for stream_id, seen in self._seen.items():
+            now = int(store._head(self.conn, stream_id)[0])
+            if now != seen:
+                raise StaleRead(stream_id, seen, now)
+
+    def _release(self) -> None:
+        if self.locked:
+            self.locked = False
+            self._store._writer.release()
+
+    # -- writing -----------------------------------------------------------------
+
+    def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        metadata: EventMetadata,
+        *,
+        publish: Publication | None = None,
+        expected_version: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Append to a stream, after the version this unit read (if it did),
+        else after `expected_version` (if given), else wherever it is."""
+        self.lock()
+        store = self._store
+        position = self._next_position
+        if position is None:  # the first append: the log's end and this head at once
+            last, version, prev_hash = self.conn.exec_driver_sql(
+                self._sql.max_position_and_head, (stream_id,)).one()
+            position = (last or 0) + 1
+            if version is None:
+                version, prev_hash = 0, GENESIS_HASH
+        elif stream_id in self._head:
+            version, prev_hash = self._head[stream_id]
+        else:
+            version, prev_hash = store._head(self.conn, stream_id)
+        expected = self._seen.get(stream_id, expected_version)
+        if stream_id not in self._head and expected is not None and expected != version:
+            raise ConcurrencyConflict(stream_id, expected, version)
+        if not events:
+            return []
+        recorded_at = format_time(store.clock())
+        metadata_json = canonical_json(metadata.to_dict())
+        rows = []
+        for new in events:
+            version += 1
+            row = _hashed_row(new, position, stream_id, version, metadata_json, recorded_at,
+                              prev_hash)
+            prev_hash = row[-1]
+            position += 1
+            rows.append(row)
+        self._next_position = position
+        self._head[stream_id] = (version, prev_hash)
+        self._seen.pop(stream_id, None)
+        self.conn.exec_driver_sql(self._sql.insert_event, _one_or_many(rows))
+        if publish is not None:
+            self.published = True
+            self.conn.exec_driver_sql(
+                self._sql.insert_outbox,
+                _one_or_many([(r[0], publish.topic, publish.key) for r in rows]))
+        stored = [store._decode_row(r) for r in rows]
+        for projection in store.projections:
+            for recorded in stored:
+                projection.apply(self.conn, recorded)
+        self.recorded.extend(stored)
+        return stored
+
+    def mark_processed(self, consumer: str, event_id: str) -> None:
+        """Record that `consumer` applied `event_id`; AlreadyProcessed if it had."""
+        self.lock()
+        seen = self.conn.exec_driver_sql(self._sql.seen, (consumer, event_id)).first()
+        if seen is not None:
+            raise AlreadyProcessed(f"{consumer} already applied {event_id}")
+        self.conn.exec_driver_sql(
+            self._sql.insert_processed,
+            (consumer, event_id, format_time(self._store.clock())))
+
+    # -- after commit ------------------------------------------------------------
+
+    def _committed(self) -> None:
+        for key, (state, version) in self._folded.items():
+            self._folds.put(key, state, version)
+        if self.published:
+            for listener in self._store.on_published:
+                listener()
+
+
+def _one_or_many(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | list[tuple[Any, ...]]:
+    """One row as a plain execute (no executemany machinery), more as a list."""
+    return rows[0] if len(rows) == 1 else rows
+
+
+def _hashed_row(
+    new: NewEvent,
+    position: int,
+    stream_id: str,
+    version: int,
+    metadata_json: str,
+    recorded_at: str,
+    prev_hash: str,
+) -> tuple[Any, ...]:
+    """The stored row, in the events table's column order, ending with its hash."""
+    payload_json = canonical_json(new.payload)
+    digest = event_hash(
+        position=position,
+        event_id=new.event_id,
+        stream_id=stream_id,
+        version=version,
+        type=new.type,
+        schema_version=new.schema_version,
+        payload_json=payload_json,
+        metadata_json=metadata_json,
+        recorded_at=recorded_at,
+        prev_hash=prev_hash,
+    )
+    return (
+        position, new.event_id, stream_id, version, new.type, new.schema_version,
+        payload_json, metadata_json, recorded_at, prev_hash, digest,
+    )
+
+
+def run_with_retries(begin: Callable[[], Any], work: Callable[[UnitOfWork], T],
+                     attempts: int) -> T:
+    """`work` in a unit of work, decided again on a StaleRead (up to
+    `attempts` times; then the StaleRead, ABORTED, reaches the caller)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with begin() as uow:
+                return work(uow)
+        except StaleRead:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

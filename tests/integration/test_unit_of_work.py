@@ -1,0 +1,143 @@
+"""The unit of work on real SQLite files and PostgreSQL: one connection per
+unit, reads before the write lock checked at the write, folds cached only
+once committed."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent
+from laurel.errors import ConcurrencyConflict
+from laurel.eventstore import EventStore
+from laurel.unit_of_work import Aggregate, StaleRead
+
+META = EventMetadata(Actor("tester", "organizer"), correlation_id="c-1")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[EventStore]:
+    store = EventStore(database_url)
+    store.create_schema()
+    yield store
+    store.close()
+
+
+def counted(state: int | None, recorded: RecordedEvent) -> int:
+    return (state or 0) + recorded.payload["n"]
+
+
+COUNTER = Aggregate("counter", counted)
+
+
+def add(n: int) -> NewEvent:
+    return NewEvent("Added", {"n": n})
+
+
+def checkouts(store: EventStore) -> list[int]:
+    seen: list[int] = []
+    event.listen(store.engine, "checkout", lambda *args: seen.append(1))
+    return seen
+
+
+def test_a_unit_reads_and_writes_on_one_connection(store: EventStore) -> None:
+    store.append("counter-1", 0, [add(1)], META)
+    seen = checkouts(store)
+
+    def work(uow: Any) -> int:
+        total = uow.load("counter-1", COUNTER)
+        uow.append("counter-1", [add(total)], META)
+        uow.read("counter-2")
+        return uow.version("counter-1")
+
+    assert store.run(work) == 2
+    assert len(seen) == 1
+
+
+def test_a_write_after_a_stale_read_is_decided_again(store: EventStore) -> None:
+    """Another writer commits between this unit's read and its write: the
+    unit's decision is retried on the new state, never committed stale."""
+    store.append("counter-1", 0, [add(1)], META)
+    decisions: list[int] = []
+
+    def work(uow: Any) -> None:
+        total = uow.load("counter-1", COUNTER)
+        decisions.append(total)
+        if len(decisions) == 1:  # someone else writes while we decide
+            thread = threading.Thread(
+                target=store.append, args=("counter-1", None, [add(10)], META))
+            thread.start()
+            thread.join()
+        uow.append("counter-1", [add(total)], META)
+
+    store.run(work)
+    assert decisions == [1, 11]
+    events = store.read_stream("counter-1")
+    assert [e.payload["n"] for e in events] == [1, 10, 11]
+
+
+def test_retries_are_bounded_and_end_as_aborted(store: EventStore) -> None:
+    store.append("counter-1", 0, [add(1)], META)
+
+    def always_overtaken(uow: Any) -> None:
+        uow.load("counter-1", COUNTER)
+        thread = threading.Thread(
+            target=store.append, args=("counter-1", None, [add(1)], META))
+        thread.start()
+        thread.join()
+        uow.append("counter-1", [add(1)], META)
+
+    with pytest.raises(StaleRead) as raised:
+        store.run(always_overtaken, attempts=3)
+    assert raised.value.code == "ABORTED"
+    assert store.stream_version("counter-1") == 4  # only the others' writes
+
+
+def test_a_callers_expected_version_is_checked_on_load(store: EventStore) -> None:
+    store.append("counter-1", 0, [add(1), add(2)], META)
+    with pytest.raises(ConcurrencyConflict) as raised:
+        store.run(lambda uow: uow.load("counter-1", COUNTER, expected_version=1))
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    assert "version 2, not 1" in str(raised.value)
+
+
+def test_folds_are_cached_and_extended_with_newer_events_only(store: EventStore) -> None:
+    folded: list[int] = []
+
+    def evolve(state: int | None, recorded: RecordedEvent) -> int:
+        folded.append(recorded.version)
+        return counted(state, recorded)
+
+    tracked = Aggregate("tracked", evolve)
+    store.append("counter-1", 0, [add(1), add(2)], META)
+    assert store.run(lambda uow: uow.load("counter-1", tracked)) == 3
+    store.append("counter-1", 2, [add(4)], META)
+    assert store.run(lambda uow: uow.load("counter-1", tracked)) == 7
+    assert folded == [1, 2, 3]
+
+
+def test_a_rolled_back_unit_leaves_no_trace_in_the_cache(store: EventStore) -> None:
+    store.append("counter-1", 0, [add(1)], META)
+
+    def fails_after_writing(uow: Any) -> None:
+        uow.load("counter-1", COUNTER)
+        uow.append("counter-1", [add(5)], META)
+        uow.load("counter-1", COUNTER)  # folds its own uncommitted event
+        raise RuntimeError("refused after deciding")
+
+    with pytest.raises(RuntimeError):
+        store.run(fails_after_writing)
+    assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 1
+    assert store.stream_version("counter-1") == 1
+
+
+def test_a_read_only_unit_takes_no_write_lock(store: EventStore) -> None:
+    """Queries run beside a writer that holds the lock."""
+    store.append("counter-1", 0, [add(1)], META)
+    with store.unit_of_work(lock=True) as writer:
+        writer.append("counter-2", [add(1)], META)
+        assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 1
