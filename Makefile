@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 # Laurel's distributions (each with its own pyproject.toml), installed editable
 # here and as wheels in the image; the generated code in gen/ is laurel-api.
-DISTS := shared services/intake services/scoring services/review services/notification
+DISTS := shared services/intake services/scoring services/review services/notification services/audit
 
 .PHONY: install proto run test test-fast bench lint clean
 
