@@ -99,19 +99,19 @@ class DevStack:
         )
 
     def _spawn_audit(self) -> subprocess.Popen[bytes]:
-        """The auditors' read-only API over the four stores (after they exist)."""
-        from laurel.audit.keys import generate_key_file
-
+        """The auditors' read-only API over the four stores (after they exist),
+        signing with a development key made once in the data directory."""
         key = self.data_dir / CHECKPOINT_KEY
-        if not key.exists():
-            generate_key_file(key)
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_DATABASE_URL")}
         env.update({"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
                     "LAUREL_DATA_DIR": str(self.data_dir)})
         log = open(self.data_dir / "logs" / "audit.log", "ab")  # noqa: SIM115
+        audit = [sys.executable, "-m", "laurel.audit"]
+        if not key.exists():
+            subprocess.run([*audit, "keygen", "--out", str(key)], env=env, stdout=log,
+                           stderr=subprocess.STDOUT, check=True, timeout=60)
         return subprocess.Popen(
-            [sys.executable, "-m", "laurel.cli", "audit", "serve",
-             "--port", str(self.ports[AUDIT]), "--key", str(key),
+            [*audit, "serve", "--port", str(self.ports[AUDIT]), "--key", str(key),
              "--checkpoint-every", "60"],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )

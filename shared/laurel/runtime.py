@@ -12,7 +12,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from faststream.kafka import KafkaBroker
@@ -27,6 +27,30 @@ from laurel.telemetry import configure_tracing, shutdown_tracing
 from laurel.upcasting import Upcasters
 
 log = logging.getLogger("laurel.runtime")
+
+
+class Lifecycle(Protocol):
+    """What `run_service` serves: parts started together and stopped in order.
+    ServiceRuntime is the usual one; audit, which reads every service's store
+    and owns none, has its own."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_until_signalled(runtime: Lifecycle) -> None:
+    """Start, wait for SIGINT or SIGTERM, stop."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await runtime.start()
+    await stopping.wait()
+    log.info("%s stopping", runtime.name)
+    await runtime.stop()
 
 
 @dataclass
@@ -63,14 +87,7 @@ class ServiceRuntime:
         shutdown_tracing()
 
     async def serve_until_signalled(self) -> None:
-        loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stopping.set)
-        await self.start()
-        await stopping.wait()
-        log.info("%s stopping", self.name)
-        await self.stop()
+        await serve_until_signalled(self)
 
 
 async def every(interval_s: float, stop: asyncio.Event, work: Callable[[], Any],
@@ -88,15 +105,14 @@ async def every(interval_s: float, stop: asyncio.Event, work: Callable[[], Any],
             await asyncio.wait_for(stop.wait(), interval_s)
 
 
-def run_service(build: Callable[[], Awaitable[ServiceRuntime]]) -> None:
+def run_service(build: Callable[[], Awaitable[Lifecycle]]) -> None:
     """Entry point body: logging, then build and serve until a signal."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
 
     async def main() -> None:
-        runtime = await build()
-        await runtime.serve_until_signalled()
+        await serve_until_signalled(await build())
 
     asyncio.run(main())
 

@@ -13,7 +13,9 @@ from types import ModuleType
 
 import pytest
 
-from laurel.audit.server import AuditServer, build_server
+from laurel.audit.bootstrap import AuditRuntime
+from laurel.audit.bootstrap import build as build_audit
+from laurel.audit.settings import AuditSettings
 from laurel.config import SERVICES, load_settings
 from laurel.intake.bootstrap import build_intake
 from laurel.notification.bootstrap import build_notification
@@ -40,7 +42,7 @@ def load_tool(name: str) -> ModuleType:
 @dataclass
 class Stack:
     services: dict[str, ServiceRuntime]
-    audit: AuditServer
+    audit: AuditRuntime
 
     def address(self, server: str) -> str:
         port = self.audit.port if server == AUDIT else self.services[server].grpc.port
@@ -63,10 +65,11 @@ async def stack(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[St
     assert set(services) == set(SERVICES)
     for runtime in services.values():
         await runtime.start()
-    audit = build_server(
-        {s: f"sqlite:///{tmp_path / f'{s}.sqlite'}" for s in SERVICES}, port=0,
-        env={"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
-             "LAUREL_DATA_DIR": str(tmp_path)})
+    # The four services' SQLite files in the data directory, found as `laurel up`'s are.
+    audit = await build_audit(AuditSettings.load({
+        "LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
+        "LAUREL_AUDIT_GRPC_PORT": "0", "LAUREL_DATA_DIR": str(tmp_path)}))
+    assert sorted(audit.stores) == sorted(SERVICES)
     await audit.start()
     try:
         yield Stack(services, audit)

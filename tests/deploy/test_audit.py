@@ -13,9 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from laurel.audit import cli as audit_cli
-from laurel.audit.checkpoints import recorded_checkpoints, verify_recorded_checkpoints
-from laurel.audit.keys import generate_key_file
-from laurel.audit.server import build_server
+from laurel.audit import (
+    generate_key_file,
+    recorded_checkpoints,
+    verify_recorded_checkpoints,
+)
+from laurel.audit.bootstrap import build
+from laurel.audit.settings import AuditSettings
 from laurel.broker import free_port
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore
@@ -111,11 +115,11 @@ def _jwks() -> bytes:
                       ).encode()
 
 
-def test_audit_service_starts_from_the_rendered_settings(
+async def test_audit_service_starts_from_the_rendered_settings(
     renderings: dict, find: Any, local_pod: Any, stores: dict[str, str], tmp_path: Path
 ) -> None:
     """The audit Deployment's environment (default case: production, key set,
-    checkpoint key) builds the server: every store opened, the key loaded,
+    checkpoint key) builds the service: every store opened, the key loaded,
     the port taken from its own setting."""
     container = _container(renderings["default"], "Deployment", "laurel-audit", find)
     key_dir = tmp_path / "keys"
@@ -128,15 +132,14 @@ def test_audit_service_starts_from_the_rendered_settings(
     port = free_port()
     assert pod.env.pop("LAUREL_AUDIT_GRPC_PORT") == "50055"
     env = {**pod.env, "LAUREL_AUDIT_GRPC_PORT": str(port)}
-    server = build_server({}, env=env)
+    server = await build(AuditSettings.load(env))
     try:
         assert server.port == port
         assert sorted(server.stores) == sorted(SERVICES)
         assert server.key is not None
         assert server.development is False
     finally:
-        for store in server.stores.values():
-            store.close()
+        await server.stop()
 
 
 def test_checkpoint_job_signs_every_store_with_the_mounted_key(

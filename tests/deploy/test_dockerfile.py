@@ -5,7 +5,6 @@ virtualenv is built on this machine the way the builder stage builds it."""
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import os
 import re
 import shlex
@@ -282,16 +281,6 @@ def _entry_points(renderings: dict[str, list[Any]]) -> dict[str, list[str]]:
     return {" ".join(c): c for c in commands}
 
 
-# `python -m laurel.audit` needs laurel/audit/__main__.py, which comes with
-# the audit service's own distribution (issue 12); until then `laurel audit
-# serve|checkpoint` is the same command. Strict: the mark must go when it lands.
-AUDIT_MAIN_PENDING = pytest.mark.xfail(
-    importlib.util.find_spec("laurel.audit.__main__") is None,
-    reason="laurel.audit.__main__ does not exist yet (audit as a service, issue 12)",
-    strict=True,
-)
-
-
 def test_every_entry_point_of_image_and_chart_is_known(
     renderings: dict, entry_point_problem: Any
 ) -> None:
@@ -300,7 +289,7 @@ def test_every_entry_point_of_image_and_chart_is_known(
     problems = {
         text: why
         for text, command in _entry_points(renderings).items()
-        if command[:3] != ["python", "-m", "laurel.audit"] and (why := entry_point_problem(command))
+        if (why := entry_point_problem(command))
     }
     assert not problems, problems
     modules = {c[2] for c in _entry_points(renderings).values() if c[0] == "python"}
@@ -310,7 +299,6 @@ def test_every_entry_point_of_image_and_chart_is_known(
     assert {("laurel", "migrate"), ("laurel", "topics"), ("laurel", "--help")} <= programs
 
 
-@AUDIT_MAIN_PENDING
 def test_audit_entry_points_run_as_modules(
     renderings: dict, entry_point_problem: Any
 ) -> None:
@@ -389,7 +377,7 @@ def test_runtime_venv_installs_from_the_lock_alone(
     names = {re.sub(r"[-_.]+", "-", d["name"]).lower() for d in listed}
     assert not names & DEV_ONLY, names & DEV_ONLY
     assert {"laurel-core", "laurel-api", "laurel-intake", "laurel-scoring", "laurel-review",
-            "laurel-notification"} <= names
+            "laurel-notification", "laurel-audit"} <= names
     site = next((venv / "lib").glob("python3.11/site-packages"))
     shipped = [p.relative_to(site) for p in (site / "laurel").rglob("*")]
     assert not [p for p in shipped if "tests" in p.parts or p.name.startswith(("test_",
@@ -401,7 +389,8 @@ def test_runtime_venv_installs_from_the_lock_alone(
          "import importlib.util, sys\n"
          "missing = [m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]\n"
          "print(' '.join(missing))",
-         *(f"laurel.{s}.__main__" for s in ("intake", "scoring", "review", "notification")),
+         *(f"laurel.{s}.__main__"
+           for s in ("intake", "scoring", "review", "notification", "audit")),
          "laurel.healthcheck", "laurel.cli", "laurel.audit.cli"],
         capture_output=True, text=True, timeout=120, cwd=folder)
     assert (probe.returncode, probe.stdout.strip()) == (0, ""), probe.stderr
@@ -413,3 +402,7 @@ def test_runtime_venv_installs_from_the_lock_alone(
     health = subprocess.run([str(python), "-m", "laurel.healthcheck", "--help"],
                             capture_output=True, text=True, timeout=120, cwd=folder)
     assert health.returncode == 0 and "--ca-file" in health.stdout, health.stderr
+    for command in (["laurel.audit", "serve", "--help"], ["laurel.audit", "checkpoint", "--help"]):
+        ran = subprocess.run([str(python), "-m", *command], capture_output=True, text=True,
+                             timeout=120, cwd=folder)
+        assert ran.returncode == 0 and "--database" in ran.stdout, (command, ran.stderr)

@@ -251,7 +251,7 @@ def test_guide_commands_in_pods_are_known(entry_point_problem: Any, render_tool:
 def test_guide_key_commands_make_a_key_laurel_accepts(tmp_path: Path) -> None:
     """The openssl commands, run as written, give a signing key and public
     key the audit tools load."""
-    from laurel.audit.keys import key_id, load_public_key, load_signing_key
+    from laurel.audit import key_id, load_public_key, load_signing_key
 
     commands = [c for c in COMMANDS if c.startswith("openssl")]
     assert any("genpkey -algorithm ed25519 -out checkpoint.key" in c for c in commands)

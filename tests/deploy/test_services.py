@@ -39,8 +39,7 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
 
 def _health_service(component: str) -> str:
     """The gRPC service name the component's own code registers."""
-    module = "laurel.audit.service" if component == "audit" else f"laurel.{component}.bootstrap"
-    return import_module(module).SERVICE_NAME
+    return import_module(f"laurel.{component}.bootstrap").SERVICE_NAME
 
 
 def test_deployment_runs_the_component_hardened(

@@ -21,10 +21,8 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 
+from laurel.audit import load_projections, nomination_timeline, state_as_of
 from laurel.audit.cli import main as audit_main
-from laurel.audit.state import state_as_of
-from laurel.audit.stores import load_projections
-from laurel.audit.timeline import nomination_timeline
 from laurel.auth import call_metadata
 from laurel.broker import TansuBroker, ensure_topics
 from laurel.config import KafkaSettings, load_settings

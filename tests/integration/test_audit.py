@@ -38,9 +38,10 @@ from laurel.audit import (
     export_all,
     export_nomination,
     generate_key_file,
+    load_projections,
     load_public_key,
-    merge_timeline,
     nomination_timeline,
+    public_pem,
     recorded_checkpoints,
     replay_projections,
     verify_checkpoint,
@@ -49,7 +50,6 @@ from laurel.audit import (
     verify_stores,
 )
 from laurel.audit import cli as audit_cli
-from laurel.audit.keys import public_pem
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent, event_hash
 from laurel.eventstore import EventStore
 
@@ -628,43 +628,6 @@ def test_timeline_puts_effects_after_causes_across_stores_despite_clocks(
     assert "← intake:3" in out.splitlines()[2]
 
 
-def recorded(
-    position: int, at: str, causation: str = "", event_id: str = ""
-) -> RecordedEvent:
-    return RecordedEvent(
-        position,
-        event_id or f"e{position}",
-        "s",
-        position,
-        "T",
-        1,
-        {},
-        {"causation_id": causation},
-        at,
-        "",
-        "",
-    )
-
-
-def test_merge_is_deterministic_and_keeps_each_store_in_commit_order() -> None:
-    a = [
-        recorded(1, "2021-01-01T10:00:00.000000Z", event_id="a1"),
-        recorded(2, "2021-01-01T09:00:00.000000Z", event_id="a2"),
-    ]
-    b = [
-        recorded(1, "2021-01-01T09:30:00.000000Z", "a2", event_id="b1"),
-        recorded(2, "2021-01-01T09:30:00.000000Z", event_id="b2"),
-    ]
-    c = [recorded(1, "2021-01-01T09:30:00.000000Z", event_id="c1")]
-    order = [
-        (e.store, e.event.event_id) for e in merge_timeline({"b": b, "a": a, "c": c})
-    ]
-    assert order == [("c", "c1"), ("a", "a1"), ("a", "a2"), ("b", "b1"), ("b", "b2")]
-    assert order == [
-        (e.store, e.event.event_id) for e in merge_timeline({"c": c, "a": a, "b": b})
-    ]
-
-
 # -- replay ------------------------------------------------------------------------
 
 
@@ -764,12 +727,11 @@ def test_replay_of_intakes_own_projections_matches_live(
     """The service's read models, rebuilt from its log, equal the live ones.
 
     Events come from intake's own domain functions, and the CLI finds the
-    projections by the `laurel.<store>.bootstrap:projections` convention.
+    projections through the `laurel.projections` entry point intake declares.
     """
-    bootstrap = pytest.importorskip("laurel.intake.bootstrap")
     from laurel.intake import organizations as orgs
 
-    store = open_store(database_url, projections=bootstrap.projections())
+    store = open_store(database_url, projections=load_projections("intake"))
     known: dict = {}
     for candidate in (
         orgs.Organization("c1", "commission", "郑州市卫生健康委员会"),
@@ -780,7 +742,7 @@ def test_replay_of_intakes_own_projections_matches_live(
         known[candidate.organization_id] = candidate
 
     assert (
-        replay_projections(store, bootstrap.projections(), fresh_url("intake_scratch"))
+        replay_projections(store, load_projections("intake"), fresh_url("intake_scratch"))
         == []
     )
     code, out = run_cli(

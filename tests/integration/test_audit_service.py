@@ -1,7 +1,8 @@
 """AuditService over a real gRPC socket, on real stores (SQLite and PostgreSQL).
 
-The server reads the stores directly, as `laurel audit serve` does; the
-client sends development tokens like any portal. Refusals are checked for
+The server is built by the audit service's bootstrap and reads the stores
+directly, as `python -m laurel.audit serve` does; the client sends
+development tokens like any portal. Refusals are checked for
 their status code and their field-level details, not just for failing.
 """
 
@@ -33,7 +34,10 @@ from laurel.audit import (
     verify_checkpoint,
     verify_package,
 )
-from laurel.audit.server import AuditServer, build_server, checkpoint_pass
+from laurel.audit.adapters.stores import open_stores, projections_with
+from laurel.audit.bootstrap import AuditRuntime, build
+from laurel.audit.handlers import checkpoint_pass
+from laurel.audit.settings import AuditSettings
 from laurel.audit.v1 import audit_pb2 as pb
 from laurel.audit.v1 import audit_pb2_grpc
 from laurel.auth import call_metadata
@@ -145,25 +149,35 @@ def _filled(urls: dict[str, str]) -> Iterator[dict[str, str]]:
     yield urls
 
 
-def _server(urls: dict[str, str], key_file: Path | None, **options) -> AuditServer:
-    return build_server(
-        urls,
-        key_path=str(key_file) if key_file else None,
-        port=0,
-        projection_specs={
+def settings(key_file: Path | None, data_dir: Path, **values: str) -> AuditSettings:
+    """Development settings on any free port, the key file (if any) named."""
+    env = {"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
+           "LAUREL_AUDIT_GRPC_PORT": "0", "LAUREL_DATA_DIR": str(data_dir), **values}
+    if key_file is not None:
+        env["LAUREL_CHECKPOINT_KEY_FILE"] = str(key_file)
+    return AuditSettings.load(env)
+
+
+async def _server(
+    urls: dict[str, str], key_file: Path | None, data_dir: Path, **values: str
+) -> AuditRuntime:
+    """The service as its bootstrap builds it, over these stores, with an
+    operator's projection choices (one of which does not exist)."""
+    return await build(
+        settings(key_file, data_dir, **values),
+        stores=open_stores(urls),
+        projections_of=projections_with({
             "intake": f"{PROJECTIONS_MODULE}:projections",
             "notification": "laurel_audit_no_such_module:projections",
-        },
-        env={"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1"},
-        **options,
+        }),
     )
 
 
 @pytest.fixture
 async def audit(
-    store_urls: dict[str, str], key_file: Path
-) -> AsyncIterator[tuple[audit_pb2_grpc.AuditServiceStub, AuditServer]]:
-    server = _server(store_urls, key_file)
+    store_urls: dict[str, str], key_file: Path, tmp_path: Path
+) -> AsyncIterator[tuple[audit_pb2_grpc.AuditServiceStub, AuditRuntime]]:
+    server = await _server(store_urls, key_file, tmp_path)
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         yield audit_pb2_grpc.AuditServiceStub(channel), server
@@ -257,9 +271,9 @@ def mixed_urls(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 async def test_verify_stores_names_the_first_broken_link(
-    mixed_urls: dict[str, str], key_file: Path
+    mixed_urls: dict[str, str], key_file: Path, tmp_path: Path
 ) -> None:
-    server = _server(mixed_urls, key_file)
+    server = await _server(mixed_urls, key_file, tmp_path)
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -362,9 +376,9 @@ async def test_bad_and_unknown_ids_are_refused_with_the_field(audit) -> None:
 
 
 async def test_without_a_key_signing_is_a_failed_precondition(
-    store_urls: dict[str, str],
+    store_urls: dict[str, str], tmp_path: Path
 ) -> None:
-    server = _server(store_urls, None)
+    server = await _server(store_urls, None, tmp_path)
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -381,15 +395,21 @@ async def test_without_a_key_signing_is_a_failed_precondition(
 
 
 async def test_periodic_checkpoints_cover_new_events_only(
-    store_urls: dict[str, str], key_file: Path
+    store_urls: dict[str, str], key_file: Path, tmp_path: Path
 ) -> None:
     store = EventStore(store_urls["notification"])
-    server = _server(store_urls, key_file, checkpoint_every=0.05)
+    server = await _server(store_urls, key_file, tmp_path,
+                           LAUREL_AUDIT_CHECKPOINT_INTERVAL_S="0.05")
+    passes: list[list[str]] = []
+    signing = server.checkpoint_pass
+    server.checkpoint_pass = lambda: passes.append(signing()) or passes[-1]
     await server.start()
     try:
         await _until(lambda: len(recorded_checkpoints(store)) == 1)
-        await asyncio.sleep(0.3)  # several intervals, nothing new: no more
+        seen = len(passes)
+        await _until(lambda: len(passes) >= seen + 3)  # more passes, nothing new: no more
         assert [c.up_to_position for c in recorded_checkpoints(store)] == [1]
+        assert not any(passes[seen:])  # every later pass signed nothing
         store.append("notifications-x", 0, [NewEvent("ReceiptIssued", {})],
                      meta(Actor("notification", "service")))
         await _until(lambda: len(recorded_checkpoints(store)) == 2)
@@ -422,7 +442,7 @@ def test_laurel_audit_serve_answers_over_a_socket_and_stops_on_sigterm(
         "LAUREL_CHECKPOINT_KEY_FILE": str(key_file),
     })
     process = subprocess.Popen(
-        [sys.executable, "-m", "laurel.cli", "audit", "serve", "--port", str(port)],
+        [sys.executable, "-m", "laurel.audit", "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
@@ -481,15 +501,18 @@ def test_laurel_audit_timeline_export_campaign_and_replay_via_the_main_cli(
                  "--projection", f"intake={PROJECTIONS_MODULE}:projections"])
     report = capsys.readouterr().out
     assert code == 1
-    assert "archive: cannot replay" in report and "laurel.archive.bootstrap" in report
+    assert "archive: cannot replay" in report
+    assert "'archive' in the 'laurel.projections' group" in report
     assert "intake: status: DIFFERS" in report  # no live status table: never built
 
 
-async def test_state_as_of_uses_the_services_own_projections_by_convention(
+async def test_state_as_of_uses_the_projections_the_service_declares(
     tmp_path: Path, key_file: Path
 ) -> None:
-    """No override: intake's projections come from laurel.intake.bootstrap."""
-    orgs = pytest.importorskip("laurel.intake.organizations")
+    """No override: intake's projections are the factory its distribution
+    declares as the `intake` entry point of `laurel.projections`."""
+    from laurel.intake import organizations as orgs
+
     clock = Clock()
     url = f"sqlite:///{tmp_path / 'intake.sqlite'}"
     store = EventStore(url, clock=clock)
@@ -506,8 +529,7 @@ async def test_state_as_of_uses_the_services_own_projections_by_convention(
                      meta(Actor("o-1", "organizer")))
         known[candidate.organization_id] = candidate
     store.close()
-    server = build_server({"intake": url}, key_path=str(key_file), port=0, env={
-        "LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1"})
+    server = await build(settings(key_file, tmp_path), stores=open_stores({"intake": url}))
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

@@ -180,9 +180,12 @@ async def serve_all(env: dict[str, str], services: tuple[str, ...] = (
         if runtime.grpc.security_log is not None:
             served.security_logs[name] = runtime.grpc.security_log.store
     if "audit" in services:
-        from laurel.audit.server import build_server
+        from laurel.audit.adapters.stores import open_stores
+        from laurel.audit.bootstrap import build as build_audit
+        from laurel.audit.settings import AuditSettings
 
-        audit = build_server({n: s.url for n, s in served.stores.items()}, port=0, env=env)
+        audit = await build_audit(AuditSettings.load({**env, "LAUREL_AUDIT_GRPC_PORT": "0"}),
+                                  stores=open_stores({n: s.url for n, s in served.stores.items()}))
         served.servers["audit"] = audit.grpc
         served.closers += [s.close for s in audit.stores.values()]
         if audit.grpc.security_log is not None:

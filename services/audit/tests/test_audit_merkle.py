@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from laurel.audit.merkle import (
+from laurel.audit.domain.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     RootAccumulator,

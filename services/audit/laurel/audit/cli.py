@@ -31,28 +31,26 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from laurel.audit.checkpoints import (
-    Checkpoint,
-    CheckpointRefused,
-    create_checkpoint,
-    verify_recorded_checkpoints,
-)
-from laurel.audit.keys import (
+from laurel.audit.adapters.keyfiles import (
     KEY_FILE_SETTING,
     generate_key_file,
-    key_id,
-    load_public_key,
     load_signing_key,
     signing_key_from_env,
 )
-from laurel.audit.stores import (
+from laurel.audit.adapters.stores import (
     ProjectionsUnavailable,
     load_projections,
     open_stores,
     shown,
     store_urls,
 )
-from laurel.audit.verify import verify_package
+from laurel.audit.domain.checkpoints import Checkpoint, CheckpointRefused
+from laurel.audit.domain.keys import key_id, load_public_key
+from laurel.audit.handlers import (
+    create_checkpoint,
+    verify_package,
+    verify_recorded_checkpoints,
+)
 from laurel.config import ConfigError
 from laurel.eventstore import EventStore
 
@@ -161,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     add_audit_commands(parser.add_subparsers(required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except ConfigError as error:
         print(f"laurel: {error}", file=sys.stderr)
         return 2
@@ -286,7 +285,7 @@ def _verify_package(args: argparse.Namespace, trusted: Any) -> int:
 
 @_guarded
 def _export(args: argparse.Namespace) -> int:
-    from laurel.audit.export import export_all, export_campaign, export_nomination
+    from laurel.audit.handlers import export_all, export_campaign, export_nomination
 
     key, stores = _signing_key(args), _open_stores(args)
     record = not args.no_record
@@ -317,7 +316,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 @_guarded
 def _timeline(args: argparse.Namespace) -> int:
-    from laurel.audit.timeline import nomination_timeline
+    from laurel.audit.handlers import nomination_timeline
 
     entries = nomination_timeline(_open_stores(args), args.nomination, as_of=args.as_of)
     for entry in entries:
@@ -340,7 +339,7 @@ def _timeline(args: argparse.Namespace) -> int:
 
 @_guarded
 def _replay(args: argparse.Namespace) -> int:
-    from laurel.audit.replay import replay_projections
+    from laurel.audit.handlers import replay_projections
 
     factories, scratch = _pairs(args.projection), _pairs(args.scratch)
     failed = False
@@ -363,7 +362,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from laurel.audit.server import serve_forever
+    from laurel.audit.bootstrap import serve_forever
 
     return serve_forever(
         database=_pairs(args.database),

@@ -1,8 +1,10 @@
-"""AuditService: the audit library over gRPC, for the auditor role only.
+"""AuditService over gRPC: requests to the audit use cases, answers back.
 
 Every answer comes from the stores themselves (timeline, verification,
 checkpoints, evidence packages, state as of a time), so an auditor does not
-have to trust the running services. Store work is blocking SQL and runs in a
+have to trust the running services. Only translation and argument checks
+live here; who may call (the auditor role only) is `laurel.policy`'s table,
+checked before any method runs. Store work is blocking SQL and runs in a
 worker thread, off the server's event loop.
 """
 
@@ -11,30 +13,23 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
+import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from laurel.audit.checkpoints import (
-    Checkpoint,
-    CheckpointRefused,
-    create_checkpoint,
-    recorded_checkpoints,
-    verify_recorded_checkpoints,
-)
-from laurel.audit.export import export_campaign, export_nomination
-from laurel.audit.state import state_as_of
-from laurel.audit.timeline import TimelineEntry, nomination_timeline
+from laurel.audit import handlers
+from laurel.audit.domain.checkpoints import Checkpoint, CheckpointRefused
+from laurel.audit.domain.package import Package
+from laurel.audit.domain.timeline import TimelineEntry
+from laurel.audit.settings import AuditSettings
 from laurel.audit.v1 import audit_pb2 as pb
 from laurel.audit.v1 import audit_pb2_grpc
-from laurel.auth import current_request
 from laurel.chain import ChainBreak
 from laurel.envelope import canonical_json, parse_time, utcnow
 from laurel.errors import (
@@ -42,14 +37,13 @@ from laurel.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
-    PermissionDenied,
 )
 from laurel.eventstore import EventStore, Projection
 
-AUDITOR = "auditor"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AuditService"].full_name
 C = TypeVar("C", pb.Checkpoint, pb.GetCheckpointResponse)
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$")
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -64,18 +58,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         self.projections_of = projections_of
 
     async def GetNominationTimeline(
-        self, request: Any, context: Any
+        self, request: pb.GetNominationTimelineRequest, context: Context
     ) -> pb.GetNominationTimelineResponse:
-        _require_auditor()
         nomination_id = _nomination_id(request.nomination_id)
         as_of = _moment(request, "as_of")
         entries = await asyncio.to_thread(
-            nomination_timeline, self.stores, nomination_id, as_of=as_of
+            handlers.nomination_timeline, self.stores, nomination_id, as_of=as_of
         )
         if not entries and (
             as_of is None
             or not await asyncio.to_thread(
-                nomination_timeline, self.stores, nomination_id
+                handlers.nomination_timeline, self.stores, nomination_id
             )
         ):
             raise NotFound(
@@ -87,12 +80,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             nomination_id=nomination_id, entries=[_entry(e) for e in entries]
         )
 
-    async def GetStateAsOf(self, request: Any, context: Any) -> pb.GetStateAsOfResponse:
-        _require_auditor()
+    async def GetStateAsOf(
+        self, request: pb.GetStateAsOfRequest, context: Context
+    ) -> pb.GetStateAsOfResponse:
         subject_id = _subject_id(request.subject_id, "subject_id")
         as_of = _moment(request, "as_of") or utcnow()
         state = await asyncio.to_thread(
-            state_as_of, self.stores, subject_id, as_of, self.projections_of
+            handlers.state_as_of, self.stores, subject_id, as_of, self.projections_of
         )
         return pb.GetStateAsOfResponse(
             subject_id=subject_id,
@@ -109,18 +103,20 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             unavailable=state.unavailable,
         )
 
-    async def VerifyStores(self, request: Any, context: Any) -> pb.VerifyStoresResponse:
-        _require_auditor()
+    async def VerifyStores(
+        self, request: pb.VerifyStoresRequest, context: Context
+    ) -> pb.VerifyStoresResponse:
         reports = await asyncio.to_thread(self._verify)
         return pb.VerifyStoresResponse(
             ok=all(r.ok and not r.checkpoint_problems for r in reports),
             stores=reports,
         )
 
-    async def GetCheckpoint(self, request: Any, context: Any) -> pb.GetCheckpointResponse:
-        _require_auditor()
+    async def GetCheckpoint(
+        self, request: pb.GetCheckpointRequest, context: Context
+    ) -> pb.GetCheckpointResponse:
         name = self._store_name(request.store, "store")
-        checkpoints = await asyncio.to_thread(recorded_checkpoints, self.stores[name])
+        checkpoints = await asyncio.to_thread(handlers.recorded_checkpoints, self.stores[name])
         if not checkpoints:
             raise NotFound(
                 f"store {name} has recorded no checkpoint yet; call SignCheckpoint "
@@ -131,66 +127,63 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                            pb.GetCheckpointResponse)
 
     async def SignCheckpoint(
-        self, request: Any, context: Any
+        self, request: pb.SignCheckpointRequest, context: Context
     ) -> pb.SignCheckpointResponse:
-        _require_auditor()
         names = [self._store_name(n, "stores") for n in request.stores] or sorted(
             self.stores
         )
         key = self._signing_key()
         with _refusal():
             signed = await asyncio.to_thread(
-                lambda: [create_checkpoint(self.stores[n], n, key) for n in names]
+                lambda: [handlers.create_checkpoint(self.stores[n], n, key) for n in names]
             )
         return pb.SignCheckpointResponse(
             checkpoints=[_checkpoint(c, pb.Checkpoint) for c in signed]
         )
 
     async def ExportNomination(
-        self, request: Any, context: Any
+        self, request: pb.ExportNominationRequest, context: Context
     ) -> pb.ExportNominationResponse:
-        _require_auditor()
         key = self._signing_key()
         with _refusal():
             return await self._package(request, key)
 
     async def _package(
-        self, request: Any, key: Ed25519PrivateKey
+        self, request: pb.ExportNominationRequest, key: Ed25519PrivateKey
     ) -> pb.ExportNominationResponse:
+        """Signed but not recorded (the API only reads); the files inline."""
+        package: Package
         if request.WhichOneof("scope") == "campaign_id":
             campaign_id = _subject_id(request.campaign_id, "campaign_id")
-            manifest, files = await asyncio.to_thread(
-                self._export, export_campaign, campaign_id, key
-            )
-            if not any(manifest["stores"].values()):
+            package = await asyncio.to_thread(
+                handlers.package_campaign, self.stores, campaign_id, key,
+                record_checkpoints=False)
+            if not any(package.manifest["stores"].values()):
                 raise NotFound(f"no events of campaign {campaign_id}", "campaign_id")
         else:
             nomination_id = _nomination_id(request.nomination_id)
-            manifest, files = await asyncio.to_thread(
-                self._export, export_nomination, nomination_id, key
-            )
-            if not any(manifest["stores"].values()):
+            package = await asyncio.to_thread(
+                handlers.package_nomination, self.stores, nomination_id, key,
+                record_checkpoints=False)
+            if not any(package.manifest["stores"].values()):
                 raise NotFound(
                     f"no events of nomination {nomination_id}", "nomination_id"
                 )
         return pb.ExportNominationResponse(
-            key_id=manifest["key_id"],
-            events_per_store=manifest["stores"],
-            files=[pb.PackageFile(name=n, content=c) for n, c in files],
+            key_id=package.manifest["key_id"],
+            events_per_store=package.manifest["stores"],
+            files=[pb.PackageFile(name=n, content=c)
+                   for n, c in sorted(package.files.items())],
         )
 
     # -- helpers -------------------------------------------------------------
 
     def _verify(self) -> list[pb.StoreVerification]:
         reports = []
+        public_key = self.key.public_key() if self.key is not None else None
         for name, store in sorted(self.stores.items()):
-            report = store.verify()
+            report, problems = handlers.verify_store(store, public_key)
             breaks = [_link(b) for b in report.breaks]
-            problems = (
-                verify_recorded_checkpoints(store, self.key.public_key())
-                if self.key is not None
-                else []
-            )
             reports.append(
                 pb.StoreVerification(
                     store=name,
@@ -205,16 +198,6 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             )
         return reports
 
-    def _export(
-        self, export: Callable[..., dict], subject: str, key: Ed25519PrivateKey
-    ) -> tuple[dict, list[tuple[str, bytes]]]:
-        """Sign without recording (read-only); the package returned as files."""
-        with tempfile.TemporaryDirectory(prefix="laurel-export-") as tmp:
-            out = Path(tmp) / "package"
-            manifest = export(self.stores, subject, out, key, record_checkpoints=False)
-            files = [(p.name, p.read_bytes()) for p in sorted(out.iterdir())]
-        return manifest, files
-
     def _store_name(self, name: str, field: str) -> str:
         if name not in self.stores:
             raise InvalidArgument(
@@ -228,7 +211,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             raise FailedPrecondition(
                 "checkpoint-key-configured",
                 "this audit server has no signing key: start it with "
-                "LAUREL_CHECKPOINT_KEY_FILE or --key",
+                f"{AuditSettings.variable('checkpoint_key_file')} or --key",
             )
         return self.key
 
@@ -242,15 +225,6 @@ def _refusal() -> Iterator[None]:
         raise FailedPrecondition(
             "log-intact", f"refused to sign a broken log: {error}"
         ) from None
-
-
-def _require_auditor() -> None:
-    actor = current_request().actor
-    if actor.role != AUDITOR:
-        raise PermissionDenied(
-            f"the audit API is for the {AUDITOR} role; {actor.role}:{actor.id} "
-            "is not an auditor"
-        )
 
 
 def _nomination_id(value: str) -> str:
@@ -277,9 +251,11 @@ def _subject_id(value: str, field: str) -> str:
 
 
 def _moment(request: Any, field: str) -> datetime | None:
+    """A Timestamp field as an aware time, None when not set."""
     if not request.HasField(field):
         return None
-    return getattr(request, field).ToDatetime(tzinfo=UTC)
+    stamp: Timestamp = getattr(request, field)
+    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def _timestamp(moment: datetime) -> Timestamp:
@@ -321,3 +297,10 @@ def _link(broken: ChainBreak) -> pb.BrokenLink:
 def _checkpoint(checkpoint: Checkpoint, message: type[C]) -> C:
     data = checkpoint.to_dict()
     return message(**data, json=canonical_json(data))
+
+
+def add_to_server(servicer: AuditServicer, server: grpc.aio.Server) -> None:
+    """Register the servicer (through a typed name: the generated function
+    carries no annotations)."""
+    register: Callable[[Any, Any], None] = audit_pb2_grpc.add_AuditServiceServicer_to_server
+    register(servicer, server)

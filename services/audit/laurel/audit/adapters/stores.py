@@ -4,49 +4,58 @@ The audit tools read the stores directly rather than ask the services, so
 they must be told where the stores are. In order of precedence:
   1. `--database STORE=URL` arguments (the CLI and `audit serve`);
   2. LAUREL_DATABASE_URL_<SERVICE> (e.g. LAUREL_DATABASE_URL_INTAKE), the
-     URL that service runs with as its LAUREL_DATABASE_URL;
-  3. the `<service>.sqlite` files in LAUREL_DATA_DIR (default ./var), which
-     is where `laurel up` and each service's defaults put them.
+     URL that service runs with as its LAUREL_DATABASE_URL (`AuditSettings`);
+  3. the `<service>.sqlite` files in LAUREL_DATA_DIR (default ./var of the
+     source tree), which is where `laurel up` and each service's defaults
+     put them.
 
-Projections are found by service name (`laurel.<service>.bootstrap:
-projections`) with importlib, so this shared code never imports a service.
+Projections (for replay and state as of a time) are a declared interface:
+each service's distribution names a factory of its projections as an entry
+point of the group `laurel.projections` (name = the store, value = e.g.
+`laurel.intake.bootstrap:projections`), so audit never imports a service by
+name. An operator may name another factory (`--projection STORE=MODULE:
+FACTORY`), which is imported as given.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import import_module
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+from laurel.audit.settings import AuditSettings
 from laurel.config import PROJECT_ROOT, SERVICES, ConfigError
 from laurel.eventstore import EventStore, Projection, events_table
 
+PROJECTIONS_GROUP = "laurel.projections"
 URL_SETTING = "LAUREL_DATABASE_URL_{}"
 
 
 class ProjectionsUnavailable(LookupError):
-    """A store's service exposes no projections (or they cannot be loaded)."""
+    """A store's service declares no projections (or they cannot be loaded)."""
 
 
 def store_urls(
-    named: Mapping[str, str], env: Mapping[str, str] | None = None
+    named: Mapping[str, str],
+    env: Mapping[str, str] | None = None,
+    *,
+    settings: AuditSettings | None = None,
 ) -> dict[str, str]:
-    """Each store's URL: `named` first, else per-service settings, else files."""
+    """Each store's URL: `named` first, else the per-service settings (read
+    from `settings`, else from `env`, default the environment), else files."""
     if named:
         return dict(named)
-    env = os.environ if env is None else env
-    configured = {
-        s: env[URL_SETTING.format(s.upper())]
-        for s in SERVICES
-        if env.get(URL_SETTING.format(s.upper()), "").strip()
-    }
+    settings = settings or AuditSettings.load(env)
+    configured = settings.configured_stores()
     if configured:
         return configured
-    data_dir = Path(env.get("LAUREL_DATA_DIR", PROJECT_ROOT / "var"))
+    data_dir = (settings.data_dir if "data_dir" in settings.model_fields_set
+                else PROJECT_ROOT / "var")
     return {
         s: f"sqlite:///{data_dir / f'{s}.sqlite'}"
         for s in SERVICES
@@ -88,15 +97,47 @@ def shown(url: str) -> str:
 
 
 def load_projections(store_name: str, spec: str | None = None) -> list[Projection]:
-    """The projections of a store, from `MODULE:FACTORY` or the convention."""
-    spec = spec or f"laurel.{store_name}.bootstrap:projections"
+    """The projections of a store: from the `laurel.projections` entry point
+    its service declares, or from `MODULE:FACTORY` when one is given."""
+    factory = _named_factory(store_name, spec) if spec else _declared_factory(store_name)
+    made = factory()
+    return list(made) if isinstance(made, list | tuple) else [made]
+
+
+def projections_with(
+    specs: Mapping[str, str],
+) -> Callable[[str], list[Projection]]:
+    """`load_projections`, with an operator's `STORE=MODULE:FACTORY` choices."""
+    return lambda store_name: load_projections(store_name, specs.get(store_name))
+
+
+def _declared_factory(store_name: str) -> Callable[[], Any]:
+    try:
+        entry = entry_points(group=PROJECTIONS_GROUP)[store_name]
+    except KeyError:
+        raise ProjectionsUnavailable(
+            f"{store_name}: no installed distribution declares its projections "
+            f"(an entry point {store_name!r} in the {PROJECTIONS_GROUP!r} group); "
+            f"install that service or pass --projection {store_name}=MODULE:FACTORY"
+        ) from None
+    try:
+        factory: Callable[[], Any] = entry.load()
+    except (ImportError, AttributeError) as error:
+        raise ProjectionsUnavailable(
+            f"{store_name}: its declared projections {entry.value} do not load "
+            f"({error}); pass --projection {store_name}=MODULE:FACTORY"
+        ) from None
+    return factory
+
+
+def _named_factory(store_name: str, spec: str) -> Callable[[], Any]:
     module_name, _, attribute = spec.partition(":")
     try:
-        factory = getattr(import_module(module_name), attribute or "projections")
+        factory: Callable[[], Any] = getattr(import_module(module_name),
+                                             attribute or "projections")
     except (ImportError, AttributeError) as error:
         raise ProjectionsUnavailable(
             f"{store_name}: no projections at {spec} ({error}); "
             f"pass --projection {store_name}=MODULE:FACTORY"
         ) from None
-    made = factory()
-    return list(made) if isinstance(made, list | tuple) else [made]
+    return factory

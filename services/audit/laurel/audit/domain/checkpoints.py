@@ -11,9 +11,8 @@ checkpoints cover the earlier ones too.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -22,18 +21,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from laurel.audit.keys import key_id
-from laurel.audit.merkle import RootAccumulator
+from laurel.audit.domain.keys import key_id
+from laurel.audit.domain.merkle import RootAccumulator
 from laurel.chain import RawEvent, verify_chain
 from laurel.envelope import (
     SYSTEM_ACTOR,
     EventMetadata,
     NewEvent,
+    RecordedEvent,
     canonical_json,
-    format_time,
-    utcnow,
 )
-from laurel.eventstore import EventStore
 
 CHECKPOINT_STREAM = "audit-checkpoints"
 CHECKPOINT_EVENT = "CheckpointSigned"
@@ -97,59 +94,57 @@ def verify_checkpoint(
     return None
 
 
-def create_checkpoint(
-    store: EventStore,
+def checkpoint_of(
+    rows: Iterable[RawEvent],
     store_name: str,
+    up_to_position: int,
+    created_at: str,
     key: Ed25519PrivateKey,
-    *,
-    up_to_position: int | None = None,
-    record: bool = True,
-    clock: Callable[[], datetime] = utcnow,
 ) -> Checkpoint:
-    """Sign the root of positions 1..N (default: the head) and record it.
+    """Sign the root of a store's rows 1..N (`rows`, in position order).
 
-    The chain is verified in the same pass; a broken log is refused rather
-    than signed. `record=False` signs without writing (a read-only replica).
+    The chain is verified in the same pass; a broken log, or fewer rows than
+    positions, is refused (CheckpointRefused) rather than signed.
     """
-    last = store.last_position() if up_to_position is None else up_to_position
     accumulator = RootAccumulator()
-    report = verify_chain(_feeding(store.read_raw(until_position=last), accumulator))
+    report = verify_chain(_feeding(iter(rows), accumulator))
     if not report.ok:
         raise CheckpointRefused(f"{store_name}: {report.first_break}")
-    if accumulator.count != last:
+    if accumulator.count != up_to_position:
         raise CheckpointRefused(
-            f"{store_name}: {accumulator.count} events up to position {last}"
+            f"{store_name}: {accumulator.count} events up to position {up_to_position}"
         )
-    checkpoint = sign_checkpoint(
-        Checkpoint(
-            store_name,
-            last,
-            accumulator.count,
-            accumulator.root(),
-            format_time(clock()),
-            key_id="",
-        ),
-        key,
+    unsigned = Checkpoint(
+        store_name,
+        up_to_position,
+        accumulator.count,
+        accumulator.root(),
+        created_at,
+        key_id="",
     )
-    if record:
-        store.append(
-            CHECKPOINT_STREAM,
-            None,
-            [NewEvent(CHECKPOINT_EVENT, checkpoint.to_dict())],
-            EventMetadata(
-                SYSTEM_ACTOR, correlation_id=f"checkpoint-{store_name}-{last}"
-            ),
-        )
-    return checkpoint
+    return sign_checkpoint(unsigned, key)
 
 
-def recorded_checkpoints(store: EventStore) -> list[Checkpoint]:
-    """Every checkpoint the store has recorded, oldest first."""
-    return [
-        Checkpoint.from_dict(event.payload)
-        for event in store.read_stream(CHECKPOINT_STREAM)
-        if event.type == CHECKPOINT_EVENT
-    ]
+def recording(checkpoint: Checkpoint) -> tuple[str, list[NewEvent], EventMetadata]:
+    """Where and how a checkpoint is recorded in the store it covers:
+    (stream, events, metadata)."""
+    return (
+        CHECKPOINT_STREAM,
+        [NewEvent(CHECKPOINT_EVENT, checkpoint.to_dict())],
+        EventMetadata(
+            SYSTEM_ACTOR,
+            correlation_id=f"checkpoint-{checkpoint.store_name}-{checkpoint.up_to_position}",
+        ),
+    )
+
+
+def checkpoints_in(events: Iterable[RecordedEvent]) -> list[Checkpoint]:
+    """The checkpoints among a checkpoint stream's events, oldest first."""
+    return [Checkpoint.from_dict(e.payload) for e in events if e.type == CHECKPOINT_EVENT]
+
+
+def is_checkpoint(row: RawEvent) -> bool:
+    return row.stream_id == CHECKPOINT_STREAM and row.type == CHECKPOINT_EVENT
 
 
 def _feeding(
@@ -166,24 +161,26 @@ def _feeding(
         yield row
 
 
-def verify_recorded_checkpoints(
-    store: EventStore, public_key: Ed25519PublicKey
+def checkpoint_problems(
+    checkpoints: Sequence[Checkpoint],
+    rows: Iterable[RawEvent],
+    public_key: Ed25519PublicKey,
 ) -> list[str]:
-    """Each checkpoint the store recorded, against the store's rows now.
+    """Each checkpoint a store recorded, against the store's `rows` now.
 
     Catches what the chain cannot: a log rewritten with every later hash
     recomputed still differs from the root signed before the rewrite.
     Leaves are recomputed from content, so an edited hash column counts too.
     """
-    checkpoints = sorted(recorded_checkpoints(store), key=lambda c: c.up_to_position)
+    ordered = sorted(checkpoints, key=lambda c: c.up_to_position)
     problems = [
         f"checkpoint up to position {c.up_to_position}: {reason}"
-        for c in checkpoints
+        for c in ordered
         if (reason := verify_checkpoint(c, public_key))
     ]
-    pending = deque(checkpoints)
+    pending = deque(ordered)
     accumulator = RootAccumulator()
-    rows = store.read_raw(batch_size=2000)
+    remaining = iter(rows)
     while pending:
         checkpoint = pending[0]
         if accumulator.count == checkpoint.up_to_position:
@@ -195,7 +192,7 @@ def verify_recorded_checkpoints(
                     "rewritten"
                 )
             continue
-        row = next(rows, None)
+        row = next(remaining, None)
         if row is None:
             pending.popleft()
             problems.append(

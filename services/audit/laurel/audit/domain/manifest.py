@@ -7,7 +7,7 @@ that nobody rewrote the files and the manifest together.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from laurel.audit.keys import key_id
+from laurel.audit.domain.keys import key_id
 from laurel.envelope import canonical_json
 
 MANIFEST = "manifest.json"
@@ -24,39 +24,36 @@ PUBLIC_KEY = "public_key.pem"
 FORMAT = "laurel-evidence/1"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as data:
-        for block in iter(lambda: data.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
-def signed_bytes(manifest: dict[str, Any]) -> bytes:
+def signed_bytes(manifest: Mapping[str, Any]) -> bytes:
     return canonical_json(
         {k: v for k, v in manifest.items() if k != "signature"}
     ).encode("utf-8")
 
 
-def write_manifest(
-    out_dir: Path, body: dict[str, Any], key: Ed25519PrivateKey
+def signed_manifest(
+    body: Mapping[str, Any], files: Mapping[str, bytes], key: Ed25519PrivateKey
 ) -> dict[str, Any]:
-    files = sorted(p.name for p in out_dir.iterdir() if p.name != MANIFEST)
+    """The manifest over `files` (every file of the package but itself)."""
     manifest = {
         "format": FORMAT,
         **body,
-        "files": {name: file_sha256(out_dir / name) for name in files},
+        "files": {name: file_sha256(files[name]) for name in sorted(files)},
         "key_id": key_id(key.public_key()),
     }
     manifest["signature"] = key.sign(signed_bytes(manifest)).hex()
-    (out_dir / MANIFEST).write_text(
-        canonical_json(manifest) + "\n", encoding="utf-8", newline="\n"
-    )
     return manifest
 
 
+def manifest_file(manifest: Mapping[str, Any]) -> bytes:
+    return (canonical_json(dict(manifest)) + "\n").encode("utf-8")
+
+
 def manifest_signature_problem(
-    manifest: dict[str, Any], public_key: Ed25519PublicKey
+    manifest: Mapping[str, Any], public_key: Ed25519PublicKey
 ) -> str | None:
     if manifest.get("key_id") != key_id(public_key):
         return (

@@ -1,31 +1,29 @@
-"""Replay: rebuild projections from the log elsewhere and diff them with live.
+"""What a read model rebuilt from the log says, next to what is live.
 
-A projection is only trustworthy if the log alone reproduces it. Rebuilding
-into a scratch database (never the live one) and comparing row by row shows
-any row a bug, a manual edit or a lost write left different.
-
-The live tables are read after the rebuild: run it on a quiet store (or a
-copy), since events appended meanwhile show up as differences.
+A projection is only trustworthy if the log alone reproduces it: replay
+rebuilds it elsewhere and compares row by row, so any row a bug, a manual
+edit or a lost write left different is named with its key and column. The
+same rebuild, stopped at a moment, shows what a service would have answered
+then (`StateAsOf`). The rebuilding itself is `laurel.audit.adapters.scratch`.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, inspect, select
-from sqlalchemy.engine import make_url
-
-from laurel.eventstore import EventStore, Projection, events_table
+Row = dict[str, Any]
+Key = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class Difference:
     projection: str
     table: str
-    primary_key: tuple | None
+    primary_key: Key | None
     column: str | None  # None: the whole row (or table) is on one side only
     live: Any
     rebuilt: Any
@@ -39,80 +37,60 @@ class Difference:
         return f"{where}: live {self.live!r}, rebuilt {self.rebuilt!r}"
 
 
-def replay_projections(
-    store: EventStore, projections: Sequence[Projection], scratch_url: str
-) -> list[Difference]:
-    """Rebuild each projection into `scratch_url` and diff it with the live one."""
-    _refuse_live_target(store, scratch_url)
-    target = EventStore(scratch_url)
-    differences: list[Difference] = []
-    try:
-        for projection in projections:
-            store.rebuild_projection(projection, target=target)
-            for table in projection.metadata.sorted_tables:
-                differences.extend(
-                    compare_table(projection.name, table, store.engine, target.engine)
-                )
-    finally:
-        target.close()
-    return differences
+def keyed(rows: Sequence[Row], key_columns: Sequence[str]) -> dict[Key, Row]:
+    """Rows by primary key; a table without one is keyed by whole rows (and
+    a count, so that duplicates stay apart)."""
+    if key_columns:
+        return {tuple(row[c] for c in key_columns): row for row in rows}
+    seen: Counter[Key] = Counter()
+    counted: dict[Key, Row] = {}
+    for row in rows:
+        base = tuple(row.values())
+        seen[base] += 1
+        counted[(*base, seen[base])] = row
+    return counted
 
 
-def compare_table(
-    projection: str, table: Table, live: Engine, rebuilt: Engine
+def differences(
+    projection: str, table: str, live: Mapping[Key, Row], rebuilt: Mapping[Key, Row]
 ) -> list[Difference]:
-    rebuilt_rows = _rows(rebuilt, table)
-    if not inspect(live).has_table(table.name):
-        return [
-            Difference(
-                projection,
-                table.name,
-                None,
-                None,
-                "no such table",
-                f"{len(rebuilt_rows)} rows",
-            )
-        ]
-    live_rows = _rows(live, table)
-    differences = []
-    for key in sorted(set(live_rows) | set(rebuilt_rows), key=repr):
-        old, new = live_rows.get(key), rebuilt_rows.get(key)
+    """Every row on one side only, and every column that differs, by key."""
+    found = []
+    for key in sorted(set(live) | set(rebuilt), key=repr):
+        old, new = live.get(key), rebuilt.get(key)
         if old is None or new is None:
-            differences.append(Difference(projection, table.name, key, None, old, new))
+            found.append(Difference(projection, table, key, None, old, new))
             continue
-        differences.extend(
-            Difference(projection, table.name, key, column, old[column], new[column])
+        found.extend(
+            Difference(projection, table, key, column, old[column], new[column])
             for column in old
             if old[column] != new[column]
         )
-    return differences
+    return found
 
 
-def _rows(engine: Engine, table: Table) -> dict[tuple, dict[str, Any]]:
-    """Rows by primary key; a table without one is keyed by whole rows."""
-    key_columns = [c.name for c in table.primary_key.columns]
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(table)).mappings()]
-    if not key_columns:
-        seen: Counter[tuple] = Counter()
-        counted: dict[tuple, dict[str, Any]] = {}
-        for row in rows:
-            base = tuple(row.values())
-            seen[base] += 1
-            counted[(*base, seen[base])] = row
-        return counted
-    return {tuple(row[c] for c in key_columns): row for row in rows}
+def missing_table(projection: str, table: str, rebuilt_rows: int) -> Difference:
+    """The live database has no such table at all."""
+    return Difference(projection, table, None, None, "no such table", f"{rebuilt_rows} rows")
 
 
-def _refuse_live_target(store: EventStore, scratch_url: str) -> None:
-    """Rebuilding drops the target's projection tables: never the live ones."""
-    if make_url(scratch_url) == make_url(store.url):
-        raise ValueError("the scratch database is the live one")
-    probe = EventStore(scratch_url)
-    try:
-        if inspect(probe.engine).has_table(events_table.name):
-            raise ValueError(
-                "the scratch database holds an event store; use an empty one"
-            )
-    finally:
-        probe.close()
+@dataclass(frozen=True)
+class StateRow:
+    store: str
+    projection: str
+    table: str
+    row: Row
+
+    def row_json(self) -> str:
+        return json.dumps(self.row, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@dataclass
+class StateAsOf:
+    rows: list[StateRow]
+    unavailable: dict[str, str]  # store -> why its projections were not rebuilt
+
+
+def names(row: Mapping[str, Any], subject_id: str) -> bool:
+    """A row names a subject when any of its columns equals the subject's id."""
+    return any(value == subject_id for value in row.values())

@@ -13,13 +13,13 @@ store name and event id, so the same history always gives the same order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from laurel.audit.selection import nomination_stream_ids
 from laurel.envelope import RecordedEvent
-from laurel.eventstore import EventStore
+
+Node = tuple[str, int]  # (store, position)
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class TimelineEntry:
     event: RecordedEvent
     caused_by: str = ""  # "store:position" of the cause, when it is in the timeline
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "store": self.store,
             "caused_by": self.caused_by,
@@ -36,33 +36,19 @@ class TimelineEntry:
         }
 
 
-def nomination_timeline(
-    stores: Mapping[str, EventStore],
-    nomination_id: str,
-    *,
-    as_of: datetime | None = None,
+def merge_timeline(
+    events: Mapping[str, Sequence[RecordedEvent]],
 ) -> list[TimelineEntry]:
-    """Every store's events of the nomination (up to `as_of`), causally merged."""
-    collected = {}
-    for name, store in stores.items():
-        streams = sorted(nomination_stream_ids(store, nomination_id))
-        collected[name] = sorted(
-            (e for s in streams for e in store.read_stream(s, as_of=as_of)),
-            key=lambda e: e.position,
-        )
-    return merge_timeline(collected)
-
-
-def merge_timeline(events: Mapping[str, list[RecordedEvent]]) -> list[TimelineEntry]:
+    """Each store's events (in its commit order), merged causes-first."""
     nodes = {
         (store, event.position): event
         for store, store_events in events.items()
         for event in store_events
     }
     by_event_id = {event.event_id: node for node, event in nodes.items()}
-    successors: dict[tuple[str, int], list[tuple[str, int]]] = {n: [] for n in nodes}
+    successors: dict[Node, list[Node]] = {n: [] for n in nodes}
     waiting = dict.fromkeys(nodes, 0)
-    causes = {}
+    causes: dict[Node, Node] = {}
     for node, event in nodes.items():
         cause = by_event_id.get(event.metadata.get("causation_id", ""))
         if cause is not None and cause != node:
@@ -80,14 +66,18 @@ def merge_timeline(events: Mapping[str, list[RecordedEvent]]) -> list[TimelineEn
     ]
 
 
-def _topological(nodes: dict, successors: dict, waiting: dict) -> list:
-    def key(node: tuple[str, int]) -> tuple:
+def _topological(
+    nodes: Mapping[Node, RecordedEvent],
+    successors: Mapping[Node, list[Node]],
+    waiting: dict[Node, int],
+) -> list[Node]:
+    def key(node: Node) -> tuple[str, int, str, str]:
         event = nodes[node]
         return (event.recorded_at, event.position, node[0], event.event_id)
 
     ready = [(key(n), n) for n, count in waiting.items() if count == 0]
     heapq.heapify(ready)
-    order = []
+    order: list[Node] = []
     while ready:
         _, node = heapq.heappop(ready)
         order.append(node)
@@ -101,5 +91,5 @@ def _topological(nodes: dict, successors: dict, waiting: dict) -> list:
     return order
 
 
-def _label(node: tuple[str, int] | None) -> str:
+def _label(node: Node | None) -> str:
     return f"{node[0]}:{node[1]}" if node else ""

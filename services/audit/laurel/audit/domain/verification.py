@@ -1,9 +1,10 @@
-"""Offline verification of evidence packages, and of live stores.
+"""Offline verification of evidence packages: the files, and nothing else.
 
-`verify_package` needs the folder and nothing else: no database, no service,
-no network. It reports every problem it finds, each as precisely as the data
-allows (file, line, stream, version, position), so an auditor can point at
-the exact altered event rather than at "the package".
+`verify_files` needs the package's files (name -> content; None for a name
+that is there but is not a regular file) and nothing else: no database, no
+service, no network. It reports every problem it finds, each as precisely as
+the data allows (file, line, stream, version, position), so an auditor can
+point at the exact altered event rather than at "the package".
 
 Trust: a package carries its signer's public key, but a forger could replace
 it with their own. Pass the key you trust (`trusted_key`) and the checkpoints
@@ -13,25 +14,27 @@ trusted key the result says the key was not pinned.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from laurel.audit.checkpoints import Checkpoint, verify_checkpoint
-from laurel.audit.keys import key_id, load_public_key
-from laurel.audit.lines import decode_line
-from laurel.audit.manifest import (
+from laurel.audit.domain.checkpoints import Checkpoint, verify_checkpoint
+from laurel.audit.domain.keys import key_id, load_public_key
+from laurel.audit.domain.lines import decode_line
+from laurel.audit.domain.manifest import (
     MANIFEST,
     PUBLIC_KEY,
     file_sha256,
     manifest_signature_problem,
 )
-from laurel.audit.merkle import RootAccumulator, verify_inclusion
-from laurel.chain import ChainReport, RawEvent, verify_chain
+from laurel.audit.domain.merkle import RootAccumulator, verify_inclusion
+from laurel.chain import RawEvent, verify_chain
+
+Files = Mapping[str, bytes | None]
 
 
 @dataclass(frozen=True)
@@ -93,41 +96,47 @@ class _Events:
         )
 
 
-def verify_package(
-    directory: Path,
+def verify_files(
+    files: Files,
     *,
     trusted_key: Ed25519PublicKey | None = None,
     published: Sequence[Checkpoint] = (),
 ) -> VerificationResult:
-    directory = Path(directory)
+    """Every problem of the package whose files are `files`."""
     result = VerificationResult(key_pinned=trusted_key is not None)
-    manifest = _manifest(directory, result)
-    key = trusted_key or _package_key(directory, result)
+    manifest = _manifest(files, result)
+    key = trusted_key or _package_key(files, result)
     if key is not None:
         result.key_id = key_id(key)
     if manifest is not None:
-        _check_files(directory, manifest, result)
+        _check_files(files, manifest, result)
         if key is not None and (reason := manifest_signature_problem(manifest, key)):
             result.problems.append(Problem(reason, MANIFEST))
-    stores = _store_names(directory, manifest)
+    stores = _store_names(files, manifest)
     full = manifest is not None and manifest.get("scope", {}).get("kind") == "all"
     for name in stores:
-        _verify_store(directory, name, full, key, published, result)
+        _verify_store(files, name, full, key, published, result)
     return result
-
-
-def verify_stores(stores: Mapping[str, Any]) -> dict[str, ChainReport]:
-    """Every stream's chain and the global positions of each live store."""
-    return {name: store.verify() for name, store in stores.items()}
 
 
 # -- package parts -----------------------------------------------------------
 
 
-def _manifest(directory: Path, result: VerificationResult) -> dict | None:
+def _content(files: Files, name: str) -> bytes:
+    content = files.get(name)
+    if content is None:
+        raise ValueError("no such file in the package")
+    return content
+
+
+def _json(files: Files, name: str) -> Any:
+    return json.loads(_content(files, name).decode("utf-8"))
+
+
+def _manifest(files: Files, result: VerificationResult) -> dict[str, Any] | None:
     try:
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+        manifest = _json(files, MANIFEST)
+    except ValueError as error:
         result.problems.append(Problem(f"unreadable: {error}", MANIFEST))
         return None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
@@ -136,45 +145,48 @@ def _manifest(directory: Path, result: VerificationResult) -> dict | None:
     return manifest
 
 
-def _package_key(directory: Path, result: VerificationResult) -> Any:
+def _package_key(files: Files, result: VerificationResult) -> Ed25519PublicKey | None:
     try:
-        return load_public_key((directory / PUBLIC_KEY).read_bytes())
-    except (OSError, ValueError) as error:
+        return load_public_key(_content(files, PUBLIC_KEY))
+    except ValueError as error:
         result.problems.append(Problem(f"no usable public key: {error}", PUBLIC_KEY))
         return None
 
 
-def _check_files(directory: Path, manifest: dict, result: VerificationResult) -> None:
+def _check_files(
+    files: Files, manifest: dict[str, Any], result: VerificationResult
+) -> None:
     listed = manifest["files"]
     for name, expected in sorted(listed.items()):
-        path = directory / name
-        if "/" in name or "\\" in name or not path.is_file():
+        content = files.get(name)
+        if "/" in name or "\\" in name or content is None:
             result.problems.append(Problem("listed in the manifest but missing", name))
-        elif file_sha256(path) != expected:
+        elif file_sha256(content) != expected:
             result.problems.append(
                 Problem("SHA-256 differs from the manifest: the file was changed", name)
             )
-    for path in sorted(directory.iterdir()):
-        if path.name not in listed and path.name != MANIFEST:
-            result.problems.append(Problem("not listed in the manifest", path.name))
+    for name in sorted(files):
+        if name not in listed and name != MANIFEST:
+            result.problems.append(Problem("not listed in the manifest", name))
     result.checked.append(f"{MANIFEST}: {len(listed)} files hashed")
 
 
-def _store_names(directory: Path, manifest: dict | None) -> list[str]:
+def _store_names(files: Files, manifest: dict[str, Any] | None) -> list[str]:
     if manifest is not None and isinstance(manifest.get("stores"), dict):
         return sorted(manifest["stores"])
     return sorted(
-        p.name[len("events.") : -len(".jsonl")]
-        for p in directory.glob("events.*.jsonl")
+        name[len("events.") : -len(".jsonl")]
+        for name in files
+        if fnmatch.fnmatchcase(name, "events.*.jsonl")
     )
 
 
-def _read_events(path: Path, result: VerificationResult) -> _Events:
-    events = _Events(path.name, [])
+def _read_events(files: Files, name: str, result: VerificationResult) -> _Events:
+    events = _Events(name, [])
     try:
-        lines = path.read_bytes().split(b"\n")
-    except OSError as error:
-        result.problems.append(Problem(f"unreadable: {error}", path.name))
+        lines = _content(files, name).split(b"\n")
+    except ValueError as error:
+        result.problems.append(Problem(f"unreadable: {error}", name))
         return events
     if lines and lines[-1] == b"":
         lines.pop()
@@ -182,29 +194,29 @@ def _read_events(path: Path, result: VerificationResult) -> _Events:
         try:
             events.rows.append((number, decode_line(raw)))
         except ValueError as error:
-            result.problems.append(Problem(str(error), path.name, number))
+            result.problems.append(Problem(str(error), name, number))
     return events
 
 
-def _read_checkpoint(path: Path, result: VerificationResult) -> Checkpoint | None:
+def _read_checkpoint(
+    files: Files, name: str, result: VerificationResult
+) -> Checkpoint | None:
     try:
-        return Checkpoint.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        result.problems.append(
-            Problem(f"not a readable checkpoint: {error}", path.name)
-        )
+        return Checkpoint.from_dict(_json(files, name))
+    except (ValueError, KeyError, TypeError) as error:
+        result.problems.append(Problem(f"not a readable checkpoint: {error}", name))
         return None
 
 
 def _verify_store(
-    directory: Path,
+    files: Files,
     name: str,
     full: bool,
-    key: Any,
+    key: Ed25519PublicKey | None,
     published: Sequence[Checkpoint],
     result: VerificationResult,
 ) -> None:
-    events = _read_events(directory / f"events.{name}.jsonl", result)
+    events = _read_events(files, f"events.{name}.jsonl", result)
     report = verify_chain((row for _, row in events.rows), contiguous_positions=full)
     for broken in report.breaks:
         line = events.line_of(broken.position, broken.stream_id, broken.version)
@@ -222,7 +234,7 @@ def _verify_store(
         f"{events.file}: {report.events_checked} events in "
         f"{report.streams_checked} streams, chains checked"
     )
-    checkpoint = _read_checkpoint(directory / f"checkpoint.{name}.json", result)
+    checkpoint = _read_checkpoint(files, f"checkpoint.{name}.json", result)
     if checkpoint is None:
         return
     _check_checkpoint(name, checkpoint, key, result)
@@ -239,12 +251,15 @@ def _verify_store(
     if full:
         prefix_roots = _check_full_root(events, checkpoint, published, result)
     else:
-        _check_proofs(directory / f"proofs.{name}.json", events, checkpoint, result)
+        _check_proofs(files, f"proofs.{name}.json", events, checkpoint, result)
     _compare_published(name, checkpoint, prefix_roots, published, key, result)
 
 
 def _check_checkpoint(
-    name: str, checkpoint: Checkpoint, key: Any, result: VerificationResult
+    name: str,
+    checkpoint: Checkpoint,
+    key: Ed25519PublicKey | None,
+    result: VerificationResult,
 ) -> None:
     file = f"checkpoint.{name}.json"
     if checkpoint.store_name != name:
@@ -299,21 +314,25 @@ def _check_full_root(
 
 
 def _check_proofs(
-    path: Path, events: _Events, checkpoint: Checkpoint, result: VerificationResult
+    files: Files,
+    name: str,
+    events: _Events,
+    checkpoint: Checkpoint,
+    result: VerificationResult,
 ) -> None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _json(files, name)
         size = data["tree_size"]
         proofs = {p["position"]: p for p in data["proofs"]}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        result.problems.append(Problem(f"unreadable proofs: {error}", path.name))
+    except (ValueError, KeyError, TypeError) as error:
+        result.problems.append(Problem(f"unreadable proofs: {error}", name))
         return
     if (
         size != checkpoint.event_count
         or data.get("merkle_root") != checkpoint.merkle_root
     ):
         result.problems.append(
-            Problem("proofs are for another tree than the checkpoint's", path.name)
+            Problem("proofs are for another tree than the checkpoint's", name)
         )
     held = 0
     for line, row in events.rows:
@@ -321,7 +340,7 @@ def _check_proofs(
         leaf = row.recomputed_hash()
         if proof is None:
             result.problems.append(
-                events.problem(row, line, f"no inclusion proof in {path.name}")
+                events.problem(row, line, f"no inclusion proof in {name}")
             )
         elif not _included(leaf, row.position, checkpoint, proof):
             result.problems.append(
@@ -329,15 +348,17 @@ def _check_proofs(
                     row,
                     line,
                     "not included in the checkpoint's Merkle root "
-                    f"(proof in {path.name})",
+                    f"(proof in {name})",
                 )
             )
         else:
             held += 1
-    result.checked.append(f"{path.name}: {held} inclusion proofs hold")
+    result.checked.append(f"{name}: {held} inclusion proofs hold")
 
 
-def _included(leaf: str, position: int, checkpoint: Checkpoint, proof: dict) -> bool:
+def _included(
+    leaf: str, position: int, checkpoint: Checkpoint, proof: dict[str, Any]
+) -> bool:
     path = proof.get("path")
     if not isinstance(path, list) or proof.get("event_hash") != leaf:
         return False
@@ -355,7 +376,7 @@ def _compare_published(
     checkpoint: Checkpoint,
     prefix_roots: dict[int, str] | None,
     published: Sequence[Checkpoint],
-    key: Any,
+    key: Ed25519PublicKey | None,
     result: VerificationResult,
 ) -> None:
     """Match the package against checkpoints published earlier for this store."""
