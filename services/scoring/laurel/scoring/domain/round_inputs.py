@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from laurel.envelope import NewEvent, RecordedEvent
-from laurel.scoring.aggregation import Review
+from laurel.scoring.domain.aggregation import Review
+from laurel.unit_of_work import Aggregate
 
 REVIEW_INPUT_NOTED = "ReviewInputNoted"
 
@@ -61,11 +62,19 @@ def noted(source: RecordedEvent) -> NewEvent:
         "data": source.payload})
 
 
+def evolve(state: RoundInputs | None, event: RecordedEvent) -> RoundInputs | None:
+    if event.type == REVIEW_INPUT_NOTED:
+        return apply(state, event.payload)
+    return state
+
+
+ROUND_INPUTS = Aggregate("scoring-round-inputs", evolve)
+
+
 def fold(events: Iterable[RecordedEvent]) -> RoundInputs | None:
     state: RoundInputs | None = None
     for event in events:
-        if event.type == REVIEW_INPUT_NOTED:
-            state = apply(state, event.payload)
+        state = evolve(state, event)
     return state
 
 
