@@ -14,4 +14,5 @@ class ScoringSettings(ServiceSettings):
 
     topic_compliance: str = Field(
         "laurel.compliance.reports",
-        description="complaints and penalties reported by other systems (scoring reads it)")
+        description="the compliance feed: complaints, penalties and withdrawals "
+                    "reported by other systems (not Laurel events)")
