@@ -21,9 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
-from laurel.unit_of_work import Aggregate
 
 COMPLAINT_RECORDED = "ComplaintRecorded"
 PENALTY_RECORDED = "PenaltyRecorded"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from laurel.campaigns.in_force import DEFINITION_NOTED
+from laurel.campaigns.lookup import DEFINITION_NOTED
 from laurel.envelope import NewEvent, RecordedEvent
 from laurel.errors import LaurelError
 from laurel.scoring.domain.eligibility import RUBRIC_AMENDED

@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.scoring.domain.eligibility import HospitalNomination, NominationFacts
-from laurel.unit_of_work import Aggregate
 
 NOMINATION_FACTS_NOTED = "NominationFactsNoted"
 

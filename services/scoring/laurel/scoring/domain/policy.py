@@ -16,7 +16,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from laurel.campaigns.in_force import category_of
+from laurel.campaigns.lookup import category_of
 from laurel.campaigns.schema import CampaignDefinition
 from laurel.envelope import canonical_json
 from laurel.scoring.domain import eligibility as el

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import FieldViolation, InvalidArgument, NotFound
 from laurel.scoring.domain.aggregation import (
     DEFAULT_TIE_BREAK,
@@ -35,7 +35,6 @@ from laurel.scoring.domain.aggregation import (
     first_place_votes,
     rank,
 )
-from laurel.unit_of_work import Aggregate
 
 RESULT_COMPUTED = "ResultComputed"
 FIRST_PRIZE, SECOND_PRIZE, THIRD_PRIZE = "first_prize", "second_prize", "third_prize"

@@ -15,9 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.scoring.domain.aggregation import Review
-from laurel.unit_of_work import Aggregate
 
 REVIEW_INPUT_NOTED = "ReviewInputNoted"
 
