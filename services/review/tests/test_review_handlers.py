@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import sqlalchemy
 
 from laurel.envelope import Actor, Caller
 from laurel.errors import (
@@ -265,3 +266,31 @@ def test_the_round_folded_step_by_step_equals_the_round_folded_whole(review) -> 
         assert folded_round(replica) == whole
     finally:
         replica.close()
+
+
+def checkouts(store: EventStore) -> list[int]:
+    """One entry per connection taken from the store's pool from now on."""
+    seen: list[int] = []
+    sqlalchemy.event.listen(store.engine, "checkout", lambda *args: seen.append(1))
+    return seen
+
+
+def test_a_command_a_query_and_a_reaction_use_one_connection_each(review) -> None:  # noqa: ANN001
+    opened(review)
+    rid = sorted(assigned(review, "post-1"))[0]
+    before = review.store.last_position()
+    taken = checkouts(review.store)
+    review.handle(SubmitReview(reviewer(rid), ROUND, "post-1", scores(90)))
+    assert len(taken) == 1
+    review.handle(GetReviews(reviewer(rid), ROUND, "post-1"))
+    assert len(taken) == 2
+    review.reactions.on_intake_event(review.event("NominationAmended", {
+        "nomination_id": "post-1", "changes": {
+            "department_name": {"before": "post-1 科室", "after": "急诊科"}}}))
+    assert len(taken) == 3
+    assert review.store.last_position() == before + 2  # the form, the change noted
+    review.handle(CloseRound(ORGANIZER, ROUND))
+    review.result(ROUND, 1, list(POSTS))
+    del taken[:]
+    review.handle(RecordDecision(ORGANIZER, ROUND, "post-1", "award", "", "best"))
+    assert len(taken) == 1  # reads after the write lock too: the same connection

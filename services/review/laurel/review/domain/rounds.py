@@ -168,12 +168,7 @@ def reopen_round(
 ) -> list[NewEvent]:
     """For a late amendment; published results are final, so no reopening then."""
     round_ = opened(state)
-    if round_.published_version is not None:
-        raise FailedPrecondition(RULE_RESULTS_PUBLISHED, "the results of round "
-                                 f"{round_.round_id} are published", round_.round_id)
-    if round_.status != CLOSED:
-        raise FailedPrecondition(RULE_ROUND_OPEN, f"round {round_.round_id} is "
-                                 "still open", round_.round_id)
+    _check_closed(round_, "is still open")
     found = [] if reason.strip() else [FieldViolation("reason", "required")]
     if new_deadline <= now:
         found.append(FieldViolation("new_deadline", "must be in the future"))
@@ -323,7 +318,7 @@ def record_decision(
 ) -> list[NewEvent]:
     """The committee's decision on one nomination, made on a result version."""
     round_ = opened(state)
-    _check_decidable(round_)
+    _check_closed(round_, "must close before decisions")
     if nomination_id not in round_.nomination_ids:
         raise NotFound(f"nomination {nomination_id} is not in round "
                        f"{round_.round_id}", field="nomination_id")
@@ -342,7 +337,7 @@ def publish_results(state: ReviewRound | None, result_version: int) -> list[NewE
     round_ = opened(state)
     if round_.published_version == result_version:
         return []
-    _check_decidable(round_)
+    _check_closed(round_, "must close before decisions")
     missing = [n for n in round_.nomination_ids if n not in round_.decisions]
     if missing:
         raise FailedPrecondition(RULE_DECISIONS_MISSING, "no decision yet for "
@@ -355,13 +350,14 @@ def publish_results(state: ReviewRound | None, result_version: int) -> list[NewE
     })]
 
 
-def _check_decidable(round_: ReviewRound) -> None:
+def _check_closed(round_: ReviewRound, if_open: str) -> None:
+    """Closed and not yet published: published results are final."""
     if round_.published_version is not None:
         raise FailedPrecondition(RULE_RESULTS_PUBLISHED, "the results of round "
                                  f"{round_.round_id} are published", round_.round_id)
     if round_.status != CLOSED:
-        raise FailedPrecondition(RULE_ROUND_OPEN, f"round {round_.round_id} must "
-                                 "close before decisions", round_.round_id)
+        raise FailedPrecondition(RULE_ROUND_OPEN, f"round {round_.round_id} {if_open}",
+                                 round_.round_id)
 
 
 def _check_decision(outcome: str, tier: str, reason: str, result_version: int) -> None:
