@@ -35,7 +35,7 @@ from laurel.eventstore import EventStore
 from laurel.intake.bootstrap import build_intake
 from laurel.notification.bootstrap import build_notification
 from laurel.notification.v1 import notification_pb2 as npb
-from laurel.review.bootstrap import build_review
+from laurel.review.bootstrap import build as build_review
 from laurel.review.v1 import review_pb2 as rv
 from laurel.runtime import ServiceRuntime
 from laurel.scoring.bootstrap import build as build_scoring
@@ -90,7 +90,7 @@ async def campaign(kafka_broker: TansuBroker, tmp_path_factory: pytest.TempPathF
         runtimes = {
             "intake": await build_intake(load_settings("intake", env)),
             "scoring": await build_scoring(load_settings("scoring", env)),
-            "review": await build_review(load_settings("review", env), env),
+            "review": await build_review(load_settings("review", env)),
             "notification": await build_notification(load_settings("notification", env),
                                                      env),
         }

@@ -6,20 +6,12 @@ campaign's groups or criteria.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
-from laurel.campaigns import CampaignDefinition, Category
+from laurel.campaigns.in_force import category_of
+from laurel.campaigns.schema import CampaignDefinition
 from laurel.errors import FieldViolation, InvalidArgument
-
-
-def category_of(definition: CampaignDefinition, key: str) -> Category:
-    category = definition.category(key)
-    if category is None:
-        raise InvalidArgument(
-            f"campaign {definition.id!r} has no category {key!r}",
-            [FieldViolation("category", "expected one of "
-                                        f"{[c.key for c in definition.categories]}")])
-    return category
 
 
 def criteria(definition: CampaignDefinition, category_key: str
@@ -51,3 +43,19 @@ def groups(definition: CampaignDefinition) -> list[str]:
 
 def tier_keys(definition: CampaignDefinition, category_key: str) -> list[str]:
     return [t.key for t in category_of(definition, category_key).prize_tiers]
+
+
+def panel_mix(definition: CampaignDefinition, asked: Mapping[str, int]) -> dict[str, int]:
+    """Reviewers per nominee and group: the mix asked for, else the campaign's;
+    either way only groups the campaign has."""
+    mix = dict(asked) or default_mix(definition)
+    known = groups(definition)
+    if not mix:
+        raise InvalidArgument("the campaign sets no panel size; give the mix",
+                              [FieldViolation("mix", "reviewers per group, e.g. "
+                                                     f"{{{known[0]!r}: 3}}")])
+    unknown = [g for g in mix if g not in known]
+    if unknown:
+        raise InvalidArgument("the mix names groups the campaign does not have", [
+            FieldViolation(f"mix[{g}]", f"expected one of {known}") for g in unknown])
+    return mix

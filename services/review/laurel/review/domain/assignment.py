@@ -35,13 +35,15 @@ from laurel.errors import (
     InvalidArgument,
     NotFound,
 )
-
-REVIEWER_REGISTERED = "ReviewerRegistered"
-CONFLICT_DECLARED = "ReviewerConflictDeclared"
-PANEL_FORMED = "PanelFormed"
-PANEL_MEMBERS_ADDED = "PanelMembersAdded"
-REVIEWER_ASSIGNED = "ReviewerAssigned"
-REVIEWER_RECUSED = "ReviewerRecused"
+from laurel.review.domain.events import (
+    CONFLICT_DECLARED,
+    PANEL_FORMED,
+    PANEL_MEMBERS_ADDED,
+    REVIEWER_ASSIGNED,
+    REVIEWER_RECUSED,
+    REVIEWER_REGISTERED,
+)
+from laurel.unit_of_work import Aggregate
 
 RULE_PANEL_MIX = "panel_mix"
 RULE_NOT_ASSIGNED = "not_assigned"
@@ -143,6 +145,16 @@ class AssignmentState:
             raise NotFound(f"no panel {panel_id}", field="panel_id")
         return self.panels[panel_id]
 
+    def panel_of_round(self, round_id: str) -> Panel | None:
+        return next((p for p in self.panels.values() if p.round_id == round_id), None)
+
+    def round_panel(self, round_id: str) -> Panel:
+        """The panel formed for a round, or NOT_FOUND."""
+        found = self.panel_of_round(round_id)
+        if found is None:
+            raise NotFound(f"no panel was formed for round {round_id!r}", field="round_id")
+        return found
+
 
 @dataclass(frozen=True)
 class ReviewerExplanation:
@@ -150,15 +162,6 @@ class ReviewerExplanation:
     group: str
     status: str  # assigned | conflict | recused | not_chosen
     reason: str
-
-
-def reviewer_stream_id() -> str:
-    return "reviewers"
-
-
-def panel_stream_id(round_id: str) -> str:
-    """Panels live in their round's stream, so a round folds with its panel."""
-    return f"review-round-{round_id}"
 
 
 # -- conflicts -----------------------------------------------------------------
@@ -181,8 +184,12 @@ def conflict(reviewer: Reviewer, nominee: Nominee) -> str:
 # -- deciding: reviewers and panels ----------------------------------------------
 
 
-def register_reviewer(state: AssignmentState, reviewer: Reviewer) -> list[NewEvent]:
-    """Registering the same reviewer again is a no-op; other details are refused."""
+def register_reviewer(state: AssignmentState, reviewer: Reviewer,
+                      contact: Mapping[str, str] | None = None) -> list[NewEvent]:
+    """Registering the same reviewer again is a no-op; other details are refused.
+
+    `contact` (email, language) rides along for the notification service;
+    review itself keeps no address."""
     _check_reviewer(reviewer)
     known = state.reviewers.get(reviewer.reviewer_id)
     if known == reviewer:
@@ -190,7 +197,8 @@ def register_reviewer(state: AssignmentState, reviewer: Reviewer) -> list[NewEve
     if known is not None:
         raise AlreadyExists(f"reviewer {reviewer.reviewer_id} is registered with "
                             "other details")
-    return [NewEvent(REVIEWER_REGISTERED, reviewer.to_payload())]
+    extra = {k: v for k, v in (contact or {}).items() if v}
+    return [NewEvent(REVIEWER_REGISTERED, {**reviewer.to_payload(), **extra})]
 
 
 def declare_conflict(
@@ -453,6 +461,22 @@ def fold(events: Iterable[RecordedEvent]) -> AssignmentState:
     for event in events:
         state = apply(state, event)
     return state
+
+
+def evolve(state: AssignmentState | None, event: RecordedEvent) -> AssignmentState:
+    return apply(state or AssignmentState(), event)
+
+
+# Folds the reviewers' stream (who) and a round's stream (its panel) alike;
+# `combined` puts the two together.
+ASSIGNMENT = Aggregate("review-assignment", evolve)
+
+
+def combined(reviewers: AssignmentState | None, panels: AssignmentState | None
+             ) -> AssignmentState:
+    """The reviewers of one fold with the panels of another."""
+    return AssignmentState((reviewers or AssignmentState()).reviewers,
+                           (panels or AssignmentState()).panels)
 
 
 def apply(state: AssignmentState, event: RecordedEvent) -> AssignmentState:

@@ -2,9 +2,9 @@
 
 Intake's events say which nominations exist, where they sit (for conflicts)
 and when they were received (reviewable); scoring's say which are ineligible
-and which result version a round has. Review notes each as its own event,
-naming the event it came from, so assignment, blind review and decisions can
-be replayed from review's log alone.
+and which result version a round has. Review notes each as its own event
+(`events.nomination_noted` …), and a nomination's stream folds back into what
+review knows of it (`NOMINATION`).
 
 Pure.
 """
@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
-from laurel.review.assignment import Nominee as ConflictSubject
+from laurel.contracts.intake import apply_field_changes
+from laurel.envelope import RecordedEvent
+from laurel.review.domain.assignment import Nominee as ConflictSubject
+from laurel.review.domain.events import NOMINATION_NOTED
+from laurel.unit_of_work import Aggregate
 
-NOMINATION_NOTED = "NominationNoted"
-ELIGIBILITY_NOTED = "EligibilityNoted"
-RESULT_VERSION_NOTED = "ResultVersionNoted"
-
+# Intake's and scoring's events that review notes.
 SUBMITTED = "NominationSubmitted"
 AMENDED = "NominationAmended"
 RESUBMITTED = "NominationResubmitted"
@@ -71,14 +71,6 @@ class Nomination:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
-def nomination_stream(nomination_id: str) -> str:
-    return f"review-nomination-{nomination_id}"
-
-
-def results_stream(round_id: str) -> str:
-    return f"review-results-{round_id}"
-
-
 def track(current: Nomination | None, event: RecordedEvent) -> Nomination | None:
     """The nomination after an intake event; None while no submission was seen."""
     p = event.payload
@@ -92,13 +84,8 @@ def track(current: Nomination | None, event: RecordedEvent) -> Nomination | None
     if current is None:
         return None
     if event.type in (AMENDED, RESUBMITTED):
-        fields = dict(current.fields)
-        for key, change in (p.get("changes") or {}).items():
-            if change.get("after") is None:
-                fields.pop(key, None)
-            else:
-                fields[key] = change["after"]
-        current = replace(current, fields=fields)
+        current = replace(current, fields=apply_field_changes(current.fields,
+                                                              p.get("changes")))
     if event.type == RECEIVED:
         current = replace(current, status="received")
     if event.type == WITHDRAWN:
@@ -109,27 +96,11 @@ def track(current: Nomination | None, event: RecordedEvent) -> Nomination | None
     return current
 
 
-def noted(nomination: Nomination, source: RecordedEvent) -> NewEvent:
-    return NewEvent(NOMINATION_NOTED, {
-        "nomination_id": nomination.nomination_id, "source_type": source.type,
-        "source_event_id": source.event_id, "nomination": nomination.to_payload()})
+def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
+    """A nomination's stream in review: the latest NominationNoted counts."""
+    if event.type == NOMINATION_NOTED:
+        return Nomination.from_payload(event.payload["nomination"])
+    return state
 
 
-def eligibility_noted(verdict: RecordedEvent) -> NewEvent:
-    p = verdict.payload
-    return NewEvent(ELIGIBILITY_NOTED, {
-        "nomination_id": p["nomination_id"], "rule": p["rule"],
-        "decision": p["decision"], "reason": p["reason"],
-        "source_event_id": verdict.event_id})
-
-
-def result_noted(result: RecordedEvent) -> NewEvent:
-    """The ranking in short: who is where, with which tier; scoring has the rest."""
-    p = result.payload
-    return NewEvent(RESULT_VERSION_NOTED, {
-        "round_id": p["round_id"], "campaign_id": p["campaign_id"],
-        "category": p["category"], "version": p["version"],
-        "entries": [{k: e[k] for k in ("rank", "nomination_id", "score_display",
-                                       "tier")} for e in p["entries"]],
-        "ineligible": sorted(p.get("ineligible", {})),
-        "source_event_id": result.event_id})
+NOMINATION = Aggregate("review-nomination", evolve)

@@ -1,7 +1,7 @@
 """Review rounds: forms, deadlines, blind review, decisions, publication.
 
 A round belongs to one campaign category and has its own stream
-(`review-round-<id>`), which also holds the panel's assignment events: each
+(`events.round_stream`), which also holds the panel's assignment events: each
 round keeps its own review forms, so a second round never overwrites the
 first. Within a round a reviewer may amend their form until the round closes;
 every version stays in `history`, the latest counts.
@@ -37,16 +37,18 @@ from laurel.errors import (
     NotFound,
     PermissionDenied,
 )
-
-ROUND_OPENED = "ReviewRoundOpened"
-SCORE_RECORDED = "ReviewScoreRecorded"
-ROUND_CLOSED = "ReviewRoundClosed"
-ROUND_REOPENED = "ReviewRoundReopened"
-REMINDER_DUE = "ReviewDeadlineReminderDue"
-DECISION_RECORDED = "DecisionRecorded"
-RESULTS_PUBLISHED = "ResultsPublished"
-REVIEWER_ASSIGNED = "ReviewerAssigned"  # from laurel.review.assignment
-REVIEWER_RECUSED = "ReviewerRecused"
+from laurel.review.domain.events import (
+    DECISION_RECORDED,
+    REMINDER_DUE,
+    RESULTS_PUBLISHED,
+    REVIEWER_ASSIGNED,
+    REVIEWER_RECUSED,
+    ROUND_CLOSED,
+    ROUND_OPENED,
+    ROUND_REOPENED,
+    SCORE_RECORDED,
+)
+from laurel.unit_of_work import Aggregate
 
 RULE_ROUND_CLOSED = "round_closed"
 RULE_ROUND_NOT_OPEN = "round_not_open"
@@ -57,6 +59,8 @@ RULE_DECISIONS_MISSING = "decisions_missing"
 FORMING, OPEN, CLOSED = "forming", "open", "closed"
 AWARD, TIER, NOT_AWARDED = "award", "tier", "not_awarded"
 DEFAULT_REMINDER_LEADS = (timedelta(days=3), timedelta(days=1))
+BLIND = ("blind review: others' forms show once you submitted yours for the "
+         "nomination and the round is closed")
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,6 @@ class ReviewRound:
                 for rid in sorted(reviewers) if (nid, rid) not in self.forms]
 
 
-def stream_id(round_id: str) -> str:
-    return f"review-round-{round_id}"
-
-
 # -- deciding: the round ---------------------------------------------------------
 
 
@@ -152,7 +152,7 @@ def close_round(
     state: ReviewRound | None, now: datetime, reason: str = ""
 ) -> list[NewEvent]:
     """Closing twice is a no-op; the event lists what was still outstanding."""
-    round_ = _opened(state)
+    round_ = opened(state)
     if round_.status == CLOSED:
         return []
     return [NewEvent(ROUND_CLOSED, {
@@ -167,13 +167,8 @@ def reopen_round(
     state: ReviewRound | None, reason: str, new_deadline: datetime, now: datetime
 ) -> list[NewEvent]:
     """For a late amendment; published results are final, so no reopening then."""
-    round_ = _opened(state)
-    if round_.published_version is not None:
-        raise FailedPrecondition(RULE_RESULTS_PUBLISHED, "the results of round "
-                                 f"{round_.round_id} are published", round_.round_id)
-    if round_.status != CLOSED:
-        raise FailedPrecondition(RULE_ROUND_OPEN, f"round {round_.round_id} is "
-                                 "still open", round_.round_id)
+    round_ = opened(state)
+    _check_closed(round_, "is still open")
     found = [] if reason.strip() else [FieldViolation("reason", "required")]
     if new_deadline <= now:
         found.append(FieldViolation("new_deadline", "must be in the future"))
@@ -211,7 +206,7 @@ def record_score(
     scores: Mapping[str, Any], comment: str, now: datetime,
 ) -> list[NewEvent]:
     """A reviewer's form, or its amendment while the round is open."""
-    round_ = _opened(state)
+    round_ = opened(state)
     _check_accepting(round_, now)
     if nomination_id not in round_.nomination_ids:
         raise NotFound(f"nomination {nomination_id} is not in round "
@@ -322,8 +317,8 @@ def record_decision(
     reason: str, result_version: int,
 ) -> list[NewEvent]:
     """The committee's decision on one nomination, made on a result version."""
-    round_ = _opened(state)
-    _check_decidable(round_)
+    round_ = opened(state)
+    _check_closed(round_, "must close before decisions")
     if nomination_id not in round_.nomination_ids:
         raise NotFound(f"nomination {nomination_id} is not in round "
                        f"{round_.round_id}", field="nomination_id")
@@ -339,10 +334,10 @@ def record_decision(
 
 def publish_results(state: ReviewRound | None, result_version: int) -> list[NewEvent]:
     """Publish every decision at once; a nomination without one blocks it."""
-    round_ = _opened(state)
+    round_ = opened(state)
     if round_.published_version == result_version:
         return []
-    _check_decidable(round_)
+    _check_closed(round_, "must close before decisions")
     missing = [n for n in round_.nomination_ids if n not in round_.decisions]
     if missing:
         raise FailedPrecondition(RULE_DECISIONS_MISSING, "no decision yet for "
@@ -355,13 +350,14 @@ def publish_results(state: ReviewRound | None, result_version: int) -> list[NewE
     })]
 
 
-def _check_decidable(round_: ReviewRound) -> None:
+def _check_closed(round_: ReviewRound, if_open: str) -> None:
+    """Closed and not yet published: published results are final."""
     if round_.published_version is not None:
         raise FailedPrecondition(RULE_RESULTS_PUBLISHED, "the results of round "
                                  f"{round_.round_id} are published", round_.round_id)
     if round_.status != CLOSED:
-        raise FailedPrecondition(RULE_ROUND_OPEN, f"round {round_.round_id} must "
-                                 "close before decisions", round_.round_id)
+        raise FailedPrecondition(RULE_ROUND_OPEN, f"round {round_.round_id} {if_open}",
+                                 round_.round_id)
 
 
 def _check_decision(outcome: str, tier: str, reason: str, result_version: int) -> None:
@@ -387,7 +383,8 @@ def _decision_dict(decision: Decision) -> dict[str, Any]:
 # -- helpers ------------------------------------------------------------------------
 
 
-def _opened(state: ReviewRound | None) -> ReviewRound:
+def opened(state: ReviewRound | None) -> ReviewRound:
+    """The round once opened; NOT_FOUND or FAILED_PRECONDITION before."""
     if state is None:
         raise NotFound("no such review round", field="round_id")
     if state.status == FORMING:
@@ -523,3 +520,6 @@ _APPLY = {
     ROUND_REOPENED: _reopened, REMINDER_DUE: _reminded,
     DECISION_RECORDED: _decided, RESULTS_PUBLISHED: _published,
 }
+
+
+ROUND: Aggregate[ReviewRound] = Aggregate("review-round", apply)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from laurel.envelope import NewEvent, parse_time
 from laurel.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument
-from laurel.review import rounds
-from laurel.review.facts import Nomination
+from laurel.review.domain import rounds
+from laurel.review.domain.events import FORUM_INVITATIONS_ISSUED
+from laurel.review.domain.facts import Nomination
 
-FORUM_INVITATIONS_ISSUED = "ForumInvitationsIssued"
 GROUPINGS = ("region", "theme")
 RULE_NOT_PUBLISHED = "results_not_published"
 RULE_NO_INVITEES = "no_invitees"
@@ -37,10 +37,6 @@ class ForumPlan:
     round_ids: tuple[str, ...]
     jurisdiction_ids: tuple[str, ...] = ()  # region: whose winners
     categories: tuple[str, ...] = ()  # theme: which categories' winners
-
-
-def stream_id(forum_id: str) -> str:
-    return f"review-forum-{forum_id}"
 
 
 def issue_invitations(
