@@ -8,6 +8,7 @@ missing table from the log, so an existing store upgrades itself at start.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,22 @@ def _strings(length: int, *names: str) -> list[Column[str]]:
     return [Column(name, String(length), nullable=False) for name in names]
 
 
+def _picked(payload: Mapping[str, Any], *keys: str) -> Row:
+    return {key: payload[key] for key in keys}
+
+
+class _ReadModel:
+    """A read model's tables, in a MetaData of its own (rebuilt on its own)."""
+
+    def __init__(self) -> None:
+        self.metadata = MetaData()
+
+    def _table(self, name: str, key: str, key_length: int,
+               *rest: Column[Any] | Index) -> Table:
+        return Table(name, self.metadata,
+                     Column(key, String(key_length), primary_key=True), *rest)
+
+
 def _rows(conn: Connection, query: Select[Any]) -> list[Row]:
     return [dict(row) for row in conn.execute(query).mappings()]
 
@@ -66,15 +83,13 @@ def _present(conn: Connection, column: ColumnElement[str], ids: list[str]) -> se
     return set(conn.execute(select(column).where(column.in_(ids))).scalars())
 
 
-class InboxProjection:
+class InboxProjection(_ReadModel):
     name = "notification_inbox"
 
     def __init__(self) -> None:
-        self.metadata = MetaData()
-        self.table = Table(
-            "inbox_notifications_v2",
-            self.metadata,
-            Column("notification_id", String(36), primary_key=True),
+        super().__init__()
+        self.table = self._table(
+            "inbox_notifications_v2", "notification_id", 36,
             *_strings(200, "recipient_id"),
             *_strings(50, "kind"),
             *_strings(36, "nomination_id"),
@@ -95,8 +110,8 @@ class InboxProjection:
         p = event.payload
         template = p.get("template") or {}
         conn.execute(self.table.insert(), {
-            **{k: p[k] for k in ("notification_id", "recipient_id", "kind",
-                                 "nomination_id", "title", "body", "source_event_id")},
+            **_picked(p, "notification_id", "recipient_id", "kind", "nomination_id",
+                      "title", "body", "source_event_id"),
             "language": template.get("language", "zh-CN"),
             "template_version": template.get("version", 0),
             "batch_id": p.get("batch_id", ""),
@@ -136,24 +151,20 @@ class InboxProjection:
         return query
 
 
-class DirectoryProjection:
+class DirectoryProjection(_ReadModel):
     """The latest contact per nomination and per reviewer."""
 
     name = "notification_directory"
 
     def __init__(self) -> None:
-        self.metadata = MetaData()
-        self.nominations = Table(
-            "notification_nomination_contacts",
-            self.metadata,
-            Column("nomination_id", String(36), primary_key=True),
+        super().__init__()
+        self.nominations = self._table(
+            "notification_nomination_contacts", "nomination_id", 36,
             *_strings(320, "campaign_id", "category", "nominee_name", "nominator_id",
                       "email", "language", "commission_id"),
         )
-        self.reviewers = Table(
-            "notification_reviewer_contacts",
-            self.metadata,
-            Column("reviewer_id", String(200), primary_key=True),
+        self.reviewers = self._table(
+            "notification_reviewer_contacts", "reviewer_id", 200,
             *_strings(320, "name", "email", "language"),
         )
 
@@ -181,17 +192,15 @@ class DirectoryProjection:
         return ReviewerContact(**row) if row else None
 
 
-class BatchProjection:
+class BatchProjection(_ReadModel):
     """Batches waiting for (or given) approval, and what each holds."""
 
     name = "notification_batches"
 
     def __init__(self) -> None:
-        self.metadata = MetaData()
-        self.batches = Table(
-            "notification_batches",
-            self.metadata,
-            Column("batch_id", String(36), primary_key=True),
+        super().__init__()
+        self.batches = self._table(
+            "notification_batches", "batch_id", 36,
             *_strings(50, "kind"),
             *_strings(100, "campaign_id"),
             *_strings(36, "source_event_id"),
@@ -202,10 +211,8 @@ class BatchProjection:
             *_strings(32, "approved_at"),
             Index("ix_batches_status", "status", "opened_at"),
         )
-        self.items = Table(
-            "notification_batch_items",
-            self.metadata,
-            Column("notification_id", String(36), primary_key=True),
+        self.items = self._table(
+            "notification_batch_items", "notification_id", 36,
             *_strings(36, "batch_id"),
             *_strings(200, "recipient_id"),
             *_strings(36, "nomination_id"),
@@ -216,15 +223,13 @@ class BatchProjection:
         p = event.payload
         if event.type == BATCH_OPENED:
             conn.execute(self.batches.insert(), {
-                **{k: p[k] for k in ("batch_id", "kind", "campaign_id", "source_event_id",
-                                     "size")},
+                **_picked(p, "batch_id", "kind", "campaign_id", "source_event_id", "size"),
                 "status": "pending", "opened_at": event.recorded_at,
                 "approved_by": "", "approved_at": "",
             })
         elif event.type == NOTIFICATION_HELD:
-            conn.execute(self.items.insert(), {
-                k: p[k] for k in ("notification_id", "batch_id", "recipient_id",
-                                  "nomination_id")})
+            conn.execute(self.items.insert(), _picked(
+                p, "notification_id", "batch_id", "recipient_id", "nomination_id"))
         elif event.type == BATCH_APPROVED:
             conn.execute(
                 self.batches.update()
@@ -251,17 +256,15 @@ class BatchProjection:
         return _present(conn, self.items.c.notification_id, ids)
 
 
-class DeliveryProjection:
+class DeliveryProjection(_ReadModel):
     """Each e-mail's state, so the worker finds due ones without folding all."""
 
     name = "notification_deliveries"
 
     def __init__(self) -> None:
-        self.metadata = MetaData()
-        self.table = Table(
-            "email_deliveries",
-            self.metadata,
-            Column("notification_id", String(36), primary_key=True),
+        super().__init__()
+        self.table = self._table(
+            "email_deliveries", "notification_id", 36,
             *_strings(200, "recipient_id"),
             *_strings(36, "nomination_id"),
             *_strings(50, "kind"),
@@ -281,8 +284,8 @@ class DeliveryProjection:
         p = event.payload
         if event.type == EMAIL_QUEUED:
             conn.execute(self.table.insert(), {
-                **{k: p[k] for k in ("notification_id", "recipient_id", "nomination_id",
-                                     "kind", "message_id")},
+                **_picked(p, "notification_id", "recipient_id", "nomination_id", "kind",
+                          "message_id"),
                 "to_masked": mask_email(p["to"]),
                 "status": delivery.QUEUED,
                 "attempts": 0,
