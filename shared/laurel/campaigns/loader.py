@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from laurel.campaigns.base import INCONSISTENT, join_path
 from laurel.campaigns.rules import QUOTA_NAMES, RULE_NAMES
 from laurel.campaigns.schema import CampaignDefinition
+from laurel.campaigns.upcast import upcast_definition
 from laurel.envelope import canonical_json
 from laurel.errors import FieldViolation, InvalidArgument
 
@@ -60,11 +62,18 @@ def parse_campaign(text: str, fmt: str = "yaml", source: str = "<text>"
 
 
 def campaign_from_data(data: Any, source: str = "<data>") -> CampaignDefinition:
+    """A definition from plain data: a file's, or one recorded in an event.
+
+    A definition recorded before issue 16 (no `schema_version`) is read in the
+    current shape through `laurel.campaigns.upcast`, so an old CampaignDefined
+    event still parses; its digest, taken over the current shape, then differs
+    from the one recorded beside it, which names the shape it was recorded in.
+    """
     if not isinstance(data, Mapping):
         raise CampaignDefinitionError(
             source, [("", "a campaign definition is a mapping (id, name_zh, ...)")])
     try:
-        return CampaignDefinition.model_validate(data)
+        return CampaignDefinition.model_validate(upcast_definition(data))
     except ValidationError as error:
         raise CampaignDefinitionError(source, list(_errors(error))) from None
 
@@ -122,7 +131,7 @@ def _errors(error: ValidationError) -> Iterable[Error]:
             yield base, item["msg"]
 
 
-def _has_inner_errors(loc: tuple, items: list[dict[str, Any]]) -> bool:
+def _has_inner_errors(loc: tuple[str | int, ...], items: Sequence[ErrorDetails]) -> bool:
     return any(len(i["loc"]) > len(loc) and i["loc"][:len(loc)] == loc for i in items)
 
 
@@ -153,7 +162,8 @@ class _ParseError(Exception):
 class _StrictLoader(yaml.SafeLoader):
     """Refuses a key given twice: PyYAML would keep the last one in silence."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False
+                          ) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
