@@ -15,9 +15,11 @@ from laurel.errors import (
     PermissionDenied,
 )
 from laurel.intake import domain as intake
-from laurel.notification import domain as notification
+from laurel.notification.adapters.templates import load_catalog
+from laurel.notification.domain import notifications as notification
 
 _positions = itertools.count(1)
+TEMPLATES = load_catalog()
 
 
 class Stream:
@@ -157,8 +159,8 @@ def test_receipt_goes_to_the_submitter_with_an_id_stable_across_redeliveries() -
     s = Stream()
     [source] = s.record(intake.submit_nomination(None, DRAFT, VIA_COMMISSION, []))
 
-    [first] = notification.notifications_for(source)
-    [again] = notification.notifications_for(source)
+    [first] = notification.notifications_for(source, TEMPLATES)
+    [again] = notification.notifications_for(source, TEMPLATES)
 
     assert first.type == "SubmissionReceiptIssued"
     assert first.payload["recipient_id"] == "nominator-1"
@@ -169,4 +171,4 @@ def test_receipt_goes_to_the_submitter_with_an_id_stable_across_redeliveries() -
 def test_events_nobody_must_hear_about_decide_nothing() -> None:
     s = Stream()
     [drafted] = s.record(intake.draft_nomination(None, DRAFT, VIA_COMMISSION, []))
-    assert notification.notifications_for(drafted) == []
+    assert notification.notifications_for(drafted, TEMPLATES) == []

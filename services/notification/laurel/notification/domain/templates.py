@@ -1,27 +1,23 @@
-"""Templates as versioned data: loaded and checked once, rendered many times.
+"""Templates as versioned data: checked once when parsed, rendered many times.
 
-The file (templates.yaml) says which placeholders each kind provides; a
-template that names any other placeholder, a kind missing a language, or two
-texts under one version stop the loader with a `TemplateError`. So a broken
-template keeps the service from starting instead of failing a send at night.
-Rendering records kind, language, version and a digest of the text, so every
-notification event says exactly which words went out.
+The data (templates.yaml, read by `adapters.templates` at start-up) says
+which placeholders each kind provides; a template that names any other
+placeholder, a kind missing a language, or two texts under one version stop
+`parse_catalog` with a `TemplateError`. So a broken template keeps the service
+from starting instead of failing a send at night. Rendering records kind,
+language, version and a digest of the text, so every notification event says
+exactly which words went out.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-DEFAULT_PATH = Path(__file__).with_name("templates.yaml")
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
@@ -76,7 +72,7 @@ class Catalog:
         placeholders: Mapping[str, tuple[str, ...]],
         templates: list[Template],
         terms: Mapping[str, Mapping[str, str]],
-    ):
+    ) -> None:
         self.languages = languages
         self.default_language = default_language
         self.placeholders = dict(placeholders)
@@ -142,17 +138,6 @@ class Catalog:
             template.subject.format_map(text).strip(),
             template.body.format_map(text).strip(),
         )
-
-
-@functools.cache
-def default_catalog() -> Catalog:
-    """The shipped templates, loaded once per process."""
-    return load_catalog()
-
-
-def load_catalog(path: Path = DEFAULT_PATH) -> Catalog:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return parse_catalog(data, source=str(path))
 
 
 def parse_catalog(data: Mapping[str, Any], source: str = "templates") -> Catalog:

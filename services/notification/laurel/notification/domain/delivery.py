@@ -29,22 +29,13 @@ from typing import Any
 
 from laurel.envelope import NewEvent, RecordedEvent, format_time
 from laurel.errors import FailedPrecondition
-from laurel.notification.domain import EMAIL_QUEUED
-
-SEND_STARTED = "EmailSendStarted"
-DELIVERED = "EmailDelivered"
-DELIVERY_FAILED = "EmailDeliveryFailed"
-DEAD_LETTERED = "EmailDeadLettered"
-DELIVERY_UNCERTAIN = "EmailDeliveryUncertain"
-EMAIL_EVENTS = frozenset(
-    {
-        EMAIL_QUEUED,
-        SEND_STARTED,
-        DELIVERED,
-        DELIVERY_FAILED,
-        DEAD_LETTERED,
-        DELIVERY_UNCERTAIN,
-    }
+from laurel.notification.domain.events import (
+    DEAD_LETTERED,
+    DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_UNCERTAIN,
+    EMAIL_QUEUED,
+    SEND_STARTED,
 )
 
 QUEUED, SENDING, RETRYING = "queued", "sending", "retrying"
@@ -97,11 +88,6 @@ def backoff(attempt: int, policy: RetryPolicy) -> timedelta:
     """Wait after failed attempt n (1-based): base·2^(n-1), at most the cap."""
     delay_ms = min(policy.cap_ms, policy.base_ms * 2 ** max(attempt - 1, 0))
     return timedelta(milliseconds=delay_ms)
-
-
-def schedule(policy: RetryPolicy) -> list[timedelta]:
-    """Every wait between tries, for documentation and tests."""
-    return [backoff(n, policy) for n in range(1, policy.max_attempts)]
 
 
 def is_due(email: Email, now: datetime) -> bool:
@@ -210,11 +196,11 @@ def orphaned(
 def fold(events: Iterable[RecordedEvent]) -> Email | None:
     email: Email | None = None
     for event in events:
-        email = apply(email, event)
+        email = evolve(email, event)
     return email
 
 
-def apply(email: Email | None, event: RecordedEvent) -> Email | None:
+def evolve(email: Email | None, event: RecordedEvent) -> Email | None:
     p = event.payload
     if event.type == EMAIL_QUEUED:
         details = {

@@ -8,7 +8,8 @@ import copy
 import pytest
 import yaml
 
-from laurel.notification.templates import DEFAULT_PATH, TemplateError, parse_catalog
+from laurel.notification.adapters.templates import DEFAULT_PATH, load_catalog
+from laurel.notification.domain.templates import TemplateError, parse_catalog
 
 DATA = yaml.safe_load(DEFAULT_PATH.read_text("utf-8"))
 KINDS = list(DATA["kinds"])
@@ -31,6 +32,7 @@ def catalog(data: dict | None = None):
 
 def test_the_catalog_covers_every_kind_the_issue_names() -> None:
     assert set(catalog().kinds) == ISSUE_KINDS
+    assert load_catalog().kinds == catalog().kinds  # what the service loads
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])

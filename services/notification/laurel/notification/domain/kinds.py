@@ -6,23 +6,27 @@ yet, or one without the keys it needs, tells nobody anything. Placeholder
 values are built here in the recipient's language, because codes such as an
 outcome or a category become words that differ by language.
 
-Pure but for a warning logged about malformed events: the facts (contacts
-from the directory) are passed in.
+Pure: the facts (contacts from the directory) are passed in, and an event
+that lacks what its kind needs raises `MalformedEvent` for the caller to log.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from laurel.envelope import RecordedEvent, parse_time
-from laurel.notification.directory import NominationContact, ReviewerContact
-from laurel.notification.templates import Catalog
+from laurel.notification.domain.directory import NominationContact, ReviewerContact
+from laurel.notification.domain.templates import Catalog
 
 FORUM_INVITATIONS = "ForumInvitationsIssued"
-log = logging.getLogger("laurel.notification.kinds")
+Values = dict[str, Any]
+
+
+class MalformedEvent(ValueError):
+    """An event of a known type without the keys its kind needs: nobody is
+    told, and the reaction logs why."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Intent:
     kind: str
     recipient_id: str
     language: str
-    values: Mapping[str, str]
+    values: Mapping[str, Any]
     nomination_id: str = ""
     campaign_id: str = ""
     email: str = ""
@@ -75,19 +79,16 @@ def referenced_ids(event: RecordedEvent) -> tuple[set[str], set[str]]:
 
 
 def intents_for(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
+    """Who must hear what of `event`; [] for a type nobody hears about."""
     builder = BUILDERS.get(event.type)
     if builder is None:
         return []
     try:
         return builder(event, facts, catalog)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        log.warning(
-            "%s %s lacks what notification needs (%r): nobody told",
-            event.type,
-            event.event_id,
-            error,
-        )
-        return []
+        raise MalformedEvent(
+            f"{event.type} {event.event_id} lacks what notification needs ({error!r})"
+        ) from error
 
 
 # -- intake ------------------------------------------------------------------
@@ -95,7 +96,7 @@ def intents_for(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
 
 def _to_nominator(
     kind: str,
-    values: Callable[[NominationContact, str], dict],
+    values: Callable[[NominationContact, str], Values],
 ) -> Builder:
     def build(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
         nid = event.payload["nomination_id"]
@@ -137,33 +138,33 @@ def _receipt(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
     )(event, facts, catalog)
 
 
-def _returned(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
-    p = event.payload
-    return _to_nominator(
-        "returned",
-        lambda _c, lang: {
-            "commission": _commission(p, catalog, lang),
-            "reasons": catalog.bullets(lang, list(p["reasons"])),
-        },
-    )(event, facts, catalog)
+def _from_payload(kind: str, values: Callable[[Mapping[str, Any], Catalog, str], Values]
+                  ) -> Builder:
+    """A nominator's notification whose values come from the event's payload."""
+
+    def build(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
+        p = event.payload
+        return _to_nominator(kind, lambda _c, lang: values(p, catalog, lang))(
+            event, facts, catalog)
+
+    return build
 
 
-def _endorsed(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
-    p = event.payload
-    return _to_nominator(
-        "endorsed",
-        lambda _c, lang: {
-            "commission": _commission(p, catalog, lang),
-            "opinion": p["opinion"],
-        },
-    )(event, facts, catalog)
+_returned = _from_payload("returned", lambda p, catalog, lang: {
+    "commission": _commission(p, catalog, lang),
+    "reasons": catalog.bullets(lang, list(p["reasons"])),
+})
+_endorsed = _from_payload("endorsed", lambda p, catalog, lang: {
+    "commission": _commission(p, catalog, lang),
+    "opinion": p["opinion"],
+})
 
 
-def _commission(p: dict[str, Any], catalog: Catalog, lang: str) -> str:
+def _commission(p: Mapping[str, Any], catalog: Catalog, lang: str) -> str:
     """The commission's name as intake recorded it (events since it does), else
     a term for its id, else the id."""
-    return p.get("commission_name") or catalog.term(
-        lang, f"organization.{p['commission_id']}")
+    name = p.get("commission_name")
+    return str(name) if name else catalog.term(lang, f"organization.{p['commission_id']}")
 
 
 def _ineligible(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
@@ -190,7 +191,7 @@ def _reviewer(
     facts: Facts,
     catalog: Catalog,
     kind: str,
-    values: Callable[[str], dict],
+    values: Callable[[str], Values],
     stream_key: str,
 ) -> Result:
     rid = event.payload["reviewer_id"]
@@ -256,17 +257,14 @@ def _results(event: RecordedEvent, facts: Facts, catalog: Catalog) -> Result:
     found: Result = []
     for decision in p["decisions"]:
         outcome, tier = decision["outcome"], decision.get("tier", "")
+        code = f"tier.{tier}" if outcome == "tier" and tier else f"outcome.{outcome}"
+
+        def values(_c: NominationContact, lang: str, code: str = code) -> Values:
+            return {"outcome": catalog.term(lang, code),
+                    "campaign_id": p["campaign_id"], "round_id": p["round_id"]}
+
         copy = _as_if(event, decision["nomination_id"])
-        built = _to_nominator(
-            "results",
-            lambda _c, lang, o=outcome, t=tier: {
-                "outcome": catalog.term(
-                    lang, f"tier.{t}" if o == "tier" and t else f"outcome.{o}"
-                ),
-                "campaign_id": p["campaign_id"],
-                "round_id": p["round_id"],
-            },
-        )(copy, facts, catalog)
+        built = _to_nominator("results", values)(copy, facts, catalog)
         found += [
             _rekeyed(i, f"{event.event_id}:{decision['nomination_id']}") for i in built
         ]

@@ -13,13 +13,26 @@ any retry sends the very same message.
 from __future__ import annotations
 
 import smtplib
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from laurel.envelope import parse_time
-from laurel.notification.config import SmtpSettings
-from laurel.notification.delivery import Email, Outcome
-from laurel.notification.privacy import redact
+from laurel.notification.domain.delivery import Email, Outcome
+from laurel.notification.domain.privacy import redact
+
+
+@dataclass(frozen=True)
+class SmtpRelay:
+    """Where and how to hand e-mails over (from NotificationSettings)."""
+
+    port: int
+    host: str = "127.0.0.1"
+    sender: str = "laurel@localhost"
+    timeout_s: float = 30.0
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
 
 
 def build_message(email: Email, sender: str) -> EmailMessage:
@@ -41,11 +54,11 @@ def build_message(email: Email, sender: str) -> EmailMessage:
 class SmtpTransport:
     """One connection per e-mail: simple, and no state survives an error."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
-        self.settings = settings
+    def __init__(self, relay: SmtpRelay) -> None:
+        self.relay = relay
 
     def send(self, email: Email) -> Outcome:
-        s = self.settings
+        s = self.relay
         data_sent = False
         client = smtplib.SMTP(timeout=s.timeout_s)
         try:

@@ -1,5 +1,6 @@
 """E-mail delivery: the backoff schedule, the state machine, and the worker
-against a real SMTP sink and a real SQLite store (no broker needed)."""
+(as the bootstrap builds it) against a real SMTP sink and a real SQLite store
+(no broker needed)."""
 
 from __future__ import annotations
 
@@ -11,35 +12,39 @@ import pytest
 from laurel.broker import free_port
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent, utcnow
 from laurel.eventstore import EventStore
-from laurel.notification import delivery, domain
-from laurel.notification.config import SmtpSettings
-from laurel.notification.delivery import Outcome, RetryPolicy
-from laurel.notification.projection import DeliveryProjection
-from laurel.notification.smtp import SmtpTransport, build_message
-from laurel.notification.worker import DeliveryWorker
+from laurel.notification.adapters.delivery_worker import DeliveryWorker
+from laurel.notification.adapters.smtp import build_message
+from laurel.notification.domain import delivery, events
+from laurel.notification.domain.delivery import Outcome, RetryPolicy
+from laurel.notification.domain.notifications import Policy, issue
 from laurel.smtpsink import SmtpSink
 
 NOW = datetime(2021, 11, 25, 2, 30, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=3, base_ms=500, cap_ms=60_000)
 FAST = RetryPolicy(max_attempts=3, base_ms=0, cap_ms=0)
-MAILING = domain.Policy(frozenset(), True, "laurel.test")
+MAILING = Policy(frozenset(), True, "laurel.test")
 
 
 # -- backoff -----------------------------------------------------------------
 
 
+def waits(policy: RetryPolicy) -> list[timedelta]:
+    """Every wait between tries."""
+    return [delivery.backoff(n, policy) for n in range(1, policy.max_attempts)]
+
+
 def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
     policy = RetryPolicy(max_attempts=6, base_ms=500, cap_ms=5_000)
 
-    assert delivery.schedule(policy) == [
+    assert waits(policy) == [
         timedelta(milliseconds=ms) for ms in (500, 1000, 2000, 4000, 5000)
     ]
 
 
 def test_the_default_schedule_waits_about_seven_seconds_over_five_tries() -> None:
-    waits = delivery.schedule(RetryPolicy())
+    default = waits(RetryPolicy())
 
-    assert len(waits) == 4 and sum(waits, timedelta()) == timedelta(seconds=7.5)
+    assert len(default) == 4 and sum(default, timedelta()) == timedelta(seconds=7.5)
 
 
 # -- the state machine -------------------------------------------------------
@@ -76,7 +81,7 @@ def queued_email() -> delivery.Email:
         "nomination_id": "n",
         "template": {},
     }
-    email = delivery.fold(recorded([NewEvent(domain.EMAIL_QUEUED, payload)]))
+    email = delivery.fold(recorded([NewEvent(events.EMAIL_QUEUED, payload)]))
     assert email is not None
     return email
 
@@ -88,7 +93,7 @@ def attempt(email: delivery.Email, outcome: Outcome) -> tuple[delivery.Email, li
     ]
     after = email
     for e in recorded(events, email.version):
-        after = delivery.apply(after, e) or after
+        after = delivery.evolve(after, e) or after
     return after, [e.type for e in events]
 
 
@@ -101,7 +106,7 @@ def _started(email: delivery.Email) -> delivery.Email:
 def test_a_transient_refusal_schedules_the_next_try_after_the_backoff() -> None:
     after, types = attempt(queued_email(), Outcome(False, error="451", code=451))
 
-    assert types == [delivery.SEND_STARTED, delivery.DELIVERY_FAILED]
+    assert types == [events.SEND_STARTED, events.DELIVERY_FAILED]
     assert after.status == delivery.RETRYING and after.attempts == 1
     assert after.next_attempt_at == "2021-11-25T02:30:00.500000Z"
     assert not delivery.is_due(after, NOW)
@@ -128,24 +133,24 @@ def test_no_answer_after_the_data_is_uncertain_and_never_retried() -> None:
         queued_email(), Outcome(False, error="timeout", ambiguous=True)
     )
 
-    assert types[-1] == delivery.DELIVERY_UNCERTAIN
+    assert types[-1] == events.DELIVERY_UNCERTAIN
     assert after.status == delivery.UNCERTAIN and not delivery.is_due(after, NOW)
 
 
 def test_a_send_is_orphaned_when_its_worker_restarted_or_it_is_stale() -> None:
     stale_after = timedelta(seconds=65)
     [started] = recorded(delivery.start(queued_email(), NOW, "pod-a"), 1)
-    sending = delivery.apply(queued_email(), started)
+    sending = delivery.evolve(queued_email(), started)
     assert sending is not None and sending.started_by == "pod-a"
     sent_at = started.recorded_at_time
 
     assert delivery.orphaned(queued_email(), NOW, stale_after, "pod-a") == []
     [mine] = delivery.orphaned(sending, sent_at, stale_after, dead_worker="pod-a")
-    assert mine.type == delivery.DELIVERY_UNCERTAIN
+    assert mine.type == events.DELIVERY_UNCERTAIN
     assert delivery.orphaned(sending, sent_at, stale_after, dead_worker="pod-b") == []
     later = sent_at + stale_after
     [stale] = delivery.orphaned(sending, later, stale_after, dead_worker="pod-b")
-    assert stale.type == delivery.DELIVERY_UNCERTAIN
+    assert stale.type == events.DELIVERY_UNCERTAIN
 
 
 # -- the worker with a real SMTP sink ----------------------------------------
@@ -157,27 +162,26 @@ def sink() -> Iterator[SmtpSink]:
         yield started
 
 
+SMTP_FAST = {"LAUREL_EMAIL_MAX_ATTEMPTS": str(FAST.max_attempts),
+             "LAUREL_EMAIL_BACKOFF_MS": str(FAST.base_ms),
+             "LAUREL_EMAIL_BACKOFF_CAP_MS": str(FAST.cap_ms)}
+
+
 @pytest.fixture
-def store(database_url: str) -> Iterator[EventStore]:
-    opened = EventStore(database_url, projections=[DeliveryProjection()])
-    opened.create_schema()
-    yield opened
-    opened.close()
+async def mailing(build_notification, sink):  # noqa: ANN001, ANN201
+    """notification sending through the sink, its worker named pod-a."""
+    return await build_notification(LAUREL_SMTP_PORT=str(sink.port),
+                                    LAUREL_WORKER_NAME="pod-a", **SMTP_FAST)
 
 
-def worker_for(
-    store: EventStore,
-    port: int,
-    policy: RetryPolicy = FAST,
-    timeout_s: float = 5.0,
-    name: str = "pod-a",
-) -> DeliveryWorker:
-    transport = SmtpTransport(
-        SmtpSettings(port=port, sender="laurel@laurel.test", timeout_s=timeout_s)
-    )
-    return DeliveryWorker(
-        store, store.projections[0], transport, policy, "topic", name=name
-    )
+@pytest.fixture
+def store(mailing) -> EventStore:  # noqa: ANN001
+    return mailing.store
+
+
+def worker_of(service) -> DeliveryWorker:  # noqa: ANN001
+    assert service.runtime.worker is not None
+    return service.runtime.worker
 
 
 def queue(
@@ -192,7 +196,7 @@ def queue(
         "body": "正文",
         "template": {"kind": "receipt", "language": "zh-CN", "version": 2},
     }
-    [_, mail] = domain.issue(payload, to, "nom", MAILING)
+    [_, mail] = issue(payload, to, "nom", MAILING)
     store.append(
         mail.stream_id, 0, mail.events, EventMetadata(Actor("t", "service"), "c")
     )
@@ -200,71 +204,72 @@ def queue(
 
 
 def types_in(store: EventStore, notification_id: str) -> list[str]:
-    return [e.type for e in store.read_stream(domain.email_stream(notification_id))]
+    return [e.type for e in store.read_stream(events.email_stream(notification_id))]
 
 
-async def drain(worker: DeliveryWorker, passes: int = 10) -> None:
+def drain(worker: DeliveryWorker, passes: int = 10) -> None:
     for _ in range(passes):
-        if await worker.deliver_due() == 0:
+        if worker.deliver_due() == 0:
             return
 
 
-async def test_two_refusals_then_one_delivered_copy(store, sink) -> None:
+async def test_two_refusals_then_one_delivered_copy(mailing, store, sink) -> None:
     nid = queue(store)
     sink.refuse_next(2)
 
-    await drain(worker_for(store, sink.port))
+    drain(worker_of(mailing))
 
     [message] = sink.messages
     assert message.message_id == f"<{nid}@laurel.test>"
     assert message.rcpt_tos == ("a@example.cn",) and message.subject == "标题"
     assert types_in(store, nid) == [
-        domain.EMAIL_QUEUED,
-        delivery.SEND_STARTED,
-        delivery.DELIVERY_FAILED,
-        delivery.SEND_STARTED,
-        delivery.DELIVERY_FAILED,
-        delivery.SEND_STARTED,
-        delivery.DELIVERED,
+        events.EMAIL_QUEUED,
+        events.SEND_STARTED,
+        events.DELIVERY_FAILED,
+        events.SEND_STARTED,
+        events.DELIVERY_FAILED,
+        events.SEND_STARTED,
+        events.DELIVERED,
     ]
-    delivered = store.read_stream(domain.email_stream(nid))[-1]
+    delivered = store.read_stream(events.email_stream(nid))[-1]
     assert delivered.payload["attempt"] == 3
     assert delivered.payload["smtp_reply"].startswith("250")
 
 
-async def test_refused_on_every_try_ends_dead_lettered(store, sink) -> None:
+async def test_refused_on_every_try_ends_dead_lettered(mailing, store, sink) -> None:
     nid = queue(store)
     sink.refuse_next(10)
 
-    await drain(worker_for(store, sink.port))
+    drain(worker_of(mailing))
 
     assert sink.messages == []
     assert types_in(store, nid)[-2:] == [
-        delivery.DELIVERY_FAILED,
-        delivery.DEAD_LETTERED,
+        events.DELIVERY_FAILED,
+        events.DEAD_LETTERED,
     ]
-    assert types_in(store, nid).count(delivery.SEND_STARTED) == FAST.max_attempts
+    assert types_in(store, nid).count(events.SEND_STARTED) == FAST.max_attempts
 
 
-async def test_a_permanent_refusal_is_not_retried(store, sink) -> None:
+async def test_a_permanent_refusal_is_not_retried(mailing, store, sink) -> None:
     nid = queue(store)
     sink.refuse_next(1, "550 5.1.1 No such mailbox")
 
-    await drain(worker_for(store, sink.port))
+    drain(worker_of(mailing))
 
-    assert types_in(store, nid).count(delivery.SEND_STARTED) == 1
-    assert types_in(store, nid)[-1] == delivery.DEAD_LETTERED
+    assert types_in(store, nid).count(events.SEND_STARTED) == 1
+    assert types_in(store, nid)[-1] == events.DEAD_LETTERED
 
 
-async def test_no_relay_listening_is_a_safe_retry(store) -> None:
-    nid = queue(store)
+async def test_no_relay_listening_is_a_safe_retry(build_notification) -> None:
+    service = await build_notification(LAUREL_SMTP_PORT=str(free_port()), **SMTP_FAST)
+    nid = queue(service.store)
 
-    await drain(worker_for(store, free_port()), passes=1)
+    drain(worker_of(service), passes=1)
 
     [failed] = [
         e
-        for e in store.read_stream(domain.email_stream(nid))
-        if e.type == delivery.DELIVERY_FAILED
+        for e in service.store.read_stream(events.email_stream(nid))
+        if e.type == events.DELIVERY_FAILED
     ]
     assert (
         failed.payload["smtp_code"] is None and "Connection" in failed.payload["error"]
@@ -272,46 +277,49 @@ async def test_no_relay_listening_is_a_safe_retry(store) -> None:
 
 
 async def test_a_timeout_after_the_data_is_uncertain_and_not_resent(
-    store, sink
+    build_notification, sink
 ) -> None:
-    nid = queue(store)
+    service = await build_notification(LAUREL_SMTP_PORT=str(sink.port),
+                                       LAUREL_SMTP_TIMEOUT_MS="300", **SMTP_FAST)
+    nid = queue(service.store)
     sink.hold_reply_s = 1.5
 
-    await drain(worker_for(store, sink.port, timeout_s=0.3))
+    drain(worker_of(service))
 
-    assert types_in(store, nid)[-1] == delivery.DELIVERY_UNCERTAIN
+    assert types_in(service.store, nid)[-1] == events.DELIVERY_UNCERTAIN
     assert len(sink.messages) == 1  # the relay had it: a retry would have doubled it
 
 
 async def test_a_send_started_before_a_crash_is_settled_as_uncertain(
-    store, sink
+    build_notification, mailing, store, sink
 ) -> None:
     nid = queue(store)
-    email = delivery.fold(store.read_stream(domain.email_stream(nid)))
+    email = delivery.fold(store.read_stream(events.email_stream(nid)))
     assert email is not None
     store.append(
-        domain.email_stream(nid),
+        events.email_stream(nid),
         email.version,
         delivery.start(email, utcnow(), "pod-a"),
         EventMetadata(Actor("t", "service"), "c"),
     )
-    peer = worker_for(store, sink.port, name="pod-b")
-    worker = worker_for(store, sink.port, name="pod-a")
+    replica = await build_notification(store=store, LAUREL_SMTP_PORT=str(sink.port),
+                                       LAUREL_WORKER_NAME="pod-b", **SMTP_FAST)
+    peer, worker = worker_of(replica), worker_of(mailing)
 
     assert peer.settle_orphans(restarted=True) == 0  # maybe still sending: not yet
-    await drain(peer)
+    drain(peer)
     assert sink.messages == []
     assert worker.settle_orphans(restarted=True) == 1
-    await drain(worker)
+    drain(worker)
 
-    assert types_in(store, nid)[-1] == delivery.DELIVERY_UNCERTAIN
+    assert types_in(store, nid)[-1] == events.DELIVERY_UNCERTAIN
     assert sink.messages == []
     assert worker.settle_orphans() == 0
 
 
 async def test_the_message_is_the_same_bytes_on_every_try(store, sink) -> None:
     nid = queue(store, to="b@example.cn")
-    email = delivery.fold(store.read_stream(domain.email_stream(nid)))
+    email = delivery.fold(store.read_stream(events.email_stream(nid)))
     assert email is not None
 
     first = build_message(email, "laurel@laurel.test").as_bytes()

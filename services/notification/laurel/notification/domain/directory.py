@@ -6,24 +6,28 @@ address. So notification keeps what it learned about each nomination
 reviewer, as its own events (`NominationContactRecorded`,
 `ReviewerContactRecorded`, full snapshots) folded into a projection: the
 directory is rebuildable from notification's log alone, and an auditor sees
-which address a message went to and why.
+which address a message went to and why. The rows live in
+`read_models.DirectoryProjection`; this module only decides what changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, select
-
 from laurel.envelope import NewEvent, RecordedEvent
+from laurel.notification.domain.events import (
+    NOMINATION_CONTACT_RECORDED,
+    REVIEWER_CONTACT_RECORDED,
+)
 
-NOMINATION_CONTACT_RECORDED = "NominationContactRecorded"
-REVIEWER_CONTACT_RECORDED = "ReviewerContactRecorded"
 EMAIL_FIELDS = ("contact.email", "email", "contact_email")
 LANGUAGE_FIELDS = ("contact.language", "notification_language", "language")
 CHANGE_EVENTS = ("NominationResubmitted", "NominationAmended", "NominationDraftSaved")
+REVIEWER_REGISTERED = "ReviewerRegistered"
+# Every upstream event type the directory learns from.
+TYPES = frozenset({"NominationSubmitted", *CHANGE_EVENTS, REVIEWER_REGISTERED})
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,6 @@ class ReviewerContact:
     name: str = ""
     email: str = ""
     language: str = ""
-
-
-def contact_stream(nomination_id: str) -> str:
-    return f"contact-nomination-{nomination_id}"
-
-
-def reviewer_stream(reviewer_id: str) -> str:
-    return f"contact-reviewer-{reviewer_id}"
 
 
 def nomination_contact_from(
@@ -96,7 +92,7 @@ def reviewer_contact_from(
     event: RecordedEvent, current: ReviewerContact | None
 ) -> ReviewerContact | None:
     """Review's ReviewerRegistered, when it carries what we need (tolerantly)."""
-    if event.type != "ReviewerRegistered":
+    if event.type != REVIEWER_REGISTERED:
         return None
     p = event.payload
     updated = ReviewerContact(
@@ -117,7 +113,8 @@ def recorded(contact: NominationContact | ReviewerContact) -> NewEvent:
     return NewEvent(kind, asdict(contact))
 
 
-def _first(values: Mapping[str, Any], keys: tuple[str, ...], accept: Any) -> str:
+def _first(values: Mapping[str, Any], keys: tuple[str, ...],
+           accept: Callable[[str], bool]) -> str:
     for key in keys:
         value = str(values.get(key) or "").strip()
         if value and accept(value):
@@ -128,75 +125,3 @@ def _first(values: Mapping[str, Any], keys: tuple[str, ...], accept: Any) -> str
 def _looks_like_email(value: str) -> bool:
     local, at, domain = value.partition("@")
     return bool(local and at and "." in domain and " " not in value)
-
-
-class DirectoryProjection:
-    """The latest contact per nomination and per reviewer."""
-
-    name = "notification_directory"
-
-    def __init__(self) -> None:
-        self.metadata = MetaData()
-        self.nominations = Table(
-            "notification_nomination_contacts",
-            self.metadata,
-            Column("nomination_id", String(36), primary_key=True),
-            *(
-                Column(f, String(320), nullable=False)
-                for f in (
-                    "campaign_id",
-                    "category",
-                    "nominee_name",
-                    "nominator_id",
-                    "email",
-                    "language",
-                    "commission_id",
-                )
-            ),
-        )
-        self.reviewers = Table(
-            "notification_reviewer_contacts",
-            self.metadata,
-            Column("reviewer_id", String(200), primary_key=True),
-            *(
-                Column(f, String(320), nullable=False)
-                for f in ("name", "email", "language")
-            ),
-        )
-
-    def apply(self, conn: Connection, event: RecordedEvent) -> None:
-        if event.type == NOMINATION_CONTACT_RECORDED:
-            table, key = self.nominations, "nomination_id"
-        elif event.type == REVIEWER_CONTACT_RECORDED:
-            table, key = self.reviewers, "reviewer_id"
-        else:
-            return
-        row = {c.name: str(event.payload.get(c.name) or "") for c in table.columns}
-        conn.execute(table.delete().where(table.c[key] == row[key]))
-        conn.execute(table.insert(), row)
-
-    def nomination(
-        self, conn: Connection, nomination_id: str
-    ) -> NominationContact | None:
-        row = (
-            conn.execute(
-                select(self.nominations).where(
-                    self.nominations.c.nomination_id == nomination_id
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return NominationContact(**row) if row else None
-
-    def reviewer(self, conn: Connection, reviewer_id: str) -> ReviewerContact | None:
-        row = (
-            conn.execute(
-                select(self.reviewers).where(
-                    self.reviewers.c.reviewer_id == reviewer_id
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return ReviewerContact(**row) if row else None

@@ -1,45 +1,52 @@
-"""Notification's domain: from intents to the events that record them.
+"""From intents to the events that record them.
 
-Pure. An `Intent` (who must hear what, see `kinds`) is rendered from the
-template catalog and becomes either
-- issued now: `NotificationIssued` (`SubmissionReceiptIssued` for receipts,
-  the name stored before templates existed) in the notification stream of its
-  nomination, which the inbox shows, plus `EmailQueued` in the e-mail's own
-  stream when the person has an address and e-mail is on; or
+An `Intent` (who must hear what, see `kinds`) is rendered from the template
+catalog and becomes either
+- issued now: `NotificationIssued` (`SubmissionReceiptIssued` for receipts)
+  in the notification stream of its nomination, which the inbox shows, plus
+  `EmailQueued` in the e-mail's own stream when the person has an address and
+  e-mail is on; or
 - held, when its kind needs approval (`results` by default): one batch per
   source event and kind, `NotificationBatchOpened` then one `NotificationHeld`
   each, released by `approval.approve`.
-Ids are derived, never random: the same source, recipient and kind give the
-same notification id, e-mail stream and Message-ID, however often a message
-is redelivered.
+Ids are derived (see `events`), so a redelivered message decides the same
+notifications again, which the caller recognises as recorded already.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from laurel.envelope import NewEvent, RecordedEvent
-from laurel.notification import directory, kinds
-from laurel.notification.kinds import Intent, Unaddressed
-from laurel.notification.privacy import mask_email
-from laurel.notification.templates import Catalog, default_catalog
+from laurel.notification.domain import directory, kinds
+from laurel.notification.domain.events import (
+    BATCH_OPENED,
+    EMAIL_QUEUED,
+    NOTIFICATION_HELD,
+    NOTIFICATION_ISSUED,
+    NOTIFICATION_UNADDRESSED,
+    RECEIPT_ISSUED,
+    batch_id,
+    batch_stream,
+    email_stream,
+    message_id,
+    notification_id,
+    stream_id,
+)
+from laurel.notification.domain.kinds import Intent, Unaddressed
+from laurel.notification.domain.privacy import mask_email
+from laurel.notification.domain.templates import Catalog
 
-RECEIPT_ISSUED = "SubmissionReceiptIssued"
-NOTIFICATION_ISSUED = "NotificationIssued"
-ISSUED_TYPES = frozenset({RECEIPT_ISSUED, NOTIFICATION_ISSUED})
-NOTIFICATION_UNADDRESSED = "NotificationUnaddressed"
-BATCH_OPENED = "NotificationBatchOpened"
-NOTIFICATION_HELD = "NotificationHeld"
-BATCH_APPROVED = "NotificationBatchApproved"
-EMAIL_QUEUED = "EmailQueued"
-NOTIFICATION_NAMESPACE = uuid.UUID("6f1c1f8e-59b6-4a43-9d4e-3e4f6a1d2b70")
+Payload = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Policy:
+    """What the settings decide: which kinds wait for approval, whether e-mail
+    goes out, and the domain of every Message-ID."""
+
     approval_kinds: frozenset[str] = frozenset({"results"})
     email_enabled: bool = False
     message_id_domain: str = "laurel.invalid"
@@ -52,34 +59,6 @@ class Append:
     stream_id: str
     events: list[NewEvent]
     publish_key: str | None
-
-
-def stream_id(key: str) -> str:
-    return f"notifications-{key}"
-
-
-def email_stream(notification_id: str) -> str:
-    return f"email-{notification_id}"
-
-
-def batch_stream(batch_id: str) -> str:
-    return f"notification-batch-{batch_id}"
-
-
-def notification_id(source_key: str, recipient_id: str, kind: str) -> str:
-    """Same source, recipient and kind: same id, whatever the redeliveries."""
-    return str(
-        uuid.uuid5(NOTIFICATION_NAMESPACE, f"{source_key}/{recipient_id}/{kind}")
-    )
-
-
-def batch_id(source_event_id: str, kind: str) -> str:
-    return str(uuid.uuid5(NOTIFICATION_NAMESPACE, f"batch/{source_event_id}/{kind}"))
-
-
-def message_id(notification_id: str, domain: str) -> str:
-    """One Message-ID per notification, so a copy is recognisable as one."""
-    return f"<{notification_id}@{domain}>"
 
 
 def id_of(intent: Intent) -> str:
@@ -95,7 +74,7 @@ def decide(
 ) -> list[Append]:
     """The appends `items` call for; ids in `already` were recorded before."""
     appends: list[Append] = []
-    held: dict[str, list[dict[str, Any]]] = {}
+    held: dict[str, list[Payload]] = {}
     for item in items:
         if isinstance(item, Unaddressed):
             appends.append(_unaddressed(event, item))
@@ -115,7 +94,7 @@ def decide(
 
 
 def issue(
-    payload: dict[str, Any],
+    payload: Payload,
     email: str,
     stream_key: str,
     policy: Policy,
@@ -139,7 +118,7 @@ def queue_email(payload: Mapping[str, Any], email: str, policy: Policy,
                 late_address: bool = False) -> Append:
     """The e-mail of one notification; its Message-ID follows from its id."""
     nid = payload["notification_id"]
-    queued = {
+    queued: Payload = {
         "notification_id": nid,
         "message_id": message_id(nid, policy.message_id_domain),
         "to": email,
@@ -177,7 +156,7 @@ def late_emails(
     ]
 
 
-def _notification(event: RecordedEvent, intent: Intent, catalog: Catalog) -> dict:
+def _notification(event: RecordedEvent, intent: Intent, catalog: Catalog) -> Payload:
     rendered = catalog.render(intent.kind, intent.language, intent.values)
     return {
         "notification_id": id_of(intent),
@@ -193,7 +172,7 @@ def _notification(event: RecordedEvent, intent: Intent, catalog: Catalog) -> dic
     }
 
 
-def _open_batch(event: RecordedEvent, kind: str, entries: list[dict]) -> Append:
+def _open_batch(event: RecordedEvent, kind: str, entries: list[Payload]) -> Append:
     bid = batch_id(event.event_id, kind)
     opened = NewEvent(
         BATCH_OPENED,
@@ -231,16 +210,14 @@ def _unaddressed(event: RecordedEvent, item: Unaddressed) -> Append:
     )
 
 
-def notifications_for(event: RecordedEvent) -> list[NewEvent]:
+def notifications_for(event: RecordedEvent, catalog: Catalog) -> list[NewEvent]:
     """The inbox entries `event` alone calls for: no directory, no e-mail.
 
-    The first slice's entry point, kept for callers that have only the event
-    (tests, tools); the service itself goes through the application, which
-    knows the directory.
+    For callers that have only the event (the cross-service domain tests); the
+    service itself reacts through `reactions`, which knows the directory.
     """
     contact = directory.nomination_contact_from(event, None)
     facts = kinds.Facts({contact.nomination_id: contact} if contact else {})
-    catalog = default_catalog()
     items = [
         i for i in kinds.intents_for(event, facts, catalog) if isinstance(i, Intent)
     ]
