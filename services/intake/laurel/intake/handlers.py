@@ -14,7 +14,7 @@ write lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from laurel.auth import event_metadata
 from laurel.campaigns.access import require_organizer_of
 from laurel.envelope import Caller, NewEvent, RecordedEvent
-from laurel.errors import InvalidArgument, NotFound
+from laurel.errors import FieldViolation, InvalidArgument, NotFound
 from laurel.eventstore import EventStore, Publication
 from laurel.intake import evidence_store, read_models
 from laurel.intake.domain import access, campaigns, evidence, nomination, organizations, rules
@@ -184,12 +184,9 @@ def resubmit_nomination(cmd: ResubmitNomination, uow: UnitOfWork,
                         deps: Dependencies) -> int:
     current = access.own(cmd.caller.actor, _load(uow, cmd.nomination_id,
                                                  cmd.expected_version))
-    _, category = deps.catalog.category(current.campaign_id, current.category)
-    merged = nomination.merged_fields(current.fields, cmd.fields)
-    total = category.self_assessment_total(merged)
-    rules.check_self_assessment(category, total, current.nomination_id)
+    _, violations, total = _corrected(deps, current, cmd.fields)
     return _record(uow, deps, cmd.caller, current, nomination.resubmit_nomination(
-        current, cmd.fields, category.validate(merged), total))
+        current, cmd.fields, violations, total))
 
 
 def endorse_nomination(cmd: EndorseNomination, uow: UnitOfWork, deps: Dependencies) -> int:
@@ -218,14 +215,11 @@ def receive_nomination(cmd: ReceiveNomination, uow: UnitOfWork, deps: Dependenci
 def amend_nomination(cmd: AmendNomination, uow: UnitOfWork, deps: Dependencies) -> int:
     current = access.own(cmd.caller.actor, _load(uow, cmd.nomination_id,
                                                  cmd.expected_version))
-    campaign, category = deps.catalog.category(current.campaign_id, current.category)
-    merged = nomination.merged_fields(current.fields, cmd.fields)
-    total = category.self_assessment_total(merged)
-    rules.check_self_assessment(category, total, current.nomination_id)
+    campaign, violations, total = _corrected(deps, current, cmd.fields)
     open_now = campaign.stage_open("nomination",
                                    _campaign_now(uow, deps, campaign.campaign_id))
     return _record(uow, deps, cmd.caller, current, nomination.amend_nomination(
-        current, cmd.fields, cmd.reason, category.validate(merged), open_now, total))
+        current, cmd.fields, cmd.reason, violations, open_now, total))
 
 
 def withdraw_nomination(cmd: WithdrawNomination, uow: UnitOfWork,
@@ -360,6 +354,18 @@ def _end(uow: UnitOfWork, deps: Dependencies, caller: Caller, current: Nominatio
             if marked:
                 _append(uow, deps, caller, marked, causation_id=cause.event_id)
     return cause.version
+
+
+def _corrected(deps: Dependencies, current: Nomination, fields: Mapping[str, str]
+               ) -> tuple[campaigns.CampaignRules, list[FieldViolation], int | None]:
+    """A nomination's form with a caller's `fields` changed: its campaign, what
+    is wrong with the whole form, and its self-assessment total, which must
+    still reach the category's threshold."""
+    campaign, category = deps.catalog.category(current.campaign_id, current.category)
+    merged = nomination.merged_fields(current.fields, fields)
+    total = category.self_assessment_total(merged)
+    rules.check_self_assessment(category, total, current.nomination_id)
+    return campaign, category.validate(merged), total
 
 
 def _placement(uow: UnitOfWork, deps: Dependencies, nominee: Nominee) -> Placement:
