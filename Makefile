@@ -92,7 +92,7 @@ manifests: tools
 # committed baselines in proto/releases/, and checks docs/api/ is fresh.
 API_RELEASE ?= e96f14f
 
-.PHONY: proto-baseline proto-vendor
+.PHONY: proto-baseline proto-vendor api-docs
 
 # The previous release's protos, read from git and built by buf into
 # proto/releases/$(API_RELEASE).binpb (committed: the check runs offline).
@@ -103,3 +103,8 @@ proto-baseline: install
 # with their licence from the locked googleapis-common-protos into proto/google/.
 proto-vendor: install
 	$(PY) tools/api/vendor_googleapis.py
+
+# The API reference in docs/api/, generated from the protos' comments
+# (tests/api fails when it is stale).
+api-docs: install
+	$(PY) tools/api/apidocs.py

@@ -12,20 +12,24 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.api import field_behavior_pb2
+from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool
+from google.protobuf.descriptor import FieldDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from laurel.auth import bind_request, unbind_request
 from laurel.errors import (
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     LaurelError,
     NotFound,
@@ -33,12 +37,13 @@ from laurel.errors import (
 )
 from laurel.policy import DEFAULT_POLICY, AccessPolicy
 from laurel.securitylog import SecurityLog
-from laurel.text import control_violations
+from laurel.text import _is_map, _repeated, control_violations
 
 log = logging.getLogger("laurel.grpc")
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 ERROR_DOMAIN = "laurel.health"
+REQUIRED_DESCRIPTION = "required: this method needs it set (not empty or zero)"
 
 
 def rpc_status_for(error: LaurelError) -> grpc.Status:
@@ -165,6 +170,79 @@ def _malformed(message: Any) -> LaurelError | None:
     return None
 
 
+def _incomplete(message: Any) -> LaurelError | None:
+    if hasattr(message, "DESCRIPTOR") and (found := missing_fields(message)):
+        return InvalidArgument(
+            f"{', '.join(v.field for v in found)}: required but not set; send "
+            f"{'it' if len(found) == 1 else 'them'} and try again (nothing was done)", found)
+    return None
+
+
+def missing_fields(message: Any, prefix: str = "") -> list[FieldViolation]:
+    """Every field marked `[(google.api.field_behavior) = REQUIRED]` that the
+    request leaves unset (an empty string, list or map, a zero number, an
+    absent message), named by its full path: `nominee.organization_id`,
+    `items[2].name`. An absent required message is named, and its own
+    required fields are too, as if it were sent empty, so the caller learns
+    the whole path at once.
+
+    The server checks this before any handler runs, so a handler never sees a
+    request without what its method's contract requires (and never answers
+    NOT_FOUND for an id that was simply not sent)."""
+    found: list[FieldViolation] = []
+    for field, required in _walked_fields(message.DESCRIPTOR):
+        path = f"{prefix}{field.name}"
+        value = getattr(message, field.name)
+        nested = field.type == FieldDescriptor.TYPE_MESSAGE
+        if _is_map(field):
+            if required and not value:
+                found.append(FieldViolation(path, REQUIRED_DESCRIPTION))
+            if field.message_type.fields_by_name["value"].message_type is not None:
+                for key in sorted(value):
+                    found += missing_fields(value[key], f"{path}[{key}].")
+        elif _repeated(field):
+            if required and not value:
+                found.append(FieldViolation(path, REQUIRED_DESCRIPTION))
+            if nested:
+                for index, item in enumerate(value):
+                    found += missing_fields(item, f"{path}[{index}].")
+        elif not (message.HasField(field.name) if field.has_presence else value):
+            if required:
+                found.append(FieldViolation(path, REQUIRED_DESCRIPTION))
+                if nested:
+                    found += missing_fields(value, f"{path}.")
+        elif nested:
+            found += missing_fields(value, f"{path}.")
+    return found
+
+
+@cache
+def _walked_fields(descriptor: Any) -> tuple[tuple[Any, bool], ...]:
+    """(field, required) for the fields that are required or may lead to a
+    required field below them; computed once per message type."""
+    return tuple((field, _required(field)) for field in descriptor.fields
+                 if _required(field) or _leads_to_required(field, frozenset()))
+
+
+def _required(field: Any) -> bool:
+    behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+    return field_behavior_pb2.REQUIRED in behaviors
+
+
+def _leads_to_required(field: Any, seen: frozenset[str]) -> bool:
+    target = field.message_type
+    if target is None:
+        return False
+    if _is_map(field):
+        target = target.fields_by_name["value"].message_type
+        if target is None:
+            return False
+    if target.full_name in seen:
+        return False
+    inner = seen | {target.full_name}
+    return any(_required(f) or _leads_to_required(f, inner) for f in target.fields)
+
+
 def _bound(handler: grpc.RpcMethodHandler, request: Any,
            record: Recorder | None = None) -> grpc.RpcMethodHandler:
     async def refused(error: LaurelError, context: grpc.aio.ServicerContext) -> None:
@@ -176,7 +254,7 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
         inner = handler.unary_unary
 
         async def unary(message: Any, context: grpc.aio.ServicerContext) -> Any:
-            if (malformed := _malformed(message)) is not None:
+            if (malformed := _malformed(message) or _incomplete(message)) is not None:
                 await refused(malformed, context)
             token = bind_request(request)
             try:
@@ -193,7 +271,7 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
         inner_stream = handler.unary_stream
 
         async def streaming(message: Any, context: grpc.aio.ServicerContext) -> Any:
-            if (malformed := _malformed(message)) is not None:
+            if (malformed := _malformed(message) or _incomplete(message)) is not None:
                 await refused(malformed, context)
             token = bind_request(request)
             try:
@@ -283,10 +361,10 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.service_names = list(service_names)
-        reflection.enable_server_reflection(
-            [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME],
-            self.server,
-        )
+        served = [*self.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME,
+                  REFLECTION_V1]
+        reflection.enable_server_reflection(served, self.server)
+        self.server.add_generic_rpc_handlers([reflection_v1_handler(served)])
         self.port = (
             self.server.add_secure_port(address, tls.credentials()) if tls
             else self.server.add_insecure_port(address)
@@ -304,6 +382,53 @@ class GrpcServer:
         await self.server.stop(grace)
         if self.security_log is not None:
             self.security_log.close()
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+REFLECTION_V1_FILE = "grpc/reflection/v1/reflection.proto"
+
+
+def reflection_v1_handler(service_names: Sequence[str]) -> grpc.GenericRpcHandler:
+    """grpc.reflection.v1, which current grpcurl and Postman ask first.
+
+    grpcio-reflection (1.85) serves only v1alpha. v1 is the same protocol
+    under a new package name (grpc-proto's grpc/reflection/v1/reflection.proto:
+    the same messages with the same field numbers), so the v1alpha servicer
+    answers v1 calls too, the bytes on the wire being identical; the v1 file is
+    derived from v1alpha's and added to the descriptor pool, so a client can
+    also describe the reflection service itself."""
+    _add_reflection_v1_file()
+    servicer = reflection.aio.ReflectionServicer(list(service_names))
+    return grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+        ),
+    })
+
+
+def _add_reflection_v1_file() -> None:
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindFileByName(REFLECTION_V1_FILE)
+        return
+    except KeyError:
+        pass
+    v1alpha, v1 = ".grpc.reflection.v1alpha.", ".grpc.reflection.v1."
+    file = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(file)
+    file.name, file.package = REFLECTION_V1_FILE, "grpc.reflection.v1"
+    file.ClearField("options")  # v1alpha's language package names
+    for message in file.message_type:
+        for field in message.field:
+            if field.HasField("type_name"):
+                field.type_name = field.type_name.replace(v1alpha, v1)
+    for service in file.service:
+        for method in service.method:
+            method.input_type = method.input_type.replace(v1alpha, v1)
+            method.output_type = method.output_type.replace(v1alpha, v1)
+    pool.Add(file)
 
 
 def client_channel(

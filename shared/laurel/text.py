@@ -17,6 +17,11 @@ Two layers, both here so they cannot drift apart:
 
 Identifiers are not normalized (a changed id would name something else); they
 only pass the control-character check.
+
+Free text stays NFC, never NFKC: `１２３` in a profile is what its writer typed.
+Structured values typed into forms (points, phone numbers, dates, ids) go one
+step further, to one canonical spelling each: `laurel.normalize`, which starts
+from `normalized` here.
 """
 
 from __future__ import annotations
@@ -130,4 +135,4 @@ def _is_map(field: Any) -> bool:
 def _repeated(field: Any) -> bool:
     if hasattr(field, "is_repeated"):
         return bool(field.is_repeated)
-    return field.label == FieldDescriptor.LABEL_REPEATED
+    return bool(field.label == FieldDescriptor.LABEL_REPEATED)

@@ -3,24 +3,15 @@ googleapis files are the ones the Python runtime loads."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import ROOT, load_tool
+
 PROTO = ROOT / "proto"
-
-
-def _vendor_tool():  # tools/ is not a package; load the module by path
-    spec = importlib.util.spec_from_file_location(
-        "vendor_googleapis", ROOT / "tools" / "api" / "vendor_googleapis.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_proto_compiles_with_only_the_repo_on_the_include_path(tmp_path: Path) -> None:
@@ -44,7 +35,7 @@ def test_every_proto_compiles_with_only_the_repo_on_the_include_path(tmp_path: P
 def test_vendored_googleapis_protos_equal_the_locked_distribution() -> None:
     """proto/google/ is googleapis-common-protos' own copy, licence included;
     after a lock bump, `make proto-vendor` refreshes it."""
-    stale = [name for name, content in _vendor_tool().sources().items()
+    stale = [name for name, content in load_tool("vendor_googleapis").sources().items()
              if not (PROTO / name).is_file() or (PROTO / name).read_bytes() != content]
     assert stale == [], "run `make proto-vendor`"
     assert "Apache License" in (PROTO / "google" / "LICENSE").read_text()

@@ -34,7 +34,7 @@ from laurel.outbox import OutboxRelay
 from laurel.review.bootstrap import build_review
 from laurel.review.v1 import review_pb2 as rv
 from laurel.review.v1 import review_pb2_grpc
-from laurel.scoring.bootstrap import build_scoring
+from laurel.scoring.bootstrap import build as build_scoring
 from laurel.scoring.v1 import scoring_pb2 as sc
 from laurel.scoring.v1 import scoring_pb2_grpc
 
@@ -106,7 +106,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
            "LAUREL_TOPIC_COMPLIANCE": service_env["LAUREL_TOPIC_INTAKE"] + ".compliance"}
     kafka = KafkaSettings(bootstrap=env["LAUREL_KAFKA_BOOTSTRAP"])
     ensure_topics(kafka, [env["LAUREL_TOPIC_COMPLIANCE"]])
-    scoring = await build_scoring(load_settings("scoring", env), env)
+    scoring = await build_scoring(load_settings("scoring", env))
     review = await build_review(load_settings("review", env), env)
     await asyncio.gather(scoring.start(), review.start())
     channels = [client_channel(f"127.0.0.1:{s.grpc.port}") for s in (scoring, review)]

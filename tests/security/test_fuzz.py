@@ -157,7 +157,6 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
     from laurel.intake.v1 import intake_pb2_grpc
     from laurel.review.inbox import ReviewInbox
     from laurel.review.v1 import review_pb2_grpc
-    from laurel.scoring.inbox import ScoringInbox
     from laurel.scoring.v1 import scoring_pb2_grpc
 
     organizer, endorser = metadata["organizer"], metadata["endorser"]
@@ -183,7 +182,7 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
 
     apps = served.apps
     review_inbox = ReviewInbox(served.stores["review"], apps["review"].projection)
-    scoring_inbox = ScoringInbox(apps["scoring"].engine)
+    scoring_inbox = apps["scoring"].reactions
     fed = dict.fromkeys(("intake", "scoring", "review"), 0)
     readers = {"intake": [review_inbox.on_intake_event, scoring_inbox.on_intake_event],
                "scoring": [review_inbox.on_scoring_event],

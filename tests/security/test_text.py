@@ -42,6 +42,14 @@ def test_clean_composes_drops_invisible_characters_and_unifies_line_ends() -> No
     assert clean("name", COMPOSED) == COMPOSED  # clean text passes unchanged
 
 
+def test_free_text_is_composed_but_never_folded() -> None:
+    """NFC keeps what was typed: full-width digits, an ideographic indent and
+    compatibility characters stay in free text (`laurel.normalize` folds only
+    structured values)."""
+    typed = "\u3000\u3000第１２３号：ﬁ　Ｊｏｓｅ　Jose\u0301"
+    assert clean("profile", typed) == "\u3000\u3000第１２３号：ﬁ　Ｊｏｓｅ　José"
+
+
 @pytest.mark.parametrize("bad", ["a\x00b", "\x1b[2J", "x\x7f", "\x85next", "bell\x07"])
 def test_control_characters_are_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(InvalidArgument) as raised:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,19 @@ from laurel.campaigns import (
     Category,
     FormField,
     campaign_from_data,
+    canonical_nominee_kind,
     definition_digest,
+    endorsement_opinion_field,
+    endorsement_values,
+    fillable_fields,
     load_campaign,
     load_catalog,
+    normalize_form,
     parse_campaign,
     self_assessment_total,
     validate_form,
 )
+from laurel.campaigns.specimen import specimen_fields
 from laurel.errors import InvalidArgument
 
 HENAN_FILE = SHIPPED_DIR / "henan-2021.yaml"
@@ -106,19 +112,26 @@ def rejected(data: dict[str, Any]) -> dict[str, str]:
 def test_both_shipped_definitions_load(catalog: dict[str, CampaignDefinition]):
     assert set(catalog) == {"henan-2021", "innovation-year"}
     henan, year = catalog["henan-2021"], catalog["innovation-year"]
-    assert [(c.key, c.nominee_kind) for c in henan.categories] == [
-        ("ten_measures_benchmark", "hospital"),
-        ("single_measure_benchmark", "measure"),
-        ("warm_service_post", "department"),
-        ("quality_service_leader", "manager"),
+    assert [(c.key, c.nominee_kinds) for c in henan.categories] == [
+        ("ten_measures_benchmark", ("hospital",)),
+        ("single_measure_benchmark", ("hospital",)),
+        ("warm_service_post", ("department", "ward")),
+        ("quality_service_leader", ("person",)),
     ]
+    assert {c.nominee_kinds for c in year.categories} == {("innovation_project",)}
     assert [g.key for g in henan.panel_groups] == [
         "hospital_manager", "industry_expert", "media"]
     assert [g.key for g in year.panel_groups] == [
         "medical", "nursing", "medical_technology", "management"]
     assert "results" in henan.approval_required
-    assert henan.routing.mode == "via_local_commission"
-    assert year.routing.mode == "direct_to_organizer"
+    assert [(r.key, r.endorsed_by, r.receiver) for r in henan.routing.routes] == [
+        ("via_commission", "local_commission", "henan-center"),
+        ("direct", None, "henan-center")]
+    assert [(r.key, r.nominator_kinds, r.receiver) for r in year.routing.routes] == [
+        ("to_office", ("department", "ward"), "xingan-peoples-innovation-office")]
+    assert year.routing.receivers[0].kind == "hospital_office"
+    assert (year.nominators.kinds, year.nominators.within) == (
+        ("department", "ward"), "xingan-peoples")
 
 
 def test_the_ten_measures_rubric_totals_1000_with_threshold_900(ten: Category):
@@ -374,15 +387,18 @@ def test_a_draft_may_be_incomplete_but_not_malformed(ten: Category):
 
 
 @pytest.mark.parametrize("number", [
-    "0371-85961300", "037185961300", "0371-85961300-123", "010-12345678",
+    "0371-85961300", "037185961300", "0371-85961300-123", "010-62345678",
     "(0371)85961300", "0371-85961300转8001",
 ])
 def test_landlines_in_their_usual_shapes_pass(ten: Category, number: str):
     assert validate_form(ten, {"president.landline": number}, partial=True) == []
 
 
+# A mainland subscriber number never starts with 0 (the trunk prefix) or 1
+# (service numbers): 010-12345678 is no landline.
 @pytest.mark.parametrize("number", [
     "85961300", "371-85961300", "0371-859", "13800000000", "0371 8596 1300x",
+    "010-12345678",
 ])
 def test_malformed_landlines_are_refused(ten: Category, number: str):
     violations = validate_form(ten, {"president.landline": number}, partial=True)
@@ -469,3 +485,270 @@ def test_the_total_is_the_sum_of_the_item_points(data: st.DataObject):
     fields = {key: str(p) for key, p in points.items() if p is not None}
     assert self_assessment_total(ten, fields) == sum(p or 0 for p in points.values())
     assert validate_form(ten, fields, partial=True) == []
+
+
+# -- normalized forms ------------------------------------------------------------
+
+
+def test_the_form_stores_canonical_values_of_what_was_typed(ten: Category):
+    typed = full_ten_measures_form()
+    typed["president.mobile"] = "13８００１３８０００"
+    typed["contact.mobile"] = "+86 139 0000 0002\u3000"
+    typed["president.landline"] = "0371-８５９６１３００"
+    typed["contact.landline"] = " (0371)65580011 "
+    typed["hospital_opinion.date"] = "２０２１年11月5日"
+    typed["self_assessment.m01.points"] = "９５"
+    typed["hospital_name"] = "\u3000河南省人民医院 "
+    typed["hospital_profile"] = "\u3000\u3000集医疗、教学、科研为一体。"
+    canonical, violations = ten.normalize(typed)
+    assert violations == []
+    assert {key: canonical[key] for key in (
+        "president.mobile", "contact.mobile", "president.landline",
+        "contact.landline", "hospital_opinion.date", "self_assessment.m01.points",
+        "hospital_name", "hospital_profile")} == {
+        "president.mobile": "13800138000", "contact.mobile": "13900000002",
+        "president.landline": "0371-85961300", "contact.landline": "0371-65580011",
+        "hospital_opinion.date": "2021-11-05", "self_assessment.m01.points": "95",
+        "hospital_name": "河南省人民医院",
+        "hospital_profile": "\u3000\u3000集医疗、教学、科研为一体。"}
+    assert ten.normalize(canonical) == (canonical, [])
+
+
+def test_a_malformed_value_is_left_out_and_its_violation_shows_the_form(ten: Category):
+    canonical, violations = ten.normalize(
+        {"president.mobile": "138-0013-800", "contact.department": "医务部",
+         "management_team": "\u3000 "}, partial=True)
+    assert canonical == {"contact.department": "医务部", "management_team": ""}
+    [violation] = violations
+    assert violation.field == "fields[president.mobile]"
+    assert "e.g. 13800138000" in violation.description
+
+
+def test_full_width_points_count_as_their_number(ten: Category):
+    fields = full_ten_measures_form()
+    fields["self_assessment.m01.points"] = "９０"
+    fields["self_assessment.m02.points"] = " 090\u3000"
+    assert self_assessment_total(ten, fields) == 900
+    fields["self_assessment.m03.points"] = "\u0669\u0660"  # Arabic-Indic 90
+    with pytest.raises(InvalidArgument) as caught:
+        self_assessment_total(ten, fields)
+    assert paths(caught.value.violations) == {"fields[self_assessment.m03.points]"}
+
+
+# -- fields an authority fills ---------------------------------------------------
+
+
+SINGLE_MEASURE = {
+    "recommending_unit.name": "郑州市人民医院", "recommending_unit.seal": "郑州市人民医院",
+    "recommending_unit.date": "2021-11-20", "measure_name": "分时段精准预约",
+    "implementation_scope": "全院门诊", "unit_contact": "李娜",
+    "contact_details": "13900000002", "measures": "precise_appointments",
+    "description": "预约精确到30分钟。",
+}
+
+
+def test_the_hospital_cannot_type_the_commissions_opinion(henan: CampaignDefinition):
+    single = henan.category("single_measure_benchmark")
+    typed = {**SINGLE_MEASURE, "commission_opinion.opinion": "同意推荐",
+             "commission_opinion.seal": "郑州市卫生健康委员会",
+             "commission_opinion.date": ""}
+    found = {v.field: v.description for v in validate_form(single, typed)}
+    assert set(found) == {"fields[commission_opinion.opinion]",
+                          "fields[commission_opinion.seal]"}
+    assert "endorsement" in found["fields[commission_opinion.opinion]"]
+    # The commission fills them, and may fill nothing else.
+    by_endorser = {"commission_opinion.opinion": "同意推荐",
+                   "commission_opinion.date": "2021/12/1"}
+    assert normalize_form(single, by_endorser, partial=True, by="endorser") == (
+        {"commission_opinion.opinion": "同意推荐",
+         "commission_opinion.date": "2021-12-01"}, [])
+    assert paths(validate_form(single, {"measure_name": "x"}, partial=True,
+                               by="endorser")) == {"fields[measure_name]"}
+    with pytest.raises(ValueError, match="filled in by one of"):
+        validate_form(single, {}, by="organizer")
+
+
+def test_which_fields_a_role_fills_and_where_the_endorsement_goes(henan):
+    single = henan.category("single_measure_benchmark")
+    endorser = {"commission_opinion.opinion", "commission_opinion.seal",
+                "commission_opinion.date"}
+    assert set(fillable_fields(single, "endorser")) == endorser
+    assert set(fillable_fields(single, "nominator")) == set(single.form_fields) - endorser
+    assert fillable_fields(single, "reviewer") == {}
+    assert endorsement_opinion_field(single) == "commission_opinion.opinion"
+    assert endorsement_values(single, opinion="同意推荐。\r\n", endorser=" 郑州市卫生健康委员会",
+                              endorsed_on=date(2021, 12, 1)) == {
+        "commission_opinion.opinion": "同意推荐。\n",
+        "commission_opinion.seal": "郑州市卫生健康委员会",
+        "commission_opinion.date": "2021-12-01"}
+    ten = henan.category("ten_measures_benchmark")
+    assert endorsement_opinion_field(ten) is None
+    assert endorsement_values(ten, opinion="x", endorser="y",
+                              endorsed_on=date(2021, 12, 1)) == {}
+
+
+def test_the_specimen_fills_only_the_nominators_cells(henan: CampaignDefinition):
+    for category in henan.categories:
+        fields = specimen_fields(category)
+        assert validate_form(category, fields) == []
+        assert category.normalize(fields) == (fields, [])
+
+
+def test_an_endorsement_part_belongs_to_an_endorser_field_of_a_fitting_type():
+    data = henan_data()
+    cells = data["categories"][1]["fields"][7]["fields"]
+    cells[0]["filled_by"] = "nominator"
+    cells[2]["type"] = "text"
+    assert set(rejected(data)) == {
+        "categories[1].fields[7].fields[0].from_endorsement",
+        "categories[1].fields[7].fields[2].type"}
+
+
+# -- nominee kinds ----------------------------------------------------------------
+
+
+def test_each_category_names_its_nominee_kinds_and_reads_the_old_words(henan, catalog):
+    post = henan.category("warm_service_post")
+    assert post.accepts_nominee_kind("ward") and post.accepts_nominee_kind("department")
+    assert not post.accepts_nominee_kind("hospital")
+    leader = henan.category("quality_service_leader")
+    assert leader.accepts_nominee_kind("person") and leader.accepts_nominee_kind("manager")
+    assert henan.category("single_measure_benchmark").accepts_nominee_kind("measure")
+    project = catalog["innovation-year"].category("service_innovation")
+    assert project.accepts_nominee_kind("project")
+    assert project.accepts_nominee_kind("innovation_project")
+    assert not project.accepts_nominee_kind("astrologer")
+    assert canonical_nominee_kind("manager") == "person"
+    assert canonical_nominee_kind("measure") == "hospital"
+    assert canonical_nominee_kind("ward") == "ward"
+    assert canonical_nominee_kind("unit") is None
+
+
+def test_services_not_yet_migrated_still_read_the_old_word(henan, catalog):
+    assert [c.nominee_kind for c in henan.categories] == [
+        "hospital", "measure", "department", "manager"]
+    assert {c.nominee_kind for c in catalog["innovation-year"].categories} == {"project"}
+
+
+def test_a_nominee_kind_is_one_of_the_documents_words():
+    data = henan_data()
+    data["categories"][3]["nominee_kinds"] = ["manager"]
+    data["categories"][2]["nominee_kinds"] = ["ward", "ward"]
+    data["categories"][1]["nominee_kinds"] = []
+    errors = rejected(data)
+    assert set(errors) == {"categories[3].nominee_kinds[0]",
+                           "categories[2].nominee_kinds[1]",
+                           "categories[1].nominee_kinds"}
+
+
+# -- who does what, as data ----------------------------------------------------------
+
+
+def test_an_empty_organizer_list_no_longer_means_anyone():
+    data = henan_data()
+    data["organizer"]["organization_ids"] = []
+    assert set(rejected(data)) == {"organizer.organization_ids"}
+    del data["organizer"]["organization_ids"]
+    assert set(rejected(data)) == {"organizer.organization_ids"}
+
+
+def test_co_organizers_and_reporting_must_fit_the_campaign():
+    data = henan_data()
+    data["organizer"]["co_organizers"][0]["stages"] = ["interviews", "awards"]
+    data["organizer"]["co_organizers"].append(
+        {"organization_id": "henan-center", "name_zh": "中心", "name_en": "Center",
+         "stages": ["evaluation"]})
+    data["reporting"] = None
+    errors = rejected(data)
+    assert set(errors) == {"organizer.co_organizers[0].stages[1]",
+                           "organizer.co_organizers[1].organization_id", "reporting"}
+    assert "interviews permits attach_report" in errors["reporting"]
+    data = henan_data()
+    data["stages"][1]["permits"] = []
+    assert rejected(data) == {"reporting": "no stage permits attach_report"}
+
+
+def test_a_route_ends_at_a_declared_receiver():
+    data = henan_data()
+    data["routing"]["routes"][1]["receiver"] = "henan-commission"
+    data["routing"]["receivers"][0]["within"] = "henan-center"
+    assert set(rejected(data)) == {"routing.routes[1].receiver",
+                                   "routing.receivers[0].within"}
+    data = henan_data()
+    data["routing"]["routes"][0]["endorser_kinds"] = []
+    data["routing"]["routes"][1]["endorser_kinds"] = ["prefecture_city"]
+    assert set(rejected(data)) == {"routing.routes[0].endorser_kinds",
+                                   "routing.routes[1].endorser_kinds"}
+
+
+def test_every_nominator_has_exactly_one_route():
+    data = henan_data()
+    del data["routing"]["routes"][1]  # provincial-level hospitals: no route
+    assert rejected(data) == {"routing.routes": "no route for a provincial-level "
+                                                "hospital's nominations"}
+    data = henan_data()
+    data["routing"]["routes"][1]["provincial_level"] = None  # overlaps the first
+    assert set(rejected(data)) == {"routing.routes"}
+    data = henan_data()
+    data["routing"]["routes"][1]["nominator_kinds"] = ["hospital", "ward"]
+    assert set(rejected(data)) == {"routing.routes[1].provincial_level"}
+    data = henan_data()
+    data["routing"]["routes"].append(
+        {"key": "wards", "nominator_kinds": ["ward"], "receiver": "henan-center"})
+    assert rejected(data) == {"routing.routes[2].nominator_kinds[0]": (
+        "a ward does not nominate in this campaign (nominators)")}
+
+
+def test_every_category_says_who_scores_it(catalog):
+    year = catalog["innovation-year"]
+    panel = year.panel_for("technical_innovation")
+    assert panel is not None and panel.reviewers_by_group("nursing") == {"nursing": 3}
+    with pytest.raises(ValueError, match="one of"):
+        panel.reviewers_by_group("media")
+    assert catalog["henan-2021"].panel_for("warm_service_post").reviewers_by_group() == {
+        "hospital_manager": 2, "industry_expert": 2, "media": 1}
+    data = json.loads(json.dumps(yaml.safe_load(
+        (SHIPPED_DIR / "innovation-year.yaml").read_text(encoding="utf-8")), default=str))
+    del data["categories"][0]["panel"]
+    data["categories"][1]["panel"] = {"one_group_of": ["nurses"], "reviewers": 3}
+    errors = rejected(data)
+    assert set(errors) == {"categories[0].panel", "categories[1].panel"}
+    assert "who scores" in errors["categories[0].panel"]
+    data["categories"][1]["panel"] = {"mix": {"medical": 1}, "set_per_round": True}
+    data["categories"][2]["panel"] = {"one_group_of": ["medical"]}
+    errors = rejected(data)
+    assert set(errors) == {"categories[1].panel", "categories[2].panel.reviewers"}
+    assert "exactly one of" in errors["categories[1].panel"]
+
+
+def test_look_back_rules_need_the_day_their_windows_end_on():
+    data = henan_data()
+    del data["lookback_reference"]
+    errors = rejected(data)
+    assert "warm_service_post, quality_service_leader" in errors["lookback_reference"]
+    data["lookback_reference"] = {"stage": "judging", "day": "last"}
+    assert set(rejected(data)) == {"lookback_reference.stage"}
+
+
+def test_stages_permit_known_acts_and_are_not_named_after_one():
+    data = henan_data()
+    data["stages"][1]["permits"] = ["attach_report", "gossip"]
+    data["stages"][0]["permits"] = ["amend", "amend"]
+    assert set(rejected(data)) == {"stages[1].permits[1]", "stages[0].permits[1]"}
+    data = henan_data()
+    data["stages"][3]["key"] = "score"
+    data["stages"][0]["permits"] = ["amend"]
+    errors = rejected(data)
+    assert set(errors) == {"stages[3].key", "stages"}
+    assert "no stage permits submit" in errors["stages"]
+
+
+# -- digests -------------------------------------------------------------------------
+
+
+def test_changing_the_definitions_changed_their_digests(catalog):
+    for campaign_id, definition in catalog.items():
+        recorded = json.loads((Path(__file__).parent / "campaign_payloads_v1" /
+                               f"{campaign_id}.json").read_text(encoding="utf-8"))
+        assert definition_digest(definition) != recorded["digest"]
+        assert definition.schema_version == 2 and definition.version == 2

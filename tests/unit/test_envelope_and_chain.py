@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from laurel.chain import RawEvent, verify_chain
 from laurel.envelope import GENESIS_HASH, canonical_json, event_hash
 
@@ -46,3 +48,57 @@ def test_positions_must_be_contiguous_in_the_global_log() -> None:
     assert broken.position == 3
     assert verify_chain([rows[0], rows[2]], contiguous_positions=False).first_break.reason \
         .startswith("version 3 follows version 1")
+
+
+# -- known answers: the stored format, pinned ---------------------------------
+# Events are verified for years by tools that are not this code, so the bytes
+# that are hashed are fixed here as literal text. If one of these fails, the
+# change broke every stored chain: do not update the literal, revert the change.
+
+GOLDEN_PAYLOAD = {
+    "nomination_id": "7d0f3c2e-1111-4222-8333-444455556666",
+    "fields": {"hospital_name": "河南省人民医院", "points": "95"},
+    "changes": {"mobile": {"before": None, "after": "13800138000"}},
+    "quota": 2,
+    "final": True,
+}
+GOLDEN_PAYLOAD_JSON = (
+    '{"changes":{"mobile":{"after":"13800138000","before":null}},'
+    '"fields":{"hospital_name":"河南省人民医院","points":"95"},"final":true,'
+    '"nomination_id":"7d0f3c2e-1111-4222-8333-444455556666","quota":2}'
+)
+GOLDEN_METADATA_JSON = (
+    '{"actor":{"id":"hnpph-1","organization_id":"henan-provincial-peoples",'
+    '"role":"nominator"},"causation_id":"","correlation_id":"corr-1","trace":{}}'
+)
+GOLDEN_HASH = "15e03c7d29ebe37abc3dd600dba065b810e44c4a9f31fae15f019de91291541f"
+
+
+def test_canonical_json_known_answers() -> None:
+    """RFC 8785 (JCS) for what Laurel stores: no whitespace, keys sorted,
+    UTF-8 kept as is, only the escapes JSON requires. One departure, fixed
+    since the first event: keys sort by Unicode code point, where JCS sorts
+    by UTF-16 code unit; the two differ only for keys holding characters
+    beyond U+FFFF (below, 😀 after ～; JCS would put it before)."""
+    assert canonical_json(GOLDEN_PAYLOAD) == GOLDEN_PAYLOAD_JSON
+    assert canonical_json(
+        {"\u00e9": 1, "e\u0301": 2, "\U0001f600": 3, "\uff5e": 4,
+         "a": {"z": "\u2028\t\"\\\x7f", "b": [1, -0, 10]}}
+    ) == ('{"a":{"b":[1,0,10],"z":"\u2028\\t\\"\\\\\x7f"},'
+          '"e\u0301":2,"\u00e9":1,"\uff5e":4,"\U0001f600":3}')
+    for not_json in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            canonical_json({"x": not_json})
+
+
+def test_event_hash_known_answer() -> None:
+    """SHA-256 over the canonical JSON array [position, event_id, stream_id,
+    version, type, schema_version, payload_json, metadata_json, recorded_at,
+    prev_hash], payload and metadata entering as their stored text."""
+    digest = event_hash(
+        position=42, event_id="0b5e2c1a-8f3d-5e6f-9a0b-1c2d3e4f5a6b",
+        stream_id="nomination-7d0f3c2e-1111-4222-8333-444455556666", version=3,
+        type="NominationAmended", schema_version=1, payload_json=GOLDEN_PAYLOAD_JSON,
+        metadata_json=GOLDEN_METADATA_JSON, recorded_at="2021-11-26T02:00:00.000000Z",
+        prev_hash=GENESIS_HASH)
+    assert digest == GOLDEN_HASH

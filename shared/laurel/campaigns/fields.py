@@ -5,6 +5,16 @@ Keys are English; labels keep the wording of the paper form (附件1–4), so a
 nomination can be printed back in the layout the notice prescribes. A group
 (院长: 姓名, 座机, 手机) nests fields; the API and the events use the flattened,
 dotted keys (`president.mobile`).
+
+Each field's type names its normalization (`laurel.normalize`): what a
+nominator types is stored in the type's canonical form, so `１３８００１３８０００`
+and `+86 138 0013 8000` are one mobile number.
+
+A field may belong to an authority rather than to the nominator:
+`filled_by: endorser` marks the cells of 附件2's 所属卫生健康委意见, which the
+commission fills by endorsing (`from_endorsement` says which part of the
+endorsement each shows: its opinion, the endorsing commission as the seal's
+holder, the day). The nominator cannot type them.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from typing import Literal
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from laurel.campaigns.base import Checked, Frozen, Key, Label, Problem, duplicates
+from laurel.normalize import canonical
 
 FieldType = Literal[
     "text",  # one line
@@ -31,6 +42,12 @@ FieldType = Literal[
     "signature",  # a signer's name or a seal's holder, as signed on paper
 ]
 CHOICE_TYPES = ("choice", "multichoice")
+Filler = Literal["nominator", "endorser"]
+FILLERS: tuple[str, ...] = ("nominator", "endorser")
+# The parts of an endorsement a form may show (see `forms.endorsement_values`).
+EndorsementPart = Literal["opinion", "endorser", "date"]
+ENDORSEMENT_TYPES = {"opinion": ("longtext", "text"), "endorser": ("signature", "text"),
+                     "date": ("date",)}
 TOTAL_LIKE = re.compile(r"(^|_)(total|sum)(_|$)")
 
 
@@ -48,7 +65,8 @@ class FormField(Checked):
     label_en: Label
     type: FieldType | None = None
     required: bool = True
-    filled_by: Literal["nominator", "endorser"] = "nominator"
+    filled_by: Filler = "nominator"
+    from_endorsement: EndorsementPart | None = None
     max_length: PositiveInt | None = None
     min_value: int | None = None
     max_value: int | None = None
@@ -60,6 +78,11 @@ class FormField(Checked):
     @property
     def is_group(self) -> bool:
         return bool(self.fields)
+
+    def normalize(self, value: str) -> str:
+        """`value` in this field's canonical form (`laurel.normalize`); raises
+        `laurel.normalize.Unacceptable`, saying the form expected, if it has none."""
+        return canonical(self.type or "text", value)
 
     def problems(self) -> Iterable[Problem]:
         if TOTAL_LIKE.search(self.key):
@@ -73,8 +96,8 @@ class FormField(Checked):
     def _group_problems(self) -> Iterable[Problem]:
         if self.type is not None:
             yield "type", "a group has no type of its own, only its fields do"
-        leaf_only = ("required", "filled_by", "max_length", "min_value",
-                     "max_value", "choices", "min_choices", "max_choices")
+        leaf_only = ("required", "filled_by", "from_endorsement", "max_length",
+                     "min_value", "max_value", "choices", "min_choices", "max_choices")
         for name in leaf_only:
             if name in self.model_fields_set:
                 yield name, "applies to each field of a group, not to the group"
@@ -87,6 +110,12 @@ class FormField(Checked):
         if self.required and self.filled_by == "endorser":
             yield "required", ("the endorser fills this field after submission, so "
                                "the nominator cannot be required to")
+        if self.from_endorsement and self.filled_by != "endorser":
+            yield "from_endorsement", "only a field the endorser fills shows its endorsement"
+        fits = ENDORSEMENT_TYPES.get(self.from_endorsement or "", (self.type,))
+        if self.type not in fits:
+            yield "type", (f"the endorsement's {self.from_endorsement} goes into a "
+                           f"{' or '.join(fits)} field")
         if self.type != "integer" and (self.min_value, self.max_value) != (None, None):
             yield "min_value", "only integer fields have a range"
         if (self.min_value is not None and self.max_value is not None

@@ -13,100 +13,141 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date
 
-from laurel.campaigns.fields import TOTAL_LIKE, FormField
+from laurel.campaigns.fields import FILLERS, TOTAL_LIKE, FormField
 from laurel.campaigns.schema import Category
 from laurel.errors import FieldViolation, InvalidArgument
+from laurel.normalize import Unacceptable
+from laurel.text import normalized
 
-MOBILE = re.compile(r"^(?:\+?86[ -]?)?1[3-9]\d{9}$")
-LANDLINE = re.compile(
-    r"^(?:\(0\d{2,3}\)|0\d{2,3}-?)\d{7,8}(?:(?:-|转|ext\.? ?|x)\d{1,6})?$",
-    re.IGNORECASE,
-)
 EMAIL = re.compile(
     r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$"
 )
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-INTEGER = re.compile(r"^-?\d{1,9}$")
+NOMINATOR = "nominator"
 
 
 def path(key: str) -> str:
     return f"fields[{key}]"
 
 
-def validate_form(
-    category: Category, fields: Mapping[str, str], *, partial: bool = False
-) -> list[FieldViolation]:
-    """Every violation of the category's form, in form order, unknown keys last."""
+def normalize_form(
+    category: Category, fields: Mapping[str, str], *, partial: bool = False,
+    by: str = NOMINATOR,
+) -> tuple[dict[str, str], list[FieldViolation]]:
+    """(the fields in canonical form, every violation of the form).
+
+    `by` is who fills the form in (`nominator`, or `endorser` for the cells
+    an endorsement fills): a filled cell that belongs to the other is a
+    violation. Each value is normalized by its field's type (`laurel.normalize`)
+    and then checked; the canonical dict holds the well-formed values only, a
+    blank one as "" (so an amendment can clear an optional field). Intake
+    stores the canonical values, never what was typed.
+    """
+    if by not in FILLERS:
+        raise ValueError(f"a form is filled in by one of {FILLERS}, not {by!r}")
     spec = category.form_fields
+    canonical: dict[str, str] = {}
     found: list[FieldViolation] = []
     for key, field in spec.items():
         value = fields.get(key)
         if value is not None and not isinstance(value, str):
             found.append(FieldViolation(path(key), "expected text"))
-        elif value is None or not value.strip():
+        elif field.filled_by != by:
+            if value is not None and normalized(value).strip():
+                found.append(FieldViolation(path(key), _not_theirs(field, by)))
+        elif value is None or not normalized(value).strip():
             if field.required and not partial:
                 found.append(FieldViolation(
                     path(key), f"{field.label_zh} ({field.label_en}) is required"))
-        elif message := check_value(field, value.strip()):
-            found.append(FieldViolation(path(key), message))
+            elif value is not None:
+                canonical[key] = ""
+        else:
+            try:
+                value = field.normalize(value)
+            except Unacceptable as refused:
+                found.append(FieldViolation(path(key), str(refused)))
+                continue
+            if message := check_value(field, value):
+                found.append(FieldViolation(path(key), message))
+            else:
+                canonical[key] = value
     for key in sorted(set(fields) - set(spec)):
         found.append(FieldViolation(path(key), _unknown(category, key)))
-    return found
+    return canonical, found
+
+
+def validate_form(
+    category: Category, fields: Mapping[str, str], *, partial: bool = False,
+    by: str = NOMINATOR,
+) -> list[FieldViolation]:
+    """Every violation of the category's form, in form order, unknown keys last."""
+    return normalize_form(category, fields, partial=partial, by=by)[1]
+
+
+def fillable_fields(category: Category, role: str) -> dict[str, FormField]:
+    """The cells `role` fills in (`nominator`, `endorser`), by dotted key;
+    none for any other role."""
+    return {key: field for key, field in category.form_fields.items()
+            if field.filled_by == role}
+
+
+def endorsement_fields(category: Category) -> dict[str, str]:
+    """Dotted key -> the part of the endorsement it shows (opinion, endorser, date)."""
+    return {key: field.from_endorsement for key, field in category.form_fields.items()
+            if field.from_endorsement}
+
+
+def endorsement_opinion_field(category: Category) -> str | None:
+    """The cell the endorsement's opinion fills (附件2: 所属卫生健康委意见), or None."""
+    return next((key for key, part in endorsement_fields(category).items()
+                 if part == "opinion"), None)
+
+
+def endorsement_values(
+    category: Category, *, opinion: str, endorser: str, endorsed_on: date,
+) -> dict[str, str]:
+    """The cells an endorsement fills, in canonical form: its opinion, the
+    endorsing commission (as the seal's holder) and the day, as the form shows
+    them. What the endorsement act recorded is the source; the form is a view."""
+    parts = {"opinion": opinion, "endorser": endorser, "date": endorsed_on.isoformat()}
+    spec = category.form_fields
+    return {key: spec[key].normalize(parts[part])
+            for key, part in endorsement_fields(category).items()}
 
 
 def self_assessment_total(category: Category, fields: Mapping[str, str]) -> int:
     """The sum of the per-item points; an item not yet scored counts nothing.
 
-    Raises InvalidArgument when an item holds something other than whole points
-    within its maximum: a total over such values would be a number nobody gave.
+    Points are read as normalized (`９０` is 90). Raises InvalidArgument when
+    an item holds something other than whole points within its maximum: a
+    total over such values would be a number nobody gave.
     """
     rubric = category.self_assessment
     if rubric is None:
         raise ValueError(f"category {category.key!r} has no self-assessment rubric")
-    spec, total, problems = category.form_fields, 0, []
-    for item in rubric.items:
-        key = rubric.points_key(item)
-        value = fields.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        message = ("expected text" if not isinstance(value, str)
-                   else check_value(spec[key], value.strip()))
-        if message:
-            problems.append(FieldViolation(path(key), message))
-        else:
-            total += int(value)
+    points = {rubric.points_key(item): fields.get(rubric.points_key(item))
+              for item in rubric.items}
+    given = {key: value for key, value in points.items() if value is not None}
+    canonical, problems = normalize_form(category, given, partial=True)
     if problems:
         raise InvalidArgument(
             f"{len(problems)} self-assessment item(s) are not valid points", problems)
-    return total
+    return sum(int(value) for value in canonical.values() if value)
 
 
 def check_value(field: FormField, value: str) -> str | None:
-    """Why `value` (stripped, non-empty) does not fit `field`, or None."""
+    """Why `value` (canonical, non-empty) does not fit `field`, or None."""
     if field.max_length is not None and len(value) > field.max_length:
         return f"at most {field.max_length} characters; this has {len(value)}"
     check = CHECKS.get(field.type or "")
     return check(field, value) if check else None
 
 
-def _mobile(field: FormField, value: str) -> str | None:
-    if MOBILE.match(value):
-        return None
-    return "a mainland mobile number has 11 digits starting 13-19, e.g. 13800000000"
-
-
-def _landline(field: FormField, value: str) -> str | None:
-    if LANDLINE.match(value):
-        return None
-    return ("a landline is an area code and number, e.g. 0371-85961300 or "
-            "037185961300, optionally with an extension (-123)")
-
-
-def _phone(field: FormField, value: str) -> str | None:
-    if MOBILE.match(value) or LANDLINE.match(value):
-        return None
-    return "expected a mobile (13800000000) or a landline (0371-85961300) number"
+def _not_theirs(field: FormField, by: str) -> str:
+    if field.filled_by == "endorser":
+        return (f"{field.label_zh} ({field.label_en}) is filled in by the endorsing "
+                "commission's endorsement, not typed by the nominator; leave it empty")
+    return f"{field.label_zh} ({field.label_en}) is the nominator's to fill, not the {by}'s"
 
 
 def _email(field: FormField, value: str) -> str | None:
@@ -115,19 +156,7 @@ def _email(field: FormField, value: str) -> str | None:
     return "expected an e-mail address such as name@example.org.cn"
 
 
-def _date(field: FormField, value: str) -> str | None:
-    try:
-        if ISO_DATE.match(value):
-            date.fromisoformat(value)
-            return None
-    except ValueError:
-        return f"{value} is not a calendar date"
-    return "expected a date as YYYY-MM-DD, e.g. 2021-11-25"
-
-
 def _integer(field: FormField, value: str) -> str | None:
-    if not INTEGER.match(value):
-        return "expected a whole number"
     number = int(value)
     low, high = field.min_value, field.max_value
     if (low is not None and number < low) or (high is not None and number > high):
@@ -170,12 +199,10 @@ def _unknown(category: Category, key: str) -> str:
     return f"not a field of the {category.key} form"
 
 
+# Formats are the normalization's (`FormField.normalize`); these check what a
+# well-formed value must also be: an address, within range, one of the choices.
 CHECKS: dict[str, Callable[[FormField, str], str | None]] = {
-    "mobile": _mobile,
-    "landline": _landline,
-    "phone": _phone,
     "email": _email,
-    "date": _date,
     "integer": _integer,
     "choice": _choice,
     "multichoice": _multichoice,

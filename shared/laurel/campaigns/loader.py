@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from laurel.campaigns.base import INCONSISTENT, join_path
 from laurel.campaigns.rules import QUOTA_NAMES, RULE_NAMES
 from laurel.campaigns.schema import CampaignDefinition
+from laurel.campaigns.upcast import upcast_definition
 from laurel.envelope import canonical_json
 from laurel.errors import FieldViolation, InvalidArgument
 
@@ -60,11 +61,18 @@ def parse_campaign(text: str, fmt: str = "yaml", source: str = "<text>"
 
 
 def campaign_from_data(data: Any, source: str = "<data>") -> CampaignDefinition:
+    """A definition from plain data: a file's, or one recorded in an event.
+
+    A definition recorded before issue 16 (no `schema_version`) is read in the
+    current shape through `laurel.campaigns.upcast`, so an old CampaignDefined
+    event still parses; its digest, taken over the current shape, then differs
+    from the one recorded beside it, which names the shape it was recorded in.
+    """
     if not isinstance(data, Mapping):
         raise CampaignDefinitionError(
             source, [("", "a campaign definition is a mapping (id, name_zh, ...)")])
     try:
-        return CampaignDefinition.model_validate(data)
+        return CampaignDefinition.model_validate(upcast_definition(data))
     except ValidationError as error:
         raise CampaignDefinitionError(source, list(_errors(error))) from None
 
@@ -122,7 +130,7 @@ def _errors(error: ValidationError) -> Iterable[Error]:
             yield base, item["msg"]
 
 
-def _has_inner_errors(loc: tuple, items: list[dict[str, Any]]) -> bool:
+def _has_inner_errors(loc: tuple[str | int, ...], items: Sequence[ErrorDetails]) -> bool:
     return any(len(i["loc"]) > len(loc) and i["loc"][:len(loc)] == loc for i in items)
 
 
@@ -150,34 +158,12 @@ class _ParseError(Exception):
     pass
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Refuses a key given twice: PyYAML would keep the last one in silence."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False):
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *anchor` may be overridden by design
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"found the key {key!r} twice", key_node.start_mark)
-            if isinstance(key, Hashable):
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def _parse_yaml(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        message = " ".join(filter(None, (error.context, error.problem)))
-        raise _ParseError((where, message)) from None
-    except yaml.YAMLError as error:
-        raise _ParseError(("", str(error))) from None
+    # YAML is read only where files are: the domains that import this
+    # package for the schema never load a YAML parser.
+    from laurel.campaigns.yaml_text import parse_yaml
+
+    return parse_yaml(text)
 
 
 def _parse_json(text: str) -> Any:

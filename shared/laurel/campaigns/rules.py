@@ -19,7 +19,10 @@ from pydantic import Field, PositiveInt
 
 from laurel.campaigns.base import DottedKey, Frozen, Key
 
-EVIDENCE_KINDS = ("case", "photo", "document", "article")
+# A nominator's cases, photos and documents; stage 2's interview articles and
+# reports (made by journalists, see `schema.Reporting`).
+EvidenceKind = Literal["case", "photo", "document", "article", "report"]
+EVIDENCE_KINDS: tuple[str, ...] = get_args(EvidenceKind)
 
 Years = Annotated[int, Field(ge=1, le=50)]
 
@@ -43,7 +46,7 @@ class MeasuresParams(Frozen):
 
 
 class EvidenceParams(Frozen):
-    kind: Literal["case", "photo", "document", "article"]
+    kind: EvidenceKind
     min: PositiveInt = 1
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from laurel.campaigns.fields import FormField
+from laurel.campaigns.forms import NOMINATOR, fillable_fields
 from laurel.campaigns.schema import Category
 
 SAMPLES = {
@@ -29,12 +30,14 @@ def specimen_fields(
     category: Category, *, self_assessment_total: int | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Every field filled with a value its type accepts.
+    """Every field the nominator fills, with a canonical value of its type
+    (cells an endorsement fills are left to it).
 
     The self-assessment items share `self_assessment_total` (default: full
     marks) as evenly as their maxima allow.
     """
-    fields = {key: _value(field) for key, field in category.form_fields.items()}
+    fields = {key: _value(field)
+              for key, field in fillable_fields(category, NOMINATOR).items()}
     if category.self_assessment is not None:
         fields.update(_self_assessment(category, self_assessment_total))
     fields.update(overrides or {})

@@ -1,7 +1,7 @@
 """Running a category's rules for one nomination: one verdict per rule.
 
 The registry rules, the self-assessment threshold and the live-benchmark rule
-are the domain's (`laurel.scoring.eligibility`); the two rules that read only
+are the domain's (`eligibility`); the two rules that read only
 the nomination itself (it names enough of the ten measures; it has enough
 evidence of a kind) are here, with verdicts of the same shape.
 
@@ -16,9 +16,9 @@ from datetime import date
 from typing import Any
 
 from laurel.envelope import NewEvent
-from laurel.scoring import eligibility as el
-from laurel.scoring.facts import Tracked
-from laurel.scoring.policy import RULE_EVIDENCE, RULE_NAMES_MEASURES, RuleInForce
+from laurel.scoring.domain import eligibility as el
+from laurel.scoring.domain.facts import Tracked
+from laurel.scoring.domain.policy import RULE_EVIDENCE, RULE_NAMES_MEASURES, RuleInForce
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,6 @@ def changed_verdicts(
 ) -> list[NewEvent]:
     """Only verdicts that differ from the one on record for their rule."""
     return [v for v in verdicts if el.changes_verdict(state, v)]
-
-
-def ineligible_reason(state: el.NominationEligibility | None) -> str:
-    """'' when eligible (or not evaluated); else each failing rule's reason."""
-    if state is None:
-        return ""
-    failing = [f"{rule}: {v.reason}" for rule, v in sorted(state.latest.items())
-               if v.decision == el.INELIGIBLE]
-    return "; ".join(failing)
 
 
 def _one(nomination: Tracked, rule: RuleInForce, world: World, cause: str

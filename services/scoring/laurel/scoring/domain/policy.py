@@ -16,17 +16,17 @@ from datetime import date
 from fractions import Fraction
 from typing import Any
 
-from laurel.campaigns import CampaignDefinition, Category
+from laurel.campaigns.lookup import category_of
+from laurel.campaigns.schema import CampaignDefinition
 from laurel.envelope import canonical_json
-from laurel.errors import FieldViolation, InvalidArgument
-from laurel.scoring import eligibility as el
-from laurel.scoring.aggregation import (
+from laurel.scoring.domain import eligibility as el
+from laurel.scoring.domain.aggregation import (
     DEFAULT_TIE_BREAK,
     AggregationPolicy,
     Criterion,
     Rubric,
 )
-from laurel.scoring.ranking import PrizeTier, ResultPolicy
+from laurel.scoring.domain.ranking import PrizeTier, ResultPolicy
 
 RULE_NAMES_MEASURES = "names_ten_measures"
 RULE_EVIDENCE = "requires_evidence"
@@ -50,16 +50,6 @@ class RuleInForce:
 
     rule: str
     params: Mapping[str, Any]
-
-
-def category_of(definition: CampaignDefinition, key: str) -> Category:
-    category = definition.category(key)
-    if category is None:
-        raise InvalidArgument(
-            f"campaign {definition.id!r} has no category {key!r}",
-            [FieldViolation("category", f"expected one of "
-                                        f"{[c.key for c in definition.categories]}")])
-    return category
 
 
 def rules_for(definition: CampaignDefinition, category_key: str

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 
 COMPLAINT_RECORDED = "ComplaintRecorded"
@@ -163,6 +163,30 @@ def _entry_payload(entry: ComplianceEntry) -> dict[str, Any]:
     }
 
 
+FEED_KINDS = (COMPLAINT, PENALTY, "withdrawal")
+
+
+def decide_feed_report(registry: ComplianceRegistry, body: Mapping[str, Any],
+                       today: date) -> list[NewEvent]:
+    """A report from another system's feed ({"kind": complaint|penalty|
+    withdrawal, "entry_id", ...}, not a Laurel event): decided like the same
+    request over gRPC. KeyError, TypeError or ValueError for a malformed one."""
+    kind = body["kind"]
+    if kind == "withdrawal":
+        on = body.get("withdrawn_on") or today.isoformat()
+        return withdraw_entry(registry, body["entry_id"], body.get("reason", ""),
+                              date.fromisoformat(on))
+    if kind not in (COMPLAINT, PENALTY):
+        raise ValueError(f"unknown kind {kind!r}: {', '.join(FEED_KINDS)}")
+    report = ComplianceReport(
+        str(body["entry_id"]), body["subject_kind"], body["subject_id"],
+        date.fromisoformat(body["occurred_on"]), body.get("source", ""),
+        body.get("summary", ""))
+    if kind == COMPLAINT:
+        return record_complaint(registry, report)
+    return record_penalty(registry, report)
+
+
 # -- the registry: folding -----------------------------------------------------
 
 
@@ -188,6 +212,14 @@ def apply_registry(
                         withdrawn_reason=p["reason"])
         return ComplianceRegistry({**registry.entries, entry.entry_id: entry})
     return registry
+
+
+def _evolve_registry(registry: ComplianceRegistry | None, event: RecordedEvent
+                     ) -> ComplianceRegistry:
+    return apply_registry(registry or ComplianceRegistry(), event)
+
+
+REGISTRY = Aggregate("scoring-compliance-registry", _evolve_registry)
 
 
 # -- rules ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from laurel.envelope import NewEvent
-from laurel.scoring.ranking import (
+from laurel.scoring.domain.ranking import (
     RESULT_COMPUTED,
     CategoryResults,
     ResultInputs,

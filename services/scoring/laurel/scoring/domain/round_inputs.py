@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
-from laurel.scoring.aggregation import Review
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
+from laurel.scoring.domain.aggregation import Review
 
 REVIEW_INPUT_NOTED = "ReviewInputNoted"
 
@@ -61,11 +61,19 @@ def noted(source: RecordedEvent) -> NewEvent:
         "data": source.payload})
 
 
+def evolve(state: RoundInputs | None, event: RecordedEvent) -> RoundInputs | None:
+    if event.type == REVIEW_INPUT_NOTED:
+        return apply(state, event.payload)
+    return state
+
+
+ROUND_INPUTS = Aggregate("scoring-round-inputs", evolve)
+
+
 def fold(events: Iterable[RecordedEvent]) -> RoundInputs | None:
     state: RoundInputs | None = None
     for event in events:
-        if event.type == REVIEW_INPUT_NOTED:
-            state = apply(state, event.payload)
+        state = evolve(state, event)
     return state
 
 

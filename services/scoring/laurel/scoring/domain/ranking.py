@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import FieldViolation, InvalidArgument, NotFound
-from laurel.scoring.aggregation import (
+from laurel.scoring.domain.aggregation import (
     DEFAULT_TIE_BREAK,
     AggregationPolicy,
     RankedEntry,
@@ -129,7 +129,8 @@ class ResultVersion:
                     None)
 
     def breakdown(self, nomination_id: str) -> Mapping[str, Any] | None:
-        return self.payload["breakdowns"].get(nomination_id)
+        found: Mapping[str, Any] | None = self.payload["breakdowns"].get(nomination_id)
+        return found
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def assign_tiers(
 
 
 def shortlist(ranked: Sequence[RankedEntry], rule: ShortlistRule) -> tuple[str, ...]:
-    chosen = []
+    chosen: list[str] = []
     for entry in ranked:
         if not _fits(entry.score, len(chosen), rule.top_n, rule.min_score):
             break
@@ -290,6 +291,9 @@ def apply(
         state = CategoryResults(p["campaign_id"], p["category"], p["round_id"])
     assert p["version"] == len(state.versions) + 1, "result versions are gapless"
     return replace(state, versions=(*state.versions, _version(p, event.recorded_at)))
+
+
+RESULTS = Aggregate("scoring-results", apply)
 
 
 def _version(p: Mapping[str, Any], recorded_at: str) -> ResultVersion:

@@ -6,7 +6,8 @@ its own `NominationFactsNoted` events, each naming the intake event it came
 from. So a verdict can be replayed from scoring's log alone, and an auditor
 sees which intake event scoring had seen when it decided.
 
-Pure: `track` folds one intake event into the facts.
+Pure: `track` folds one intake event into the facts; `FACTS` folds scoring's
+own notes of them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
-from laurel.scoring.eligibility import HospitalNomination, NominationFacts
+from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
+from laurel.scoring.domain.eligibility import HospitalNomination, NominationFacts
 
 NOMINATION_FACTS_NOTED = "NominationFactsNoted"
 
@@ -33,7 +35,6 @@ EVIDENCE_ATTACHED = "EvidenceAttached"
 TRACKED_TYPES = (SUBMITTED, RESUBMITTED, RETURNED, ENDORSED, FORWARDED, RECEIVED,
                  AMENDED, WITHDRAWN, MARKED_INELIGIBLE, EVIDENCE_ATTACHED)
 
-LIVE = ("submitted", "returned", "endorsed", "forwarded", "received")
 _STATUS = {RETURNED: "returned", ENDORSED: "endorsed", FORWARDED: "forwarded",
            RECEIVED: "received", WITHDRAWN: "withdrawn", RESUBMITTED: "submitted"}
 
@@ -59,7 +60,7 @@ class Tracked:
     @property
     def live(self) -> bool:
         """Counts as a live nomination for rules that need one (intake's sense)."""
-        return self.status in LIVE and self.intake_eligible
+        return self.status in LIVE_STATUSES and self.intake_eligible
 
     @property
     def evaluable(self) -> bool:
@@ -136,12 +137,14 @@ def noted(facts: Tracked, source: RecordedEvent) -> NewEvent:
         "source_event_id": source.event_id, "facts": facts.to_payload()})
 
 
-def fold(events: Iterable[RecordedEvent]) -> Tracked | None:
-    state = None
-    for event in events:
-        if event.type == NOMINATION_FACTS_NOTED:
-            state = Tracked.from_payload(event.payload["facts"])
+def evolve(state: Tracked | None, event: RecordedEvent) -> Tracked | None:
+    """The facts as last noted: each note carries them whole."""
+    if event.type == NOMINATION_FACTS_NOTED:
+        return Tracked.from_payload(event.payload["facts"])
     return state
+
+
+FACTS = Aggregate("scoring-nomination-facts", evolve)
 
 
 def _opened(p: Mapping[str, Any], recorded_at: str, current: Tracked | None
@@ -160,11 +163,6 @@ def _opened(p: Mapping[str, Any], recorded_at: str, current: Tracked | None
 
 
 def _changed(current: Tracked, p: Mapping[str, Any]) -> Tracked:
-    fields = dict(current.fields)
-    for key, change in (p.get("changes") or {}).items():
-        if change.get("after") is None:
-            fields.pop(key, None)
-        else:
-            fields[key] = change["after"]
+    fields = apply_field_changes(current.fields, p.get("changes"))
     total = p.get("self_assessment_total", current.self_assessment_total)
     return replace(current, fields=fields, self_assessment_total=total)
