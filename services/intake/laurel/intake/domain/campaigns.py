@@ -30,10 +30,9 @@ from laurel.campaigns import (
 )
 from laurel.campaigns.access import require_organizer_of
 from laurel.campaigns.rules import RequiresLiveNomination, SelfAssessmentThreshold
-from laurel.envelope import Actor, NewEvent, RecordedEvent
+from laurel.envelope import Actor, Aggregate, NewEvent, RecordedEvent
 from laurel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from laurel.intake.domain import events
-from laurel.unit_of_work import Aggregate
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -33,7 +33,6 @@ from laurel.intake.domain import events
 from laurel.intake.domain.commands import NominationForm, Nominee
 from laurel.intake.domain.evidence import Attachment
 from laurel.intake.domain.organizations import Placement, Route
-from laurel.unit_of_work import Aggregate
 
 
 @dataclass(frozen=True)

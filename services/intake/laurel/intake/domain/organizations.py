@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from laurel.intake.domain import events
-from laurel.unit_of_work import Aggregate
 
 KINDS = ("center", "commission", "hospital", "department", "ward")
 
