@@ -32,7 +32,7 @@ from laurel.demo import ORGANIZER
 from laurel.demo.campaign import Apis, CampaignRun, connect, nominator, run_campaign
 from laurel.envelope import Actor
 from laurel.eventstore import EventStore
-from laurel.intake.bootstrap import build_intake
+from laurel.intake.bootstrap import build as build_intake
 from laurel.notification.bootstrap import build as build_notification
 from laurel.notification.v1 import notification_pb2 as npb
 from laurel.review.bootstrap import build as build_review

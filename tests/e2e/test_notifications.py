@@ -537,7 +537,7 @@ async def test_a_nominations_life_through_intake_produces_its_emails_and_inbox(
 ) -> None:
     from laurel.client import flatten
     from laurel.demo import campaign_clock_request, demo_organizations, load_sample
-    from laurel.intake.bootstrap import build_intake
+    from laurel.intake.bootstrap import build as build_intake
     from laurel.intake.v1 import intake_pb2, intake_pb2_grpc
 
     intake = await build_intake(load_settings("intake", env))

@@ -24,7 +24,7 @@ from laurel.config import Settings, load_settings
 from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations, load_sample
 from laurel.envelope import Actor
 from laurel.grpcutil import client_channel, violations_of
-from laurel.intake.bootstrap import build_intake
+from laurel.intake.bootstrap import build as build_intake
 from laurel.intake.v1 import intake_pb2, intake_pb2_grpc
 from laurel.notification.bootstrap import build as build_notification
 from laurel.notification.v1 import notification_pb2, notification_pb2_grpc

@@ -157,7 +157,7 @@ def security_env(keys: Keys, data_dir: Path, environment: str = "production") ->
 
 async def serve_all(env: dict[str, str], services: tuple[str, ...] = (
         "intake", "scoring", "review", "notification", "audit")) -> Served:
-    from laurel.intake.bootstrap import build_intake
+    from laurel.intake.bootstrap import build as build_intake
     from laurel.notification.bootstrap import build as build_notification
     from laurel.review.bootstrap import build as build_review
     from laurel.scoring.bootstrap import build as build_scoring

@@ -1,6 +1,6 @@
 """The campaign's rules that intake enforces, at the moment each applies.
 
-Pure: the application gathers the facts (the campaign clock, the hospital's
+Pure: the handlers gather the facts (the campaign clock, the hospital's
 live nominations) and these functions say yes, or refuse with the rule's name
 and a reason a nominator can act on.
 """
@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Protocol
 
 from laurel.errors import FailedPrecondition, FieldViolation
-from laurel.intake.domain import Nominee
+from laurel.intake.domain.commands import Nominee
 
 
 class CategoryPolicy(Protocol):
-    key: str
-    nominee_kind: str
+    @property
+    def key(self) -> str: ...
+    @property
+    def nominee_kind(self) -> str: ...
 
     def validate(self, fields: Mapping[str, str], *, partial: bool = False
                  ) -> list[FieldViolation]: ...
@@ -29,7 +31,8 @@ class CategoryPolicy(Protocol):
 
 
 class CampaignPolicy(Protocol):
-    campaign_id: str
+    @property
+    def campaign_id(self) -> str: ...
 
     def stage_open(self, stage: str, now: datetime) -> bool: ...
     def stage_window(self, stage: str) -> tuple[datetime, datetime] | None: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from laurel.campaigns import SHIPPED_DIR, campaign_from_data, definition_digest, load_catalog
-from laurel.intake.campaign_rules import CampaignCatalog
+from laurel.intake.domain.campaigns import CampaignCatalog
 
 CATALOG = CampaignCatalog(load_catalog(SHIPPED_DIR))
 

@@ -9,13 +9,13 @@ hospital belonged where when a nomination moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from laurel.intake.domain import events
 
-ORGANIZATION_REGISTERED = "OrganizationRegistered"
 KINDS = ("center", "commission", "hospital", "department", "ward")
 
 
@@ -34,8 +34,17 @@ class Organization:
 class Route:
     """Where a submission goes first: a commission, or straight to the center."""
 
-    to: str
+    to: str  # "commission" or "center"
     organization_id: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a nominating hospital sits: looked up before deciding."""
+
+    hospital_id: str
+    jurisdiction_id: str
+    route: Route
 
 
 def stream_id(organization_id: str) -> str:
@@ -45,7 +54,7 @@ def stream_id(organization_id: str) -> str:
 def register_organization(
     existing: Organization | None,
     candidate: Organization,
-    lookup: dict[str, Organization],
+    lookup: Mapping[str, Organization],
 ) -> list[NewEvent]:
     """Decide OrganizationRegistered; parents and jurisdictions must exist already."""
     if existing is not None:
@@ -53,17 +62,11 @@ def register_organization(
     violations = list(_violations(candidate, lookup))
     if violations:
         raise InvalidArgument("the organization cannot be registered", violations)
-    return [NewEvent(ORGANIZATION_REGISTERED, {
-        "organization_id": candidate.organization_id,
-        "kind": candidate.kind,
-        "name": candidate.name,
-        "parent_id": candidate.parent_id,
-        "jurisdiction_id": candidate.jurisdiction_id,
-        "provincial_level": candidate.provincial_level,
-    })]
+    return [events.organization_registered(candidate)]
 
 
-def _violations(org: Organization, lookup: dict[str, Organization]) -> Iterable[FieldViolation]:
+def _violations(org: Organization, lookup: Mapping[str, Organization]
+                ) -> Iterable[FieldViolation]:
     if not org.organization_id.strip():
         yield FieldViolation("organization_id", "an id is required")
     if not org.name.strip():
@@ -84,19 +87,18 @@ def _violations(org: Organization, lookup: dict[str, Organization]) -> Iterable[
             yield FieldViolation("parent_id", "a department or ward needs its hospital")
 
 
-def fold(events: Iterable[RecordedEvent]) -> Organization | None:
-    state = None
-    for event in events:
-        if event.type == ORGANIZATION_REGISTERED:
-            p = event.payload
-            state = Organization(
-                p["organization_id"], p["kind"], p["name"], p["parent_id"],
-                p["jurisdiction_id"], p["provincial_level"], event.version,
-            )
-    return state
+def evolve(state: Organization | None, event: RecordedEvent) -> Organization | None:
+    if event.type != events.ORGANIZATION_REGISTERED:
+        return state
+    p = event.payload
+    return Organization(p["organization_id"], p["kind"], p["name"], p["parent_id"],
+                        p["jurisdiction_id"], p["provincial_level"], event.version)
 
 
-def hospital_of(org: Organization, lookup: dict[str, Organization]) -> Organization:
+ORGANIZATION = Aggregate("organization", evolve)
+
+
+def hospital_of(org: Organization, lookup: Mapping[str, Organization]) -> Organization:
     """The hospital an organization belongs to (itself, for a hospital)."""
     if org.kind == "hospital":
         return org
@@ -110,3 +112,11 @@ def route_for(hospital: Organization, center_id: str) -> Route:
     if hospital.provincial_level:
         return Route("center", center_id)
     return Route("commission", hospital.jurisdiction_id)
+
+
+def placement_of(org: Organization, lookup: Mapping[str, Organization],
+                 center_id: str) -> Placement:
+    """Where a nomination by `org` (a hospital, or one of its departments) goes."""
+    hospital = hospital_of(org, lookup)
+    return Placement(hospital.organization_id, hospital.jurisdiction_id,
+                     route_for(hospital, center_id))

@@ -1,22 +1,26 @@
-"""Intake's domain: the nomination lifecycle as commands deciding events.
+"""A nomination: its state, how its events fold into it, and the decisions on it.
 
-Pure functions only (no I/O, no clock reads): the application loads the
-stream, the campaign in force and the facts rules need, passes them in, and
-appends what comes back. Each step of the seed's process is one named event:
+Each step of the seed's process is one named event:
 
     draft -> save -> submit -> (returned -> resubmitted)* -> endorsed
           -> forwarded -> received          (via the local health commission)
     submit -> received                      (provincial-level hospitals)
-    amend (while the nomination stage is open), withdraw (before a decision)
+    amend (while the nomination stage is open), withdraw (before a decision),
+    reject (不同意推荐, by the commission or the center: final)
+
+A decision takes the current state (None: no such stream yet) and the facts
+the handler looked up, and returns the events to append or raises the error
+a caller can act on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from laurel.envelope import NewEvent, RecordedEvent
+from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -25,55 +29,10 @@ from laurel.errors import (
     NotFound,
     PermissionDenied,
 )
-
-NOMINATION_DRAFTED = "NominationDrafted"
-DRAFT_SAVED = "NominationDraftSaved"
-NOMINATION_SUBMITTED = "NominationSubmitted"
-NOMINATION_RETURNED = "NominationReturned"
-NOMINATION_RESUBMITTED = "NominationResubmitted"
-NOMINATION_ENDORSED = "NominationEndorsed"
-NOMINATION_FORWARDED = "NominationForwarded"
-NOMINATION_RECEIVED = "NominationReceived"
-NOMINATION_AMENDED = "NominationAmended"
-NOMINATION_WITHDRAWN = "NominationWithdrawn"
-MARKED_INELIGIBLE = "NominationMarkedIneligible"
-NOMINATION_REJECTED = "NominationRejected"
-EVIDENCE_ATTACHED = "EvidenceAttached"
-
-# Returns and endorsements name the commission from v2 on (see upcasters.py).
-COMMISSION_NAMED = 2
-LIVE = ("submitted", "returned", "endorsed", "forwarded", "received")
-
-
-@dataclass(frozen=True)
-class Nominee:
-    kind: str
-    name: str
-    organization_id: str
-
-
-@dataclass(frozen=True)
-class Route:
-    to: str  # "commission" or "center"
-    organization_id: str
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the nominating hospital sits: facts looked up before deciding."""
-
-    hospital_id: str
-    jurisdiction_id: str
-    route: Route
-
-
-@dataclass(frozen=True)
-class Attachment:
-    sha256: str
-    filename: str
-    media_type: str
-    size: int
-    kind: str
+from laurel.intake.domain import events
+from laurel.intake.domain.commands import NominationForm, Nominee
+from laurel.intake.domain.evidence import Attachment
+from laurel.intake.domain.organizations import Placement, Route
 
 
 @dataclass(frozen=True)
@@ -99,18 +58,17 @@ class Nomination:
 
     @property
     def live(self) -> bool:
-        return self.status in LIVE
+        return self.status in LIVE_STATUSES
 
+    @property
+    def form(self) -> NominationForm:
+        """What the nominator stated, as it stands now."""
+        return NominationForm(self.nomination_id, self.campaign_id, self.category,
+                              self.nominee, self.fields)
 
-@dataclass(frozen=True)
-class NominationDraft:
-    """What a nominator states: used to draft, or to submit in one step."""
-
-    nomination_id: str
-    campaign_id: str
-    category: str
-    nominee: Nominee
-    fields: Mapping[str, str]
+    @property
+    def placement(self) -> Placement:
+        return Placement(self.hospital_id, self.jurisdiction_id, self.route)
 
 
 def stream_id(nomination_id: str) -> str:
@@ -122,14 +80,14 @@ def stream_id(nomination_id: str) -> str:
 
 def draft_nomination(
     current: Nomination | None,
-    draft: NominationDraft,
+    form: NominationForm,
     placement: Placement,
     violations: Iterable[FieldViolation],
 ) -> list[NewEvent]:
     """A draft may be incomplete, but what it holds must be well-formed."""
-    _check_new(current, draft.nomination_id)
+    _check_new(current, form.nomination_id)
     _refuse_invalid(violations, "the draft")
-    return [NewEvent(NOMINATION_DRAFTED, _opening_payload(draft, placement))]
+    return [events.nomination_opened(events.NOMINATION_DRAFTED, form, placement)]
 
 
 def save_draft(
@@ -142,46 +100,38 @@ def save_draft(
     diff = field_changes(nomination.fields, changes)
     if not diff:
         return []
-    return [NewEvent(DRAFT_SAVED, {"nomination_id": nomination.nomination_id,
-                                   "changes": diff})]
+    return [events.draft_saved(nomination.nomination_id, diff)]
 
 
 def submit_nomination(
     current: Nomination | None,
-    draft: NominationDraft | None,
+    form: NominationForm | None,
     placement: Placement,
     violations: Iterable[FieldViolation],
     self_assessment_total: int | None = None,
 ) -> list[NewEvent]:
-    """Submit a draft (draft=None) or a whole nomination in one step."""
-    if draft is not None:
-        _check_new(current, draft.nomination_id)
-        payload = _opening_payload(draft, placement)
+    """Submit a draft (form=None) or a whole nomination in one step."""
+    if form is not None:
+        _check_new(current, form.nomination_id)
     else:
         nomination = _existing(current)
         _require_status(nomination, ("draft",), "submit")
-        payload = _state_payload(nomination)
+        form, placement = nomination.form, nomination.placement
     _refuse_invalid(violations, "the nomination")
-    if self_assessment_total is not None:
-        payload["self_assessment_total"] = self_assessment_total
-    return [NewEvent(NOMINATION_SUBMITTED, payload)]
+    return [events.nomination_opened(events.NOMINATION_SUBMITTED, form, placement,
+                                     self_assessment_total)]
 
 
 def return_nomination(
-    current: Nomination | None, commission_id: str, reasons: list[str],
+    current: Nomination | None, commission_id: str, reasons: Sequence[str],
     commission_name: str = "",
 ) -> list[NewEvent]:
     nomination = _existing(current)
     _require_route_holder(nomination, "commission", commission_id)
     _require_status(nomination, ("submitted",), "return")
-    cleaned = [r.strip() for r in reasons if r.strip()]
-    if not cleaned:
-        raise InvalidArgument("say why the nomination is returned",
-                              [FieldViolation("reasons", "at least one reason is required")])
-    return [NewEvent(NOMINATION_RETURNED, {
-        "nomination_id": nomination.nomination_id, "commission_id": commission_id,
-        "commission_name": commission_name, "reasons": cleaned,
-    }, schema_version=COMMISSION_NAMED)]
+    cleaned = _reasons(reasons, "say why the nomination is returned")
+    return [events.returned(nomination.nomination_id, commission_id, commission_name,
+                            cleaned)]
 
 
 def resubmit_nomination(
@@ -191,13 +141,9 @@ def resubmit_nomination(
     nomination = _existing(current)
     _require_status(nomination, ("returned",), "resubmit")
     _refuse_invalid(violations, "the corrected nomination")
-    payload: dict[str, Any] = {
-        "nomination_id": nomination.nomination_id,
-        "changes": field_changes(nomination.fields, changes),
-    }
-    if self_assessment_total is not None:
-        payload["self_assessment_total"] = self_assessment_total
-    return [NewEvent(NOMINATION_RESUBMITTED, payload)]
+    return [events.resubmitted(nomination.nomination_id,
+                               field_changes(nomination.fields, changes),
+                               self_assessment_total)]
 
 
 def endorse_nomination(
@@ -210,10 +156,8 @@ def endorse_nomination(
     if not opinion.strip():
         raise InvalidArgument("the commission's opinion (所属卫生健康委意见) is required",
                               [FieldViolation("opinion", "required")])
-    return [NewEvent(NOMINATION_ENDORSED, {
-        "nomination_id": nomination.nomination_id, "commission_id": commission_id,
-        "commission_name": commission_name, "opinion": opinion.strip(),
-    }, schema_version=COMMISSION_NAMED)]
+    return [events.endorsed(nomination.nomination_id, commission_id, commission_name,
+                            opinion.strip())]
 
 
 def forward_nomination(
@@ -222,19 +166,14 @@ def forward_nomination(
     nomination = _existing(current)
     _require_route_holder(nomination, "commission", commission_id)
     _require_status(nomination, ("endorsed",), "forward")
-    return [NewEvent(NOMINATION_FORWARDED, {
-        "nomination_id": nomination.nomination_id, "commission_id": commission_id,
-        "center_id": center_id,
-    })]
+    return [events.forwarded(nomination.nomination_id, commission_id, center_id)]
 
 
 def receive_nomination(current: Nomination | None, center_id: str) -> list[NewEvent]:
     nomination = _existing(current)
     ready = "forwarded" if nomination.route.to == "commission" else "submitted"
     _require_status(nomination, (ready,), "receive")
-    return [NewEvent(NOMINATION_RECEIVED, {
-        "nomination_id": nomination.nomination_id, "center_id": center_id,
-    })]
+    return [events.received(nomination.nomination_id, center_id)]
 
 
 def amend_nomination(
@@ -243,7 +182,7 @@ def amend_nomination(
     self_assessment_total: int | None = None,
 ) -> list[NewEvent]:
     nomination = _existing(current)
-    _require_status(nomination, LIVE, "amend")
+    _require_status(nomination, LIVE_STATUSES, "amend")
     if not stage_open:
         raise FailedPrecondition(
             "stage_window", "the nomination stage has closed; amendments are no "
@@ -253,15 +192,13 @@ def amend_nomination(
     if not diff:
         raise InvalidArgument("the amendment changes nothing",
                               [FieldViolation("fields", "no field differs")])
-    payload: dict[str, Any] = {"nomination_id": nomination.nomination_id,
-                               "changes": diff, "reason": reason.strip()}
-    if self_assessment_total is not None:
-        payload["self_assessment_total"] = self_assessment_total
-    return [NewEvent(NOMINATION_AMENDED, payload)]
+    return [events.amended(nomination.nomination_id, diff, reason.strip(),
+                           self_assessment_total)]
 
 
 def reject_nomination(
-    current: Nomination | None, organization_id: str, center_id: str, reasons: list[str],
+    current: Nomination | None, organization_id: str, center_id: str,
+    reasons: Sequence[str],
 ) -> list[NewEvent]:
     """不同意推荐: the commission declines to endorse, or the center declines to accept.
 
@@ -275,24 +212,16 @@ def reject_nomination(
         _require_route_holder(nomination, "commission", organization_id)
         ready = ("submitted", "endorsed")
     _require_status(nomination, ready, "reject")
-    cleaned = [r.strip() for r in reasons if r.strip()]
-    if not cleaned:
-        raise InvalidArgument("say why the nomination is rejected",
-                              [FieldViolation("reasons", "at least one reason is required")])
-    return [NewEvent(NOMINATION_REJECTED, {
-        "nomination_id": nomination.nomination_id, "rejected_by": organization_id,
-        "reasons": cleaned, "category": nomination.category,
-        "hospital_id": nomination.hospital_id,
-    })]
+    cleaned = _reasons(reasons, "say why the nomination is rejected")
+    return [events.rejected(nomination.nomination_id, organization_id, cleaned,
+                            nomination.category, nomination.hospital_id)]
 
 
 def withdraw_nomination(current: Nomination | None, reason: str) -> list[NewEvent]:
     nomination = _existing(current)
-    _require_status(nomination, ("draft", *LIVE), "withdraw")
-    return [NewEvent(NOMINATION_WITHDRAWN, {
-        "nomination_id": nomination.nomination_id, "reason": reason.strip(),
-        "category": nomination.category, "hospital_id": nomination.hospital_id,
-    })]
+    _require_status(nomination, ("draft", *LIVE_STATUSES), "withdraw")
+    return [events.withdrawn(nomination.nomination_id, reason.strip(),
+                             nomination.category, nomination.hospital_id)]
 
 
 def mark_ineligible(
@@ -302,22 +231,27 @@ def mark_ineligible(
     nomination = _existing(current)
     if not nomination.live or not nomination.eligible:
         return []
-    return [NewEvent(MARKED_INELIGIBLE, {
-        "nomination_id": nomination.nomination_id, "rule": rule, "reason": reason,
-        "caused_by": cause,
-    })]
+    return [events.marked_ineligible(nomination.nomination_id, rule, reason, cause)]
+
+
+def lost_support(dependant: Nomination | None, ended: Nomination, cause: RecordedEvent,
+                 required_categories: Sequence[str]) -> list[NewEvent]:
+    """A leader nomination whose hospital no longer has the live nomination it
+    needs (`ended` was withdrawn or rejected by `cause`) becomes ineligible."""
+    word = "rejected" if cause.type == events.NOMINATION_REJECTED else "withdrawn"
+    return mark_ineligible(
+        dependant, "requires_live_nomination",
+        f"its hospital's {ended.category} nomination {ended.nomination_id} was {word}, "
+        f"and no live {' or '.join(required_categories)} nomination remains",
+        cause.event_id)
 
 
 def attach_evidence(current: Nomination | None, attachment: Attachment) -> list[NewEvent]:
     nomination = _existing(current)
-    _require_status(nomination, ("draft", *LIVE), "attach_evidence")
+    _require_status(nomination, ("draft", *LIVE_STATUSES), "attach_evidence")
     if any(a.sha256 == attachment.sha256 for a in nomination.attachments):
         raise AlreadyExists(f"this file ({attachment.sha256[:12]}…) is already attached")
-    return [NewEvent(EVIDENCE_ATTACHED, {
-        "nomination_id": nomination.nomination_id, "sha256": attachment.sha256,
-        "filename": attachment.filename, "media_type": attachment.media_type,
-        "size": attachment.size, "kind": attachment.kind,
-    })]
+    return [events.evidence_attached(nomination.nomination_id, attachment)]
 
 
 def field_changes(before: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, Any]:
@@ -332,36 +266,8 @@ def field_changes(before: Mapping[str, str], changes: Mapping[str, str]) -> dict
 
 
 def merged_fields(before: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, str]:
-    merged = dict(before)
-    for key, value in changes.items():
-        if value == "":
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _opening_payload(draft: NominationDraft, placement: Placement) -> dict[str, Any]:
-    return {
-        "nomination_id": draft.nomination_id,
-        "campaign_id": draft.campaign_id,
-        "category": draft.category,
-        "nominee": {"kind": draft.nominee.kind, "name": draft.nominee.name,
-                    "organization_id": draft.nominee.organization_id},
-        "hospital_id": placement.hospital_id,
-        "jurisdiction_id": placement.jurisdiction_id,
-        "route": {"to": placement.route.to,
-                  "organization_id": placement.route.organization_id},
-        "fields": dict(draft.fields),
-    }
-
-
-def _state_payload(nomination: Nomination) -> dict[str, Any]:
-    return _opening_payload(
-        NominationDraft(nomination.nomination_id, nomination.campaign_id,
-                        nomination.category, nomination.nominee, nomination.fields),
-        Placement(nomination.hospital_id, nomination.jurisdiction_id, nomination.route),
-    )
+    """The form as it would read with `changes` (as a caller states them) applied."""
+    return apply_field_changes(before, field_changes(before, changes))
 
 
 def _check_new(current: Nomination | None, nomination_id: str) -> None:
@@ -396,6 +302,14 @@ def _require_route_holder(nomination: Nomination, to: str, organization_id: str)
             f"only {nomination.route.organization_id} acts on this nomination")
 
 
+def _reasons(reasons: Sequence[str], ask: str) -> list[str]:
+    cleaned = [r.strip() for r in reasons if r.strip()]
+    if not cleaned:
+        raise InvalidArgument(ask, [FieldViolation("reasons",
+                                                   "at least one reason is required")])
+    return cleaned
+
+
 def _refuse_invalid(violations: Iterable[FieldViolation], what: str) -> None:
     found = list(violations)
     if found:
@@ -405,44 +319,52 @@ def _refuse_invalid(violations: Iterable[FieldViolation], what: str) -> None:
 
 # -- folding ---------------------------------------------------------------
 
-
-def fold(events: Iterable[RecordedEvent]) -> Nomination | None:
-    state: Nomination | None = None
-    for event in events:
-        state = apply(state, event)
-    return state
+_STATUS_OF = {events.NOMINATION_ENDORSED: "endorsed", events.NOMINATION_FORWARDED: "forwarded",
+              events.NOMINATION_RECEIVED: "received",
+              events.NOMINATION_WITHDRAWN: "withdrawn"}
 
 
-def apply(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
+def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
     p = event.payload
-    if event.type in (NOMINATION_DRAFTED, NOMINATION_SUBMITTED) and (
-        state is None or event.type == NOMINATION_DRAFTED
+    if event.type in (events.NOMINATION_DRAFTED, events.NOMINATION_SUBMITTED) and (
+        state is None or event.type == events.NOMINATION_DRAFTED
     ):
         state = _opened(p, event)
-    assert state is not None, f"{event.type} before the nomination was opened"
+    if state is None:
+        raise ValueError(f"{event.type} before nomination {event.stream_id} was opened")
     state = replace(state, version=event.version, updated_at=event.recorded_at)
-    if event.type == NOMINATION_SUBMITTED:
+    if event.type == events.NOMINATION_SUBMITTED:
         return replace(state, status="submitted", submitted_at=event.recorded_at,
                        submitted_by=event.actor.id)
-    if event.type in (DRAFT_SAVED, NOMINATION_AMENDED):
-        return replace(state, fields=_after(state.fields, p["changes"]))
-    if event.type == NOMINATION_RETURNED:
+    if event.type in (events.DRAFT_SAVED, events.NOMINATION_AMENDED):
+        return replace(state, fields=apply_field_changes(state.fields, p["changes"]))
+    if event.type == events.NOMINATION_RETURNED:
         return replace(state, status="returned", return_reasons=tuple(p["reasons"]))
-    if event.type == NOMINATION_REJECTED:
+    if event.type == events.NOMINATION_REJECTED:
         return replace(state, status="rejected", return_reasons=tuple(p["reasons"]))
-    if event.type == NOMINATION_RESUBMITTED:
+    if event.type == events.NOMINATION_RESUBMITTED:
         return replace(state, status="submitted", return_reasons=(),
-                       fields=_after(state.fields, p["changes"]))
-    simple = {NOMINATION_ENDORSED: "endorsed", NOMINATION_FORWARDED: "forwarded",
-              NOMINATION_RECEIVED: "received", NOMINATION_WITHDRAWN: "withdrawn"}
-    if event.type in simple:
-        return replace(state, status=simple[event.type])
-    if event.type == MARKED_INELIGIBLE:
+                       fields=apply_field_changes(state.fields, p["changes"]))
+    if event.type in _STATUS_OF:
+        return replace(state, status=_STATUS_OF[event.type])
+    if event.type == events.MARKED_INELIGIBLE:
         return replace(state, eligible=False, ineligible_reason=p["reason"])
-    if event.type == EVIDENCE_ATTACHED:
+    if event.type == events.EVIDENCE_ATTACHED:
         attachment = Attachment(p["sha256"], p["filename"], p["media_type"], p["size"],
                                 p["kind"])
         return replace(state, attachments=(*state.attachments, attachment))
+    return state
+
+
+NOMINATION = Aggregate("nomination", evolve)
+
+
+def fold(history: Iterable[RecordedEvent]) -> Nomination | None:
+    """A stream's events folded from the start (a unit of work's `load` does
+    this through the fold cache; tools and tests fold what they read)."""
+    state: Nomination | None = None
+    for event in history:
+        state = evolve(state, event)
     return state
 
 
@@ -461,13 +383,3 @@ def _opened(p: Mapping[str, Any], event: RecordedEvent) -> Nomination:
         status="draft",
         created_at=event.recorded_at,
     )
-
-
-def _after(fields: Mapping[str, str], changes: Mapping[str, Any]) -> dict[str, str]:
-    merged = dict(fields)
-    for key, change in changes.items():
-        if change["after"] is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = change["after"]
-    return merged
