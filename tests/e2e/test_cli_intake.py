@@ -21,7 +21,7 @@ from laurel.campaigns.specimen import specimen_fields
 from laurel.config import load_settings
 from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
 from laurel.grpcutil import client_channel
-from laurel.intake.bootstrap import build_intake
+from laurel.intake.bootstrap import build
 from laurel.intake.v1 import intake_pb2 as pb
 from laurel.intake.v1 import intake_pb2_grpc
 
@@ -32,7 +32,7 @@ CENTER = "organizer:zhao-min:henan-center"
 
 @pytest.fixture
 async def intake_address(service_env: dict[str, str]) -> AsyncIterator[str]:
-    runtime = await build_intake(load_settings("intake", service_env), with_relay=False)
+    runtime = await build(load_settings("intake", service_env), with_relay=False)
     await runtime.start()
     channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
     stub = intake_pb2_grpc.IntakeServiceStub(channel)

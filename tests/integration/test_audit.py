@@ -729,7 +729,7 @@ def test_replay_of_intakes_own_projections_matches_live(
     Events come from intake's own domain functions, and the CLI finds the
     projections through the `laurel.projections` entry point intake declares.
     """
-    from laurel.intake import organizations as orgs
+    from laurel.intake.domain import organizations as orgs
 
     store = open_store(database_url, projections=load_projections("intake"))
     known: dict = {}

@@ -511,7 +511,7 @@ async def test_state_as_of_uses_the_projections_the_service_declares(
 ) -> None:
     """No override: intake's projections are the factory its distribution
     declares as the `intake` entry point of `laurel.projections`."""
-    from laurel.intake import organizations as orgs
+    from laurel.intake.domain import organizations as orgs
 
     clock = Clock()
     url = f"sqlite:///{tmp_path / 'intake.sqlite'}"

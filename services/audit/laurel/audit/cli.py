@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     add_audit_commands(parser.add_subparsers(required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     try:
-        code: int = args.run(args)
-        return code
+        return args.run(args)
     except ConfigError as error:
         print(f"laurel: {error}", file=sys.stderr)
         return 2
