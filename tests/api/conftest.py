@@ -16,8 +16,8 @@ import pytest
 from laurel.audit.server import AuditServer, build_server
 from laurel.config import SERVICES, load_settings
 from laurel.intake.bootstrap import build as build_intake
-from laurel.notification.bootstrap import build_notification
-from laurel.review.bootstrap import build_review
+from laurel.notification.bootstrap import build as build_notification
+from laurel.review.bootstrap import build as build_review
 from laurel.runtime import ServiceRuntime
 from laurel.scoring.bootstrap import build as build_scoring
 
@@ -57,8 +57,8 @@ async def stack(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[St
     services: dict[str, ServiceRuntime] = {
         "intake": await build_intake(load_settings("intake", env)),
         "scoring": await build_scoring(load_settings("scoring", env)),
-        "review": await build_review(load_settings("review", env), env),
-        "notification": await build_notification(load_settings("notification", env), env),
+        "review": await build_review(load_settings("review", env)),
+        "notification": await build_notification(load_settings("notification", env)),
     }
     assert set(services) == set(SERVICES)
     for runtime in services.values():
