@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -44,10 +44,8 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
-from laurel.config import PROJECT_ROOT, SERVICES, ConfigError
+from laurel.config import SERVICES, ConfigError
 from laurel.envelope import Actor
-
-DATA_ROOT = PROJECT_ROOT / "var"
 
 ENTRY_POINT_GROUP = "laurel.cli"
 EXIT_REFUSED = 1
@@ -75,8 +73,24 @@ class _PipeClosed(Exception):
 
 
 class _Group(TyperGroup):
-    """The root group: a closed pipe is caught here, before Typer's own
-    handler swaps stdout for a wrapper that hides the error until exit."""
+    """The root group. Entry-point groups are loaded when first named (so
+    `laurel list` does not import the audit code), and a closed pipe is
+    caught here, before Typer's own handler swaps stdout for a wrapper that
+    hides the error until exit."""
+
+    lazy: dict[str, EntryPoint]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [name for name in getattr(self, "lazy", {}) if name not in own]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        entry = getattr(self, "lazy", {}).get(cmd_name)
+        if found is None and entry is not None:
+            found = _load_group(cmd_name, entry)
+            self.add_command(found, cmd_name)
+        return found
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -179,33 +193,25 @@ def progress(total: int | None, description: str = "") -> Iterator[Steps]:
         bar.update(task, completed=total or 0)
 
 
-def command_hint(arguments: str, data_dir: Path | None = None) -> str:
+def command_hint(arguments: str) -> str:
     """A `laurel …` command line that works as typed from the current folder:
-    `laurel` when it is on PATH, else the venv's script by a relative path;
-    with LAUREL_DATA_DIR when the data is not where the CLI looks by default."""
+    `laurel` when it is on PATH, else the venv's script by a relative path."""
     script = Path(sys.executable).parent / "laurel"
     on_path = shutil.which("laurel")
     if on_path and Path(on_path).resolve() == script.resolve():
-        program = "laurel"
-    else:
-        try:
-            program = str(script.relative_to(Path.cwd()))
-        except ValueError:
-            program = str(script)
-    prefix = ""
-    if data_dir is not None:
-        from laurel.client import default_data_dir
-
-        if default_data_dir().resolve() != data_dir.resolve():
-            prefix = f"LAUREL_DATA_DIR={data_dir} "
-    return f"{prefix}{program} {arguments}"
+        return f"laurel {arguments}"
+    try:
+        return f"{script.relative_to(Path.cwd())} {arguments}"
+    except ValueError:
+        return f"{script} {arguments}"
 
 
 # -- running: every exception becomes one line ------------------------------------
 
 
-def run(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
-    """Run `app` on `argv` and return the exit code; errors as one line each."""
+def run(app: typer.Typer | Any, argv: Sequence[str] | None = None) -> int:
+    """Run `app` (a Typer, or the click command made of one) on `argv` and
+    return the exit code; errors as one line each."""
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # Chinese text on any terminal locale
             stream.reconfigure(encoding="utf-8")
@@ -223,7 +229,7 @@ def _invoke(app: typer.Typer, argv: Sequence[str] | None) -> int:
 
     from laurel.client import InvalidDocument
 
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(app) if isinstance(app, typer.Typer) else app
     try:
         result = command.main(args=None if argv is None else list(argv),
                               prog_name="laurel", standalone_mode=False)
@@ -324,47 +330,57 @@ def _root(
     ctx.obj = Session(actor=actor)
 
 
-def _unavailable(name: str, reason: str) -> typer.Typer:
-    """Stands in for a group whose entry point could not be loaded."""
-    group = new_app(f"(unavailable: {reason})")
+def _unavailable(name: str, reason: str) -> Any:
+    """Stands in for a group whose entry point could not be loaded: whatever
+    follows its name, it says why in one line."""
+    holder = typer.Typer()
 
-    @group.callback(invoke_without_command=True)
+    @holder.command(name, help=f"(unavailable: {reason})", add_help_option=False,
+                    context_settings={"allow_extra_args": True,
+                                      "ignore_unknown_options": True})
     def unavailable() -> None:
         fail(f"the `{name}` commands could not be loaded: {reason}")
 
-    return group
+    return typer.main.get_command(holder)
 
 
-def command_groups() -> dict[str, typer.Typer]:
+def command_groups() -> dict[str, EntryPoint]:
     """The `laurel.cli` entry points by name; the first of a duplicate name wins."""
-    groups: dict[str, typer.Typer] = {}
+    groups: dict[str, EntryPoint] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        if entry.name in groups:
-            continue
-        try:
-            found = entry.load()
-        except Exception as error:  # a broken distribution must not break `laurel`
-            groups[entry.name] = _unavailable(entry.name, one_line(f"{error}"))
-            continue
-        groups[entry.name] = found if isinstance(found, typer.Typer) else _unavailable(
-            entry.name, f"{entry.value} is not a typer.Typer")
+        groups.setdefault(entry.name, entry)
     return groups
 
 
+def _load_group(name: str, entry: EntryPoint) -> Any:
+    """The click group Typer makes of an entry point's Typer (through a holder,
+    so a group of one command stays a group), or a stand-in saying why not."""
+    try:
+        found = entry.load()
+    except Exception as error:  # a broken distribution must not break `laurel`
+        return _unavailable(name, one_line(f"{type(error).__name__}: {error}"))
+    if not isinstance(found, typer.Typer):
+        return _unavailable(name, f"{entry.value} is not a typer.Typer")
+    holder = typer.Typer()
+    holder.add_typer(found, name=name)
+    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+
+
 @functools.cache
-def application() -> typer.Typer:
-    """The `laurel` application: own commands, intake's, then every group."""
+def application() -> Any:
+    """The `laurel` command: its own commands, intake's, then every entry-point
+    group (loaded when named)."""
     from laurel.cli_intake import app as intake_app
 
     root = new_app(_root.__doc__ or "", root=True)
     root.callback()(_root)
-    root.command("up")(up)
+    root.command("up", rich_help_panel="Run")(up)
+    root.command("migrate", rich_help_panel="Run")(migrate)
     root.add_typer(intake_app)
-    root.command("notifications")(notifications)
-    root.command("migrate")(migrate)
-    for name, group in command_groups().items():
-        root.add_typer(group, name=name)
-    return root
+    root.command("notifications", rich_help_panel="Nominations")(notifications)
+    command = typer.main.get_command(root)
+    command.lazy = command_groups()  # type: ignore[attr-defined]
+    return command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,15 +392,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def up(
-    data_dir: Annotated[Path, typer.Option(
-        "--data-dir", envvar="LAUREL_DATA_DIR", help="SQLite files, logs, mail")]
-        = DATA_ROOT,
+    data_root: Annotated[Path | None, typer.Option(
+        "--data-root", help="where runs are kept: each `up` gets ROOT/runs/<time>, "
+        "ROOT/latest points at the newest [default: var]")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="use exactly this folder (no runs/, no latest)")] = None,
+    keep: Annotated[bool, typer.Option(
+        "--keep", help="continue from the last run's data instead of a fresh folder")]
+        = False,
     once: Annotated[bool, typer.Option("--once", help="stop right after the demo")] = False,
+    demo: Annotated[bool, typer.Option(help="run the demo campaign after start-up")] = True,
 ) -> int:
-    """Start the broker, the services and the demo; serve until Ctrl-C."""
+    """Start the suite, run the demo campaign, serve until Ctrl-C.
+
+    The broker, the four services and the AuditService start as processes;
+    Ctrl-C stops the services first (each drains), then the broker. Each run
+    gets a fresh folder under var/runs/ (var/latest points at it) unless
+    --keep continues the last one.
+    """
+    from laurel.devstack import choose_data_dir
     from laurel.devstack import up as run_up
 
-    return run_up(data_dir, once)
+    chosen = choose_data_dir(data_root=data_root, data_dir=data_dir, keep=keep)
+    return run_up(chosen, once=once, demo=demo)
 
 
 def notifications(
@@ -436,4 +466,8 @@ def choice(value: str, allowed: Sequence[str], option: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m laurel.cli` runs this file as __main__, a second copy of the
+    # module; the commands import `laurel.cli`, so run that one.
+    from laurel.cli import main as laurel_main
+
+    sys.exit(laurel_main())

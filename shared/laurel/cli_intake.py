@@ -8,13 +8,17 @@ commands print tables for people and take `--json` for machines.
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from laurel.cli import as_dict, choice, client_for, console, emit_json, fail
 from laurel.contracts.intake import LIVE_STATUSES
@@ -24,6 +28,7 @@ from laurel.intake.v1 import intake_pb2 as pb
 STATUSES = ("draft", *LIVE_STATUSES, "withdrawn", "rejected")
 
 app = typer.Typer()
+READ, ACT = "Nominations", "Acting on a nomination"
 
 NominationId = Annotated[str, typer.Argument(
     metavar="NOMINATION_ID", help="the nomination's id (a UUID)", show_default=False)]
@@ -51,7 +56,7 @@ def _changes(pairs: list[str] | None) -> dict[str, str]:
 # -- submitting and reading ------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel=READ)
 def submit(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(
@@ -69,7 +74,7 @@ def submit(
         print(f"submitted {reply.nomination_id} (version {reply.version})")
 
 
-@app.command()
+@app.command(rich_help_panel=READ)
 def show(
     ctx: typer.Context,
     nomination_id: NominationId,
@@ -131,7 +136,7 @@ def _time(stamp: Any) -> str:
     return str(stamp.ToDatetime().astimezone().isoformat(" ", timespec="seconds"))
 
 
-@app.command()
+@app.command(rich_help_panel=READ)
 def history(ctx: typer.Context, nomination_id: NominationId, as_json: Json = False) -> None:
     """A nomination's events, who did what, and every field change."""
     client = client_for(ctx)
@@ -141,30 +146,34 @@ def history(ctx: typer.Context, nomination_id: NominationId, as_json: Json = Fal
     if as_json:
         emit_json(as_dict(reply))
         return
-    table = Table("v", "recorded", "event", "by", "what", title=nomination_id,
-                  title_justify="left")
-    table.columns[4].overflow = "fold"
+    out = console()
+    out.print(f"{nomination_id}: {len(reply.entries)} events", style="bold", markup=False)
     for entry in reply.entries:
-        details = json.loads(entry.details_json or "{}")
-        what = [f"{key}: {_said(details[key])}" for key in ("reasons", "opinion", "reason",
-                                                             "rule") if details.get(key)]
-        for change in entry.changes:
-            before = change.before if change.had_before else "∅"
-            after = change.after if change.has_after else "∅"
-            what.append(f"{change.field}: {before} → {after}")
         who = f"{entry.actor_role} {entry.actor_id}"
         if entry.actor_organization_id:
             who += f" ({entry.actor_organization_id})"
-        table.add_row(str(entry.version), _time(entry.recorded_at), entry.event_type, who,
-                      "\n".join(what))
-    console().print(table)
+        header = Text()
+        header.append(f"v{entry.version}", "bold")
+        header.append(f"  {_time(entry.recorded_at)}  ")
+        header.append(entry.event_type, "bold cyan")
+        header.append(f"  by {who}", "green")
+        out.print(header, soft_wrap=True)
+        details = json.loads(entry.details_json or "{}")
+        for key in ("reasons", "opinion", "reason", "rule"):
+            if details.get(key):
+                out.print(f"    {key}: {_said(details[key])}", markup=False, soft_wrap=True)
+        for change in entry.changes:
+            before = change.before if change.had_before else "∅"
+            after = change.after if change.has_after else "∅"
+            out.print(f"    {change.field}: {before} → {after}", markup=False,
+                      soft_wrap=True)
 
 
 def _said(value: Any) -> str:
     return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-@app.command("list")
+@app.command("list", rich_help_panel=READ)
 def list_(
     ctx: typer.Context,
     campaign: Annotated[str, typer.Option(help="only this campaign's")] = "",
@@ -187,22 +196,27 @@ def list_(
     if as_json:
         emit_json(as_dict(reply))
         return
-    table = Table("nomination", "status", "category", "hospital", "nominee", "eligible")
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("nomination", no_wrap=True, min_width=36)
+    table.add_column("status", no_wrap=True)
+    table.add_column("category", overflow="fold")
+    table.add_column("nominee (hospital)", overflow="fold")
     for n in reply.nominations:
-        table.add_row(n.nomination_id, n.status, n.category, n.hospital_id, n.nominee_name,
-                      "yes" if n.eligible else "[bold red]no[/]")
+        status = n.status if n.eligible else f"{n.status} [bold red]ineligible[/]"
+        table.add_row(n.nomination_id, status, n.category,
+                      f"{escape(n.nominee_name)} [dim]({escape(n.hospital_id)})[/]")
     out = console()
     out.print(table)
     footer = f"{len(reply.nominations)} shown"
     if reply.next_page_token:
-        footer += f"; next page: --page-token {reply.next_page_token}"
+        footer += f"; next page: --page-token {shlex.quote(reply.next_page_token)}"
     out.print(footer, markup=False)
 
 
 # -- the lifecycle -----------------------------------------------------------------------
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def endorse(
     ctx: typer.Context,
     nomination_id: NominationId,
@@ -215,7 +229,7 @@ def endorse(
         nomination_id=nomination_id, opinion=opinion), metadata=client.md(), timeout=10))
 
 
-@app.command("return")
+@app.command("return", rich_help_panel=ACT)
 def return_(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> None:
     """Return to the hospital for correction, with reasons."""
     client = client_for(ctx)
@@ -223,7 +237,7 @@ def return_(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) ->
         nomination_id=nomination_id, reasons=reason), metadata=client.md(), timeout=10))
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def reject(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> None:
     """Decline for good (不同意推荐), with reasons."""
     client = client_for(ctx)
@@ -231,7 +245,7 @@ def reject(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> 
         nomination_id=nomination_id, reasons=reason), metadata=client.md(), timeout=10))
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def forward(ctx: typer.Context, nomination_id: NominationId) -> None:
     """Forward an endorsed nomination to the provincial center."""
     client = client_for(ctx)
@@ -239,7 +253,7 @@ def forward(ctx: typer.Context, nomination_id: NominationId) -> None:
         nomination_id=nomination_id), metadata=client.md(), timeout=10))
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def receive(ctx: typer.Context, nomination_id: NominationId) -> None:
     """Receive at the provincial center."""
     client = client_for(ctx)
@@ -247,7 +261,7 @@ def receive(ctx: typer.Context, nomination_id: NominationId) -> None:
         nomination_id=nomination_id), metadata=client.md(), timeout=10))
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def resubmit(
     ctx: typer.Context, nomination_id: NominationId, changes: Changes = None,
     reason: Annotated[str, typer.Option(help="what was corrected")] = "",
@@ -259,7 +273,7 @@ def resubmit(
         metadata=client.md(), timeout=10))
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def amend(
     ctx: typer.Context, nomination_id: NominationId, changes: Changes = None,
     reason: Annotated[str, typer.Option(help="why the form changes")] = "",
@@ -273,7 +287,7 @@ def amend(
         metadata=client.md(), timeout=10))
 
 
-@app.command()
+@app.command(rich_help_panel=ACT)
 def withdraw(
     ctx: typer.Context, nomination_id: NominationId,
     reason: Annotated[str, typer.Option(help="why, for the record", show_default=False)],

@@ -158,7 +158,7 @@ def _print(record: Mapping[str, Any]) -> None:
     line.append(f"{kind} v{version}", "bold cyan")
     line.append(f"  {headers.get('laurel-stream-id') or event.get('stream_id', '')}", "green")
     out = console()
-    out.print(line)
+    out.print(line, soft_wrap=True)
     event_id = headers.get("laurel-event-id") or event.get("event_id", "?")
     out.print(f"  key {record['key'] or '-'}  event {event_id}  position "
               f"{event.get('position', '?')}", markup=False, highlight=False)

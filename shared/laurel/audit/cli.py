@@ -289,8 +289,8 @@ def timeline(
     """A nomination's events from every store, causes before effects."""
     from laurel.audit.timeline import nomination_timeline
 
-    entries = nomination_timeline(_open_stores(database), nomination,
-                                  as_of=_moment(as_of))
+    moment = _moment(as_of)
+    entries = nomination_timeline(_open_stores(database), nomination, as_of=moment)
     for entry in entries:
         if as_json:
             print(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True))
@@ -375,5 +375,7 @@ def serve(
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run the imported module, not this __main__ copy
+    from laurel.audit.cli import main as audit_main
+
+    sys.exit(audit_main())
