@@ -43,6 +43,7 @@ KIND_ORDER = (
     "Deployment",
     "HorizontalPodAutoscaler",
     "Job",
+    "CronJob",
 )
 
 
@@ -243,7 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     template.add_argument("--set", action="append", default=[])
     args = parser.parse_args(argv)
     if args.command == "template":
-        for source, text in sorted(render(load_values(args.values, args.set)).items()):
+        try:
+            rendered = render(load_values(args.values, args.set))
+        except (helm.HelmValuesError, helm.HelmRenderError) as refused:
+            print(f"render.py: {refused}", file=sys.stderr)
+            return 1
+        for source, text in sorted(rendered.items()):
             if text.strip():
                 print(f"# Source: {source}\n{text}")
         return 0

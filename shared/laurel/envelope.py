@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+S = TypeVar("S")
 
 GENESIS_HASH = "0" * 64
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -200,3 +203,15 @@ def event_hash(
         ]
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Aggregate(Generic[S]):
+    """How a stream folds into state: `evolve(state, event)` for each event
+    in order, from None. `name` keys the fold cache of the unit of work (two
+    aggregates may fold the same stream differently). States must be
+    immutable: the cache hands the same object to every thread. Pure, so a
+    service's domain declares its aggregates here."""
+
+    name: str
+    evolve: Callable[[S | None, RecordedEvent], S | None]

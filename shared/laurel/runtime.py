@@ -122,7 +122,8 @@ def assemble(
     app: Any = None,
 ) -> ServiceRuntime:
     """The parts every service has, configured the same way everywhere."""
-    configure_tracing(settings.service, settings.otel_exporter, settings.otel_endpoint)
+    configure_tracing(settings.service, settings.otel_exporter, settings.otel_endpoint,
+                      insecure=settings.telemetry.insecure, ca_file=settings.telemetry.ca_file)
     server = secured_server(settings.service, settings.development, settings.security,
                             settings.grpc_address(), register, service_names)
     relay = (

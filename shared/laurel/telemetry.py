@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+
+from laurel.config import ConfigError
 
 _provider: TracerProvider | None = None
 
@@ -24,8 +32,14 @@ def configure_tracing(
     exporter: str = "none",
     endpoint: str = "",
     extra_processors: tuple[SpanProcessor, ...] = (),
+    *,
+    insecure: bool = False,
+    ca_file: Path | None = None,
 ) -> TracerProvider:
-    """Install the process's tracer provider once; later calls add processors."""
+    """Install the process's tracer provider once; later calls add processors.
+
+    OTLP export is TLS unless `insecure` (LAUREL_OTEL_INSECURE=true), verified
+    with `ca_file` (LAUREL_OTEL_CA_FILE) or else the system's CAs."""
     global _provider
     if _provider is None:
         _provider = TracerProvider(
@@ -35,16 +49,41 @@ def configure_tracing(
         if exporter == "console":
             _provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
         elif exporter == "otlp":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter,
-            )
-
             _provider.add_span_processor(
-                BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=True))
+                BatchSpanProcessor(
+                    otlp_span_exporter(endpoint, insecure=insecure, ca_file=ca_file)
+                )
             )
     for processor in extra_processors:
         _provider.add_span_processor(processor)
     return _provider
+
+
+def otlp_span_exporter(
+    endpoint: str,
+    *,
+    insecure: bool = False,
+    ca_file: Path | None = None,
+    timeout_s: float | None = None,
+) -> SpanExporter:
+    """The OTLP/gRPC span exporter: plaintext only when asked, else TLS trusting
+    `ca_file` (a PEM bundle, e.g. the collector's private CA) or the system's
+    CAs. An unreadable CA file fails here, at start-up, not at the first export.
+    """
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter,
+    )
+
+    if insecure:
+        return OTLPSpanExporter(endpoint=endpoint, insecure=True, timeout=timeout_s)
+    try:
+        roots = ca_file.read_bytes() if ca_file is not None else None
+    except OSError as error:
+        raise ConfigError(f"LAUREL_OTEL_CA_FILE={ca_file}: {error.strerror}") from None
+    credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+    return OTLPSpanExporter(
+        endpoint=endpoint, insecure=False, credentials=credentials, timeout=timeout_s
+    )
 
 
 def shutdown_tracing() -> None:

@@ -31,14 +31,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
 
 from laurel.envelope import (
     GENESIS_HASH,
+    Aggregate,
     EventMetadata,
     NewEvent,
     RecordedEvent,
@@ -64,17 +64,6 @@ class StaleRead(ConcurrencyConflict):
 
 class AlreadyProcessed(Exception):
     """The consumer already applied this event: a redelivery, skip it."""
-
-
-@dataclass(frozen=True)
-class Aggregate(Generic[S]):
-    """How a stream folds into state: `evolve(state, event)` for each event
-    in order, from None. `name` keys the fold cache (two aggregates may fold
-    the same stream differently). States must be immutable: the cache hands
-    the same object to every thread."""
-
-    name: str
-    evolve: Callable[[S | None, RecordedEvent], S | None]
 
 
 class FoldCache:

@@ -19,7 +19,7 @@ from laurel.intake.bootstrap import build_intake
 from laurel.notification.bootstrap import build_notification
 from laurel.review.bootstrap import build_review
 from laurel.runtime import ServiceRuntime
-from laurel.scoring.bootstrap import build_scoring
+from laurel.scoring.bootstrap import build as build_scoring
 
 AUDIT = "audit"
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ async def stack(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[St
     env = {**service_env, "LAUREL_REVIEW_REMINDER_POLL_S": "0"}
     services: dict[str, ServiceRuntime] = {
         "intake": await build_intake(load_settings("intake", env)),
-        "scoring": await build_scoring(load_settings("scoring", env), env),
+        "scoring": await build_scoring(load_settings("scoring", env)),
         "review": await build_review(load_settings("review", env), env),
         "notification": await build_notification(load_settings("notification", env), env),
     }

@@ -11,63 +11,17 @@ from typing import Any
 
 import pytest
 
-# The KafkaTopic fields the chart writes, as Strimzi's CRD (v1beta2 and v1)
-# defines them; kubernetes-validate knows only built-in kinds.
-KAFKA_TOPIC_SCHEMA = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "metadata", "spec"],
-    "properties": {
-        "apiVersion": {"enum": ["kafka.strimzi.io/v1beta2", "kafka.strimzi.io/v1"]},
-        "metadata": {
-            "type": "object",
-            "required": ["name", "labels"],
-            "properties": {
-                "labels": {"type": "object", "required": ["strimzi.io/cluster"]},
-            },
-        },
-        "spec": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["topicName", "partitions", "replicas"],
-            "properties": {
-                "topicName": {"type": "string", "minLength": 1},
-                "partitions": {"type": "integer", "minimum": 1},
-                "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
-                "config": {"type": "object"},
-            },
-        },
-    },
-}
-CUSTOM_KINDS = {"KafkaTopic": KAFKA_TOPIC_SCHEMA}
-
 
 def test_every_object_is_valid_kubernetes(
-    case: str,
-    objects: list[Any],
-    kubernetes_validate: Any,
-    kubernetes_versions: tuple[str, ...],
+    case: str, objects: list[Any], validate_object: Any, kubernetes_versions: tuple[str, ...]
 ) -> None:
-    import jsonschema  # installed with kubernetes-validate
-
     assert objects, f"{case} rendered nothing"
-    problems = []
-    for item in objects:
-        if item.kind in CUSTOM_KINDS:
-            try:
-                jsonschema.validate(item.obj, CUSTOM_KINDS[item.kind])
-            except jsonschema.ValidationError as error:
-                problems.append(
-                    f"{item}: {error.message} at {list(error.absolute_path)}"
-                )
-            continue
-        for version in kubernetes_versions:
-            try:
-                kubernetes_validate.validate(item.obj, version, strict=True)
-            except kubernetes_validate.ValidationError as error:
-                problems.append(
-                    f"{item} on Kubernetes {version}: {error.message}"
-                    f" at {'.'.join(map(str, error.path))}"
-                )
+    problems = [
+        f"{item} on Kubernetes {version}: {problem}"
+        for item in objects
+        for version in kubernetes_versions
+        if (problem := validate_object(item.obj, version))
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -114,6 +68,7 @@ def test_component_settings_merge_over_default(renderings: dict, find: Any) -> N
     minimal = renderings["ci/minimal-values.yaml"]
     names = {o.name for o in minimal if o.kind == "Deployment"}
     assert names == {
+        "laurel-audit",
         "laurel-intake",
         "laurel-review",
         "laurel-scoring",
@@ -122,7 +77,7 @@ def test_component_settings_merge_over_default(renderings: dict, find: Any) -> N
     assert find(minimal, "Deployment", "laurel-intake")["spec"]["replicas"] == 2
     # `false` in a component turns off what `default` turns on.
     pdbs = {o.name for o in minimal if o.kind == "PodDisruptionBudget"}
-    assert pdbs == {"laurel-intake", "laurel-review"}
+    assert pdbs == {"laurel-audit", "laurel-intake", "laurel-review"}
     # null removes a default: the platform assigns the ids (OpenShift).
     openshift = renderings["ci/openshift-values.yaml"]
     context = find(openshift, "Deployment", "laurel-review")["spec"]["template"][
@@ -135,13 +90,18 @@ def test_component_settings_merge_over_default(renderings: dict, find: Any) -> N
 
 
 def test_switches_off_render_no_optional_objects(renderings: dict) -> None:
-    kinds = Counter(o.kind for o in renderings["ci/minimal-values.yaml"])
+    objects = renderings["ci/minimal-values.yaml"]
+    kinds = Counter(o.kind for o in objects)
     assert kinds == {
-        "ServiceAccount": 3,
-        "Service": 3,
-        "Deployment": 3,
-        "PodDisruptionBudget": 2,
+        "ServiceAccount": 4,
+        "Service": 4,
+        "Deployment": 4,
+        "PodDisruptionBudget": 3,
     }
+    for item in objects:
+        if item.kind == "Deployment":
+            annotations = item.obj["spec"]["template"]["metadata"]["annotations"]
+            assert not [a for a in annotations if a.startswith("prometheus.io/")]
 
 
 def test_image_digest_is_used_by_every_container(renderings: dict) -> None:
@@ -159,11 +119,11 @@ def test_image_tag_defaults_to_app_version(renderings: dict) -> None:
     assert images == {"laurel:0.1.0"}
 
 
-def test_latest_tag_is_refused(render_tool: Any) -> None:
+def test_latest_tag_is_refused(render: Any) -> None:
     import helm_python
 
     with pytest.raises(helm_python.HelmRenderError, match="`latest` is refused"):
-        render_tool.render({"image": {"tag": "latest"}})
+        render({"image": {"tag": "latest"}})
 
 
 def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -175,21 +135,31 @@ def _containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_notes_warn_about_what_is_left_open(render_tool: Any) -> None:
-    notes = render_tool.render({})["laurel/templates/NOTES.txt"]
+    required = render_tool.load_values([render_tool.ROOT / "charts/laurel/ci/default-values.yaml"])
+    notes = render_tool.render(required)["laurel/templates/NOTES.txt"]
     assert "helm test laurel -n laurel --logs" in notes
+    assert "rollout status deployment/laurel-audit" in notes
     warnings = notes.split("WARNINGS", 1)[1]
     for setting in (
         "image.digest",
-        "checkpointKey.existingSecret",
+        "tls.existingSecret",
+        "smtp.host",
+        "metrics.scrapers",
         "kafka.networkPolicy.peers",
         "database.networkPolicy.peers",
     ):
         assert f"- {setting} is empty" in warnings, setting
-    assert "the services refuse to start" in warnings  # no way to verify tokens
+    assert "kafka.securityProtocol is PLAINTEXT" in warnings
     assert "database.securityLogInDatabase is off" in warnings
     full = render_tool.load_values(
         [render_tool.ROOT / "charts/laurel/ci/full-values.yaml"]
     )
     assert "WARNINGS" not in render_tool.render(full)["laurel/templates/NOTES.txt"]
-    development = render_tool.render({"environment": "development"})
+    development = render_tool.render({**required, "environment": "development"})
     assert "unsigned development tokens" in development["laurel/templates/NOTES.txt"]
+    without_checkpoints = render_tool.merge_values(
+        required, {"checkpointJob": {"enabled": False}, "checkpointKey": {"existingSecret": ""}}
+    )
+    warnings = render_tool.render(without_checkpoints)["laurel/templates/NOTES.txt"]
+    assert "- checkpointKey.existingSecret is empty" in warnings
+    assert "- checkpointJob.enabled is false" in warnings

@@ -1,16 +1,20 @@
 """deploy/README.md's commands are the ones that work: each `helm install`,
 `helm upgrade` and `helm template` in its shell blocks is rendered as written,
-and the files its kubectl commands apply exist and are current."""
+the Secrets and ConfigMaps the values use are the ones it creates, the
+commands it runs in pods are known to the image, its key commands make keys
+Laurel loads, and the files its kubectl commands apply exist and are current."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "deploy" / "README.md"
@@ -94,16 +98,17 @@ def test_guide_has_the_commands_it_promises() -> None:
     ids=[re.sub(r"[^\w./-]+", "_", c[5:]) for c in HELM_RENDERED],
 )
 def test_guide_helm_command_renders(
-    command: str, render_tool: Any, kubernetes_validate: Any, kubernetes_versions: tuple
+    command: str, render_tool: Any, validate_object: Any, kubernetes_versions: tuple
 ) -> None:
     try:
         args, objects = _render_command(command, render_tool)
     except _Refused as refused:
         pytest.fail(f"{command!r}: {refused}")
     assert args.release == "laurel" and args.namespace == "laurel"
-    for item in objects:
-        if item.kind != "KafkaTopic":
-            kubernetes_validate.validate(item.obj, kubernetes_versions[0], strict=True)
+    problems = [
+        f"{o}: {p}" for o in objects if (p := validate_object(o.obj, kubernetes_versions[0]))
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def test_scale_commands_do_what_the_guide_says(render_tool: Any, find: Any) -> None:
@@ -120,6 +125,8 @@ def test_scale_commands_do_what_the_guide_says(render_tool: Any, find: Any) -> N
 
 
 def test_rotation_command_mounts_the_new_key(render_tool: Any, find: Any) -> None:
+    """The new key reaches the audit service and the checkpoint CronJob, and
+    still no other component."""
     [command] = [c for c in HELM_RENDERED if "checkpointKey.existingSecret=" in c]
     new_secret = re.search(r"checkpointKey\.existingSecret=(\S+)", command).group(1)
     created = [
@@ -129,12 +136,15 @@ def test_rotation_command_mounts_the_new_key(render_tool: Any, find: Any) -> Non
     ]
     assert created, f"the guide never creates {new_secret}"
     _, objects = _render_command(command, render_tool)
+    audit = find(objects, "Deployment", "laurel-audit")["spec"]["template"]["spec"]
+    cron = find(objects, "CronJob", "laurel-audit-checkpoint")["spec"]["jobTemplate"]["spec"][
+        "template"]["spec"]
+    for pod in (audit, cron):
+        [key] = [v for v in pod["volumes"] if v["name"] == "checkpoint-key"]
+        assert key["secret"]["secretName"] == new_secret
     for service in ("intake", "scoring", "review", "notification"):
-        pod = find(objects, "Deployment", f"laurel-{service}")["spec"]["template"][
-            "spec"
-        ]
-        secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
-        assert secrets == {new_secret}
+        pod = find(objects, "Deployment", f"laurel-{service}")["spec"]["template"]["spec"]
+        assert "checkpoint-key" not in {v["name"] for v in pod["volumes"]}
 
 
 def test_upgrade_command_changes_the_image(render_tool: Any, find: Any) -> None:
@@ -146,16 +156,112 @@ def test_upgrade_command_changes_the_image(render_tool: Any, find: Any) -> None:
     assert container["image"] == "laurel:0.2.0"
 
 
-def test_guide_secrets_match_the_values(render_tool: Any) -> None:
-    """The Secrets the guide creates are the ones the values files name."""
-    created = " ".join(c for c in COMMANDS if "create secret" in c)
-    for name in ("values-small.yaml", "values-large.yaml"):
-        values = render_tool.load_values([ROOT / "deploy" / name])
-        assert f"secret generic {values['database']['existingSecret']} " in created
-        for service in ("intake", "scoring", "review", "notification"):
-            assert f"--from-literal={service}=" in created
-    large = render_tool.load_values([ROOT / "deploy" / "values-large.yaml"])
-    assert f"secret generic {large['checkpointKey']['existingSecret']} " in created
+def _referenced(objects: list[Any]) -> dict[str, set[str]]:
+    """Secret and ConfigMap names the rendered pods use -> the keys they read."""
+    used: dict[str, set[str]] = {}
+    for item in objects:
+        spec = item.obj.get("spec") or {}
+        spec = spec.get("jobTemplate", {}).get("spec", spec)
+        pod = spec.get("template", {}).get("spec") or (spec if item.kind == "Pod" else {})
+        for volume in pod.get("volumes", []):
+            source = volume.get("secret") or volume.get("configMap")
+            if source:
+                name = source.get("secretName") or source.get("name")
+                used.setdefault(name, set()).update(i["key"] for i in source.get("items", []))
+        for container in pod.get("containers", []):
+            for variable in container.get("env", []):
+                ref = variable.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    used.setdefault(ref["name"], set()).add(ref["key"])
+    made_by_chart = {o.name for o in objects if o.kind in ("ConfigMap", "Secret")}
+    return {name: keys for name, keys in used.items() if name not in made_by_chart}
+
+
+def _made_by_guide() -> dict[str, set[str]]:
+    """Secret and ConfigMap names the guide's commands and example files
+    create -> the keys they hold."""
+    made: dict[str, set[str]] = {}
+    for command in COMMANDS:
+        found = re.search(r"create (?:secret generic|configmap) (\S+)", command)
+        if found:  # the same name twice: alternatives (small or production)
+            made.setdefault(found.group(1), set()).update(
+                re.findall(r"--from-(?:literal|file)=([^=\s]+)=", command))
+    for path in (ROOT / "deploy" / "examples").glob("*.yaml"):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document and document["kind"] == "Certificate":
+                made[document["spec"]["secretName"]] = {"tls.crt", "tls.key", "ca.crt"}
+    return made
+
+
+@pytest.mark.parametrize("values_file", ["values-small.yaml", "values-large.yaml"])
+def test_guide_creates_every_secret_and_configmap_the_values_use(
+    values_file: str, render_tool: Any
+) -> None:
+    """Following the guide leaves nothing a pod mounts or reads missing: each
+    Secret and ConfigMap exists, with each key the pods read."""
+    objects = render_tool.objects(
+        render_tool.render(render_tool.load_values([ROOT / "deploy" / values_file]))
+    )
+    made = _made_by_guide()
+    missing = {
+        name: sorted(keys - made.get(name, set()))
+        for name, keys in _referenced(objects).items()
+        if name not in made or not keys <= made[name]
+    }
+    assert not missing, f"{values_file}: not created by the guide (name: keys): {missing}"
+
+
+def test_guide_certificate_names_every_service(render_tool: Any) -> None:
+    """The example Certificate is the Secret values-large.yaml uses, names
+    every component's Service as its clients and probes address it, and
+    allows client authentication (the probes' client certificate)."""
+    [certificate] = yaml.safe_load_all(
+        (ROOT / "deploy" / "examples" / "grpc-certificate.yaml").read_text())
+    values = render_tool.load_values([ROOT / "deploy" / "values-large.yaml"])
+    assert certificate["spec"]["secretName"] == values["tls"]["existingSecret"]
+    objects = render_tool.objects(render_tool.render(values))
+    services = sorted(o.name for o in objects if o.kind == "Service")
+    assert len(services) == 5
+    names = set(certificate["spec"]["dnsNames"])
+    for service in services:
+        assert {service, f"{service}.laurel.svc"} <= names, service
+    probe_names = {
+        c["readinessProbe"]["exec"]["command"][-1]
+        for o in objects if o.kind == "Deployment"
+        for c in o.obj["spec"]["template"]["spec"]["containers"]
+    }
+    assert probe_names == set(services)  # --server-name is the last argument
+    assert {"server auth", "client auth"} <= set(certificate["spec"]["usages"])
+
+
+def test_guide_commands_in_pods_are_known(entry_point_problem: Any, render_tool: Any,
+                                          find: Any) -> None:
+    """`kubectl exec deploy/X -- COMMAND`: X exists, and X's image runs COMMAND."""
+    objects = render_tool.objects(
+        render_tool.render(render_tool.load_values([ROOT / "deploy" / "values-large.yaml"])))
+    execs = [c for c in COMMANDS if c.startswith("kubectl") and " exec " in c]
+    assert execs, "the guide runs nothing in a pod"
+    for command in execs:
+        target, _, program = command.partition(" -- ")
+        deployment = re.search(r"exec deploy/(\S+)", target).group(1)
+        find(objects, "Deployment", deployment)
+        assert entry_point_problem(shlex.split(program)) == "", command
+
+
+def test_guide_key_commands_make_a_key_laurel_accepts(tmp_path: Path) -> None:
+    """The openssl commands, run as written, give a signing key and public
+    key the audit tools load."""
+    from laurel.audit.keys import key_id, load_public_key, load_signing_key
+
+    commands = [c for c in COMMANDS if c.startswith("openssl")]
+    assert any("genpkey -algorithm ed25519 -out checkpoint.key" in c for c in commands)
+    for command in commands:
+        subprocess.run(shlex.split(command), cwd=tmp_path, check=True, timeout=60,
+                       capture_output=True)
+    key = load_signing_key(tmp_path / "checkpoint.key")
+    public = load_public_key((tmp_path / "checkpoint.pub").read_bytes())
+    assert key_id(key.public_key()) == key_id(public)
+    load_signing_key(tmp_path / "checkpoint-2026-07.key")
 
 
 def test_guide_kubectl_files_exist() -> None:
@@ -166,6 +272,7 @@ def test_guide_kubectl_files_exist() -> None:
         for w in re.findall(r"-f (\S+)", c)
     ]
     assert applied == [
+        "deploy/examples/grpc-certificate.yaml",
         "deploy/manifests/00-pre-install.yaml",
         "deploy/manifests/10-laurel.yaml",
     ]

@@ -1,12 +1,14 @@
-"""What each service gets from the chart, read back from the rendering.
+"""What each component gets from the chart, read back from the rendering.
 
-Default values unless a test says otherwise; `service` runs each test for
-intake, scoring, review and notification.
+The "default" case (chart defaults plus ci/default-values.yaml) unless a
+test says otherwise; `service` runs a test for intake, scoring, review and
+notification, `component` for those and audit.
 """
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from importlib import import_module
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ SELECTOR_KEYS = {
     "app.kubernetes.io/instance",
     "app.kubernetes.io/component",
 }
+SERVICES = ("intake", "scoring", "review", "notification")
+GRPC_PORTS = {"audit": 50055}
 
 
 @pytest.fixture
@@ -33,13 +37,24 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-def test_deployment_runs_the_service_hardened(
-    service: str, default_objects: list[Any], find: Any
+def _health_service(component: str) -> str:
+    """The gRPC service name the component's own code registers."""
+    module = "laurel.audit.service" if component == "audit" else f"laurel.{component}.bootstrap"
+    return import_module(module).SERVICE_NAME
+
+
+def test_deployment_runs_the_component_hardened(
+    component: str, default_objects: list[Any], find: Any
 ) -> None:
-    deployment = find(default_objects, "Deployment", f"laurel-{service}")
+    deployment = find(default_objects, "Deployment", f"laurel-{component}")
     pod = _pod(deployment)
     [container] = pod["containers"]
-    assert container["command"] == ["python", "-m", f"laurel.{service}"]
+    expected = (
+        ["python", "-m", "laurel.audit", "serve"]
+        if component == "audit"
+        else ["python", "-m", f"laurel.{component}"]
+    )
+    assert container["command"] == expected
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {
         "maxSurge": 1,
@@ -48,13 +63,13 @@ def test_deployment_runs_the_service_hardened(
     selector = deployment["spec"]["selector"]["matchLabels"]
     assert (
         set(selector) == SELECTOR_KEYS
-        and selector["app.kubernetes.io/component"] == service
+        and selector["app.kubernetes.io/component"] == component
     )
     assert (
         selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     )
 
-    assert pod["serviceAccountName"] == f"laurel-{service}"
+    assert pod["serviceAccountName"] == f"laurel-{component}"
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
@@ -67,9 +82,13 @@ def test_deployment_runs_the_service_hardened(
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
-    # The only writable path: /tmp, an emptyDir with a size limit.
-    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    # The only writable path: /tmp, an emptyDir with a size limit. Read-only:
+    # the key set, and the checkpoint key for audit alone.
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts.pop("tmp") == {"name": "tmp", "mountPath": "/tmp"}
+    assert all(m["readOnly"] for m in mounts.values())
+    assert set(mounts) == ({"jwks", "checkpoint-key"} if component == "audit" else {"jwks"})
+    assert pod["volumes"][0] == {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}
     assert {"requests", "limits"} <= container["resources"].keys()
     spread = pod["topologySpreadConstraints"]
     assert [c["topologyKey"] for c in spread] == [
@@ -79,28 +98,69 @@ def test_deployment_runs_the_service_hardened(
     assert all(c["labelSelector"]["matchLabels"] == selector for c in spread)
 
 
-def test_probes_are_grpc_health_checks_on_the_service_port(
-    service: str, default_objects: list[Any], find: Any
+def test_plaintext_probes_are_grpc_health_checks(
+    component: str, default_objects: list[Any], find: Any
 ) -> None:
-    [container] = _pod(find(default_objects, "Deployment", f"laurel-{service}"))[
-        "containers"
-    ]
-    port = container["ports"][0]["containerPort"]
+    """Without TLS, Kubernetes' own gRPC probes: liveness and startup ask
+    about the server, readiness about the service (NOT_SERVING while its
+    database or broker is down)."""
+    deployment = find(default_objects, "Deployment", f"laurel-{component}")
+    [container] = _pod(deployment)["containers"]
+    port = GRPC_PORTS.get(component, 50051)
     assert container["ports"] == [
-        {"name": "grpc", "containerPort": port, "protocol": "TCP"}
+        {"name": "grpc", "containerPort": port, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9464, "protocol": "TCP"},
     ]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["grpc"] == {"port": port}, probe
+    assert container["startupProbe"]["grpc"] == {"port": port}
+    assert container["livenessProbe"]["grpc"] == {"port": port}
+    assert container["readinessProbe"]["grpc"] == {
+        "port": port,
+        "service": _health_service(component),
+    }
     # A slow start is the startup probe's business, not the liveness probe's.
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
+    env = _env(container)
+    setting = "LAUREL_AUDIT_GRPC_PORT" if component == "audit" else "LAUREL_GRPC_PORT"
+    assert env[setting] == str(port)
 
 
-def test_service_selects_the_pods_on_the_grpc_port(
-    service: str, default_objects: list[Any], find: Any
+def test_tls_probes_run_the_healthcheck_with_the_mounted_ca(
+    component: str, renderings: dict, find: Any
 ) -> None:
-    svc = find(default_objects, "Service", f"laurel-{service}")
-    pod_labels = find(default_objects, "Deployment", f"laurel-{service}")["spec"][
+    """With TLS on (ci/full-values.yaml: mutual TLS), every probe execs
+    laurel.healthcheck against the pod's own port, trusting ca.crt and
+    presenting tls.crt, all from the mounted TLS Secret."""
+    pod = _pod(find(renderings["ci/full-values.yaml"], "Deployment", f"laurel-{component}"))
+    [container] = pod["containers"]
+    port = GRPC_PORTS.get(component, 50051)
+    tls = ["--ca-file", "/etc/laurel/tls/ca.crt",
+           "--cert-file", "/etc/laurel/tls/tls.crt",
+           "--key-file", "/etc/laurel/tls/tls.key",
+           "--server-name", f"laurel-{component}"]
+    base = ["python", "-m", "laurel.healthcheck", "--address", f"127.0.0.1:{port}"]
+    probes = {name: container[name] for name in ("startupProbe", "livenessProbe",
+                                                   "readinessProbe")}
+    assert probes["livenessProbe"]["exec"]["command"] == [*base, "--timeout", "2", *tls]
+    assert probes["startupProbe"]["exec"]["command"] == [*base, "--timeout", "2", *tls]
+    assert probes["readinessProbe"]["exec"]["command"] == [
+        *base, "--service", _health_service(component), "--timeout", "2", *tls
+    ]
+    for probe in probes.values():
+        assert "grpc" not in probe
+        # The call's deadline ends before Kubernetes gives up on the probe.
+        assert probe["timeoutSeconds"] > 2
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/etc/laurel/tls")
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "laurel-grpc-tls"
+    assert {i["key"] for i in volume["secret"]["items"]} == {"tls.crt", "tls.key", "ca.crt"}
+
+
+def test_service_exposes_grpc_and_metrics(
+    component: str, default_objects: list[Any], find: Any
+) -> None:
+    svc = find(default_objects, "Service", f"laurel-{component}")
+    pod_labels = find(default_objects, "Deployment", f"laurel-{component}")["spec"][
         "template"
     ]["metadata"]["labels"]
     assert svc["spec"]["type"] == "ClusterIP"
@@ -108,44 +168,72 @@ def test_service_selects_the_pods_on_the_grpc_port(
     assert svc["spec"]["ports"] == [
         {
             "name": "grpc",
-            "port": 50051,
+            "port": GRPC_PORTS.get(component, 50051),
             "targetPort": "grpc",
             "protocol": "TCP",
             "appProtocol": "grpc",
-        }
+        },
+        {
+            "name": "metrics",
+            "port": 9464,
+            "targetPort": "metrics",
+            "protocol": "TCP",
+            "appProtocol": "http",
+        },
     ]
 
 
-def test_service_account_mounts_no_token(
-    service: str, default_objects: list[Any], find: Any
+def test_metrics_port_is_announced_where_it_is_served(
+    component: str, renderings: dict, find: Any
 ) -> None:
-    account = find(default_objects, "ServiceAccount", f"laurel-{service}")
+    """LAUREL_METRICS_PORT, the container's metrics port, the Service's and
+    the prometheus.io annotations agree (audit's is moved in full-values)."""
+    for case, port in (("default", 9464), ("ci/full-values.yaml",
+                                           9465 if component == "audit" else 9464)):
+        deployment = find(renderings[case], "Deployment", f"laurel-{component}")
+        template = deployment["spec"]["template"]
+        [container] = template["spec"]["containers"]
+        assert _env(container)["LAUREL_METRICS_PORT"] == str(port)
+        assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in container[
+            "ports"
+        ]
+        annotations = template["metadata"]["annotations"]
+        assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"],
+                annotations["prometheus.io/path"]) == ("true", str(port), "/metrics")
+        svc = find(renderings[case], "Service", f"laurel-{component}")
+        assert svc["spec"]["ports"][1]["port"] == port
+
+
+def test_service_account_mounts_no_token(
+    component: str, default_objects: list[Any], find: Any
+) -> None:
+    account = find(default_objects, "ServiceAccount", f"laurel-{component}")
     assert account["automountServiceAccountToken"] is False
 
 
 def test_disruption_budget_covers_the_pods(
-    service: str, default_objects: list[Any], find: Any
+    component: str, default_objects: list[Any], find: Any
 ) -> None:
-    budget = find(default_objects, "PodDisruptionBudget", f"laurel-{service}")
+    budget = find(default_objects, "PodDisruptionBudget", f"laurel-{component}")
     assert budget["spec"]["maxUnavailable"] == 1
-    selector = find(default_objects, "Deployment", f"laurel-{service}")["spec"][
+    selector = find(default_objects, "Deployment", f"laurel-{component}")["spec"][
         "selector"
     ]
     assert budget["spec"]["selector"] == selector
 
 
-def test_network_policy_allows_only_what_the_service_needs(
-    service: str, default_objects: list[Any], find: Any
+def test_network_policy_allows_only_what_the_component_needs(
+    component: str, default_objects: list[Any], find: Any
 ) -> None:
-    policy = find(default_objects, "NetworkPolicy", f"laurel-{service}")["spec"]
-    selector = find(default_objects, "Deployment", f"laurel-{service}")["spec"][
+    policy = find(default_objects, "NetworkPolicy", f"laurel-{component}")["spec"]
+    selector = find(default_objects, "Deployment", f"laurel-{component}")["spec"][
         "selector"
     ]
     assert policy["podSelector"] == selector
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    [ingress] = policy["ingress"]
-    assert ingress["ports"] == [{"port": 50051, "protocol": "TCP"}]
-    assert ingress["from"] == [
+    grpc, metrics = policy["ingress"]
+    assert grpc["ports"] == [{"port": GRPC_PORTS.get(component, 50051), "protocol": "TCP"}]
+    assert grpc["from"] == [
         {
             "podSelector": {
                 "matchLabels": {
@@ -155,36 +243,44 @@ def test_network_policy_allows_only_what_the_service_needs(
             }
         }
     ]
+    # No scrapers named: the metrics port (only) is open to any source.
+    assert metrics == {"ports": [{"port": 9464, "protocol": "TCP"}]}
     egress_ports = [
         sorted((p["port"], p["protocol"]) for p in rule["ports"])
         for rule in policy["egress"]
     ]
-    # DNS, Kafka, PostgreSQL; nothing else (no OTLP collector by default).
-    assert egress_ports == [
-        [(53, "TCP"), (53, "UDP")],
-        [(9092, "TCP")],
-        [(5432, "TCP")],
-    ]
+    # DNS, PostgreSQL, Kafka (not audit); no OTLP collector, no SMTP relay by default.
+    expected = [[(53, "TCP"), (53, "UDP")], [(5432, "TCP")]]
+    if component != "audit":
+        expected.append([(9092, "TCP")])
+    assert egress_ports == expected
     assert policy["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {
         "k8s-app": "kube-dns"
     }
 
 
 def test_network_policy_with_every_dependency_named(
-    service: str, renderings: dict, find: Any
+    component: str, renderings: dict, find: Any
 ) -> None:
     policy = find(
-        renderings["ci/full-values.yaml"], "NetworkPolicy", f"laurel-{service}"
+        renderings["ci/full-values.yaml"], "NetworkPolicy", f"laurel-{component}"
     )
     rules = policy["spec"]["egress"]
     assert all("to" in rule for rule in rules), "every egress rule names its peers"
     ports = {p["port"] for rule in rules for p in rule["ports"]}
-    expected = {53, 9093, 5432, 4317} | ({587} if service == "notification" else set())
+    expected = {53, 5432, 4317}
+    if component != "audit":
+        expected.add(9093)
+    if component == "notification":
+        expected |= {587, 8443}  # the SMTP relay (smtp), and its extraEgress
     assert ports == expected
-    peers = policy["spec"]["ingress"][0]["from"]
+    grpc, metrics = policy["spec"]["ingress"]
     assert {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "portal"}}
-    } in peers
+    } in grpc["from"]
+    assert metrics["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
 
 
 def test_settings_are_accepted_by_laurel_config(
@@ -203,7 +299,8 @@ def test_settings_are_accepted_by_laurel_config(
     assert log_ref == {"name": "laurel-database-urls", "key": f"{expected_key}-security"}
     url = f"postgresql+psycopg://{service}@db.example/laurel_{service}"
     log_url = f"postgresql+psycopg://{service}@db.example/laurel_{service}_security"
-    settings = load_settings(service, {**env, "LAUREL_DATABASE_URL": url,
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    settings = load_settings(service, {**plain, "LAUREL_DATABASE_URL": url,
                                        "LAUREL_SECURITY_LOG_URL": log_url})
     assert settings.security.security_log_url == log_url
     assert settings.grpc_port == 50051 and settings.grpc_host == "0.0.0.0"
@@ -217,16 +314,18 @@ def test_settings_are_accepted_by_laurel_config(
         "otlp",
         "otel-collector.observability.svc:4317",
     )
+    assert (env["LAUREL_OTEL_INSECURE"], env["LAUREL_OTEL_CA_FILE"]) == (
+        "false", "/etc/laurel/otel/ca.crt")
     assert str(settings.campaigns_dir) == "/etc/laurel/campaigns"
     assert env["LAUREL_OUTBOX_POLL_MS"] == "100"
 
 
 def test_file_settings_point_into_their_mounts(
-    service: str, renderings: dict, find: Any
+    component: str, renderings: dict, find: Any
 ) -> None:
     """Each LAUREL_*_FILE/_DIR names a file in the mount of its Secret or ConfigMap."""
     pod = _pod(
-        find(renderings["ci/full-values.yaml"], "Deployment", f"laurel-{service}")
+        find(renderings["ci/full-values.yaml"], "Deployment", f"laurel-{component}")
     )
     [container] = pod["containers"]
     env = _env(container)
@@ -234,16 +333,24 @@ def test_file_settings_point_into_their_mounts(
     volumes = {v["name"]: v for v in pod["volumes"]}
     expected = {
         "LAUREL_CAMPAIGNS_DIR": ("configMap", "laurel-campaigns", None),
-        "LAUREL_CHECKPOINT_KEY_FILE": (
-            "secret",
-            "laurel-checkpoint-2030-01",
-            "checkpoint.key",
-        ),
         "LAUREL_TLS_CERT_FILE": ("secret", "laurel-grpc-tls", "tls.crt"),
         "LAUREL_TLS_KEY_FILE": ("secret", "laurel-grpc-tls", "tls.key"),
         "LAUREL_TLS_CA_FILE": ("secret", "laurel-grpc-tls", "ca.crt"),
         "LAUREL_AUTH_JWKS_FILE": ("configMap", "laurel-jwks", "jwks.json"),
+        "LAUREL_OTEL_CA_FILE": ("secret", "otel-collector-ca", "ca.crt"),
     }
+    if component == "audit":
+        expected["LAUREL_CHECKPOINT_KEY_FILE"] = (
+            "secret", "laurel-checkpoint-2030-01", "checkpoint.key")
+    else:
+        expected |= {
+            "LAUREL_KAFKA_SSL_CAFILE": ("secret", "laurel-kafka-client", "ca.crt"),
+            "LAUREL_KAFKA_SSL_CERTFILE": ("secret", "laurel-kafka-client", "tls.crt"),
+            "LAUREL_KAFKA_SSL_KEYFILE": ("secret", "laurel-kafka-client", "tls.key"),
+        }
+    file_settings = {n for n in env if n.endswith(("_FILE", "_DIR", "_CAFILE", "_CERTFILE",
+                                                    "_KEYFILE")) and n != "LAUREL_DATA_DIR"}
+    assert file_settings == set(expected)
     for name, (source, object_name, file) in expected.items():
         path = PurePosixPath(env[name])
         directory = path if file is None else path.parent
@@ -252,22 +359,51 @@ def test_file_settings_point_into_their_mounts(
         assert source in volume, (name, volume)
         named = volume[source].get("name") or volume[source].get("secretName")
         assert named == object_name, (name, volume)
+        items = volume[source].get("items")
+        assert file is None or items is None or file in {i["path"] for i in items}, name
         assert container["volumeMounts"][list(mounts).index(str(directory))]["readOnly"]
 
 
-def test_optional_files_are_absent_by_default(
-    service: str, default_objects: list[Any], find: Any
+def test_checkpoint_key_reaches_audit_and_its_cronjob_only(
+    case: str, objects: list[Any]
 ) -> None:
-    [container] = _pod(find(default_objects, "Deployment", f"laurel-{service}"))[
+    """The signing key is mounted where checkpoints are signed, nowhere else."""
+    holders = set()
+    for item in objects:
+        spec = item.obj.get("spec") or {}
+        pod = spec.get("jobTemplate", {}).get("spec", spec).get("template", {}).get("spec")
+        if item.kind == "Pod":
+            pod = spec
+        if not pod:
+            continue
+        env = {e["name"] for c in pod["containers"] for e in c.get("env", [])}
+        if "checkpoint-key" in {v["name"] for v in pod.get("volumes", [])} or (
+            "LAUREL_CHECKPOINT_KEY_FILE" in env
+        ):
+            holders.add(f"{item.kind}/{item.name}")
+    expected = {"Deployment/laurel-audit", "CronJob/laurel-audit-checkpoint"}
+    if case == "ci/minimal-values.yaml":  # no checkpoint job, no key
+        expected = set()
+    assert holders == expected
+
+
+def test_optional_files_are_absent_by_default(
+    component: str, default_objects: list[Any], find: Any
+) -> None:
+    [container] = _pod(find(default_objects, "Deployment", f"laurel-{component}"))[
         "containers"
     ]
     names = set(_env(container))
     assert not names & {
         "LAUREL_CAMPAIGNS_DIR",
-        "LAUREL_CHECKPOINT_KEY_FILE",
         "LAUREL_TLS_CERT_FILE",
-        "LAUREL_AUTH_JWKS_FILE",
+        "LAUREL_KAFKA_SSL_CAFILE",
+        "LAUREL_KAFKA_SASL_PASSWORD_FILE",
+        "LAUREL_OTEL_ENDPOINT",
+        "LAUREL_OTEL_CA_FILE",
+        "LAUREL_SMTP_HOST",
     }
+    assert ("LAUREL_CHECKPOINT_KEY_FILE" in names) == (component == "audit")
 
 
 def test_autoscaler_replaces_the_replica_count(renderings: dict, find: Any) -> None:
@@ -291,3 +427,77 @@ def test_autoscaler_replaces_the_replica_count(renderings: dict, find: Any) -> N
         if o.kind == "HorizontalPodAutoscaler"
         and o.name in ("laurel-review", "laurel-notification")
     ]
+
+
+def test_notification_sends_mail_with_credentials_from_a_secret(
+    component: str, renderings: dict, find: Any
+) -> None:
+    """smtp.* reaches notification alone, the login from its Secret, in a form
+    notification's own settings parser reads as e-mail switched on."""
+    from laurel.notification.config import load_notification_settings
+
+    deployment = find(renderings["ci/full-values.yaml"], "Deployment", f"laurel-{component}")
+    [container] = _pod(deployment)["containers"]
+    env = _env(container)
+    smtp = {k: v for k, v in env.items() if k.startswith("LAUREL_SMTP_")}
+    if component != "notification":
+        assert smtp == {}
+        return
+    assert smtp.pop("LAUREL_SMTP_USERNAME") == {
+        "secretKeyRef": {"name": "laurel-smtp", "key": "username"}}
+    assert smtp.pop("LAUREL_SMTP_PASSWORD") == {
+        "secretKeyRef": {"name": "laurel-smtp", "key": "password"}}
+    settings = load_notification_settings(
+        {**smtp, "LAUREL_SMTP_USERNAME": "awards", "LAUREL_SMTP_PASSWORD": "secret"})
+    assert settings.smtp.enabled
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.sender) == (
+        "smtp.health.example", 587, "awards@health.example")
+    assert settings.smtp.starttls and settings.smtp.username == "awards"
+
+
+def test_production_example_reaches_kafka_over_tls_with_scram(renderings: dict,
+                                                              find: Any) -> None:
+    """values-large.yaml: SASL_SSL with SCRAM-SHA-512, the CA from Strimzi's
+    cluster CA Secret, the password as a file from the KafkaUser's Secret."""
+    pod = _pod(find(renderings["deploy/values-large.yaml"], "Deployment", "laurel-scoring"))
+    [container] = pod["containers"]
+    env = _env(container)
+    assert env["LAUREL_KAFKA_BOOTSTRAP"] == "laurel-kafka-bootstrap.kafka.svc:9093"
+    assert (env["LAUREL_KAFKA_SECURITY_PROTOCOL"], env["LAUREL_KAFKA_SASL_MECHANISM"],
+            env["LAUREL_KAFKA_SASL_USERNAME"]) == ("SASL_SSL", "SCRAM-SHA-512", "laurel")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for setting, secret, key in (
+        ("LAUREL_KAFKA_SASL_PASSWORD_FILE", "laurel-kafka-user", "password"),
+        ("LAUREL_KAFKA_SSL_CAFILE", "laurel-cluster-ca-cert", "ca.crt"),
+    ):
+        path = PurePosixPath(env[setting])
+        volume = volumes[mounts[str(path.parent)]]["secret"]
+        assert volume["secretName"] == secret
+        assert {"key": key, "path": path.name} in volume["items"]
+    assert "LAUREL_KAFKA_SSL_CERTFILE" not in env
+    # The password never appears in the pod spec, only its file's path.
+    assert not [e for e in container["env"] if "PASSWORD" in e["name"] and "FILE" not in
+                e["name"]]
+
+
+def test_production_example_settings_are_accepted(
+    service: str, renderings: dict, find: Any, local_pod: Any
+) -> None:
+    """values-large.yaml's environment, with its files mounted, is one each
+    service's settings read: SASL over TLS to Kafka, TLS to the collector."""
+    pod = _pod(find(renderings["deploy/values-large.yaml"], "Deployment", f"laurel-{service}"))
+    [container] = pod["containers"]
+    local = local_pod(container, files={
+        "/etc/laurel/kafka-sasl": {"password": b"scram-secret\n"},
+        "/etc/laurel/kafka-tls": {"ca.crt": b"(CA)"},
+    })
+    assert set(local.unresolved) == {"LAUREL_DATABASE_URL", "LAUREL_SECURITY_LOG_URL"} | (
+        {"LAUREL_SMTP_USERNAME", "LAUREL_SMTP_PASSWORD"} if service == "notification" else set())
+    settings = load_settings(service, {**local.env, "LAUREL_DATABASE_URL": "sqlite:///x"})
+    kafka = settings.kafka
+    assert (kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username) == (
+        "SASL_SSL", "SCRAM-SHA-512", "laurel")
+    assert kafka.sasl_password() == "scram-secret"
+    assert (settings.telemetry.insecure, settings.telemetry.ca_file) == (
+        False, Path(local.env["LAUREL_OTEL_CA_FILE"]))

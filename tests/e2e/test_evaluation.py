@@ -31,10 +31,10 @@ from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore, Publication
 from laurel.grpcutil import client_channel
 from laurel.outbox import OutboxRelay
-from laurel.review.bootstrap import build_review
+from laurel.review.bootstrap import build as build_review
 from laurel.review.v1 import review_pb2 as rv
 from laurel.review.v1 import review_pb2_grpc
-from laurel.scoring.bootstrap import build_scoring
+from laurel.scoring.bootstrap import build as build_scoring
 from laurel.scoring.v1 import scoring_pb2 as sc
 from laurel.scoring.v1 import scoring_pb2_grpc
 
@@ -106,8 +106,8 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
            "LAUREL_TOPIC_COMPLIANCE": service_env["LAUREL_TOPIC_INTAKE"] + ".compliance"}
     kafka = KafkaSettings(bootstrap=env["LAUREL_KAFKA_BOOTSTRAP"])
     ensure_topics(kafka, [env["LAUREL_TOPIC_COMPLIANCE"]])
-    scoring = await build_scoring(load_settings("scoring", env), env)
-    review = await build_review(load_settings("review", env), env)
+    scoring = await build_scoring(load_settings("scoring", env))
+    review = await build_review(load_settings("review", env))
     await asyncio.gather(scoring.start(), review.start())
     channels = [client_channel(f"127.0.0.1:{s.grpc.port}") for s in (scoring, review)]
     score_api = scoring_pb2_grpc.ScoringServiceStub(channels[0])

@@ -35,10 +35,10 @@ from laurel.eventstore import EventStore
 from laurel.intake.bootstrap import build_intake
 from laurel.notification.bootstrap import build_notification
 from laurel.notification.v1 import notification_pb2 as npb
-from laurel.review.bootstrap import build_review
+from laurel.review.bootstrap import build as build_review
 from laurel.review.v1 import review_pb2 as rv
 from laurel.runtime import ServiceRuntime
-from laurel.scoring.bootstrap import build_scoring
+from laurel.scoring.bootstrap import build as build_scoring
 from laurel.smtpsink import SmtpSink
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -89,8 +89,8 @@ async def campaign(kafka_broker: TansuBroker, tmp_path_factory: pytest.TempPathF
         env.update(sink.env("laurel@laurel.test"))
         runtimes = {
             "intake": await build_intake(load_settings("intake", env)),
-            "scoring": await build_scoring(load_settings("scoring", env), env),
-            "review": await build_review(load_settings("review", env), env),
+            "scoring": await build_scoring(load_settings("scoring", env)),
+            "review": await build_review(load_settings("review", env)),
             "notification": await build_notification(load_settings("notification", env),
                                                      env),
         }

@@ -1,8 +1,8 @@
 """Review over real gRPC sockets on a real store (a SQLite file, PostgreSQL).
 
 The service is built by its own bootstrap and served on a loopback port;
-intake's and scoring's events are handed to its inbox as its Kafka subscriber
-would (the broker path is the e2e test's). Checked as a caller sees it:
+intake's and scoring's events are handed to its reactions as its Kafka
+subscriber would (the broker path is the e2e test's). Checked as a caller sees it:
 reviewers and a panel, assignment that excludes a conflict and explains it, a
 recusal reassigned, blind review, refusals that store nothing, the round
 closed, reminders recorded as events, decisions and publication.
@@ -18,14 +18,16 @@ from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from laurel.auth import call_metadata
 from laurel.config import load_settings
 from laurel.envelope import Actor, RecordedEvent
 from laurel.grpcutil import client_channel, violations_of
-from laurel.review.bootstrap import ReviewRuntime, build_review
-from laurel.review.inbox import ReviewInbox
+from laurel.review.bootstrap import ReviewRuntime, build
+from laurel.review.reactions import Reactions
+from laurel.review.settings import ReviewSettings
 from laurel.review.v1 import review_pb2 as pb
 from laurel.review.v1 import review_pb2_grpc
 
@@ -54,7 +56,7 @@ def md(actor_id: str = "", role: str = "reviewer") -> tuple[tuple[str, str], ...
 @dataclass
 class Served:
     runtime: ReviewRuntime
-    inbox: ReviewInbox
+    reactions: Reactions
     stub: review_pb2_grpc.ReviewServiceStub
 
     def deliver(self, type_: str, payload: dict[str, Any], source: str) -> None:
@@ -66,9 +68,9 @@ class Served:
             recorded_at="2021-11-20T08:00:00.000000Z", prev_hash="0" * 64,
             hash="f" * 64)
         if source == "intake":
-            self.inbox.on_intake_event(event)
+            self.reactions.on_intake_event(event)
         else:
-            self.inbox.on_scoring_event(event)
+            self.reactions.on_scoring_event(event)
 
     async def assigned(self, nid: str) -> dict[str, str]:
         found = await self.stub.ExplainAssignment(
@@ -84,10 +86,12 @@ async def review(database_url: str, tmp_path) -> AsyncIterator[Served]:  # noqa:
            "LAUREL_DATABASE_URL": database_url,
            "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # never dialled: no Kafka here
            "LAUREL_REVIEW_REMINDER_POLL_S": "0"}
-    runtime = await build_review(load_settings("review", env), env, with_kafka=False)
+    settings = load_settings("review", env)
+    assert isinstance(settings, ReviewSettings)
+    runtime = await build(settings, with_kafka=False)
     await runtime.start()
     channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
-    served = Served(runtime, ReviewInbox(runtime.store, runtime.app.projection),
+    served = Served(runtime, runtime.app.reactions,
                     review_pb2_grpc.ReviewServiceStub(channel))
     try:
         for nid, (hospital, jurisdiction) in POSTS.items():
@@ -396,3 +400,25 @@ async def test_a_reviewer_sees_only_their_part_of_a_round(review: Served) -> Non
         await review.stub.GetRound(pb.GetRoundRequest(round_id=ROUND),
                                    metadata=md("reviewer-elsewhere"))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_review_submitted_over_grpc_uses_one_database_connection(
+    review: Served,
+) -> None:
+    """One unit of work per call: the round is read, the form decided and
+    appended, its projection row written, all on one connection."""
+    await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
+                                      metadata=md())
+    await review.stub.OpenRound(pb.OpenRoundRequest(round_id=ROUND, deadline=deadline()),
+                                metadata=md())
+    first = sorted(await review.assigned("post-1"))[0]
+    store = review.runtime.store
+    before = store.last_position()
+    taken: list[int] = []
+    sqlalchemy.event.listen(store.engine, "checkout", lambda *args: taken.append(1))
+    submitted = await review.stub.SubmitReview(pb.SubmitReviewRequest(
+        round_id=ROUND, nomination_id="post-1", scores=scores(90)), metadata=md(first))
+    assert (submitted.form_version, submitted.changed) == (1, True)
+    assert len(taken) == 1
+    assert store.last_position() == before + 1
+

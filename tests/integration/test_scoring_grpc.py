@@ -1,7 +1,7 @@
 """Scoring over real gRPC sockets on a real store (a SQLite file, PostgreSQL).
 
 The service is built by its own bootstrap and served on a loopback port; the
-events other services would send over Kafka are handed to its inbox (the
+events other services would send over Kafka are handed to its reactions (the
 broker path is the e2e test's). What is checked is what a caller sees: the
 compliance registry, verdicts that name rule, parameters and entries, a
 complaint that flips a verdict, the trimmed ranking and its breakdown, a late
@@ -24,8 +24,8 @@ from laurel.config import load_settings
 from laurel.envelope import Actor, RecordedEvent
 from laurel.grpcutil import client_channel, violations_of
 from laurel.runtime import ServiceRuntime
-from laurel.scoring.bootstrap import build_scoring
-from laurel.scoring.inbox import ScoringInbox
+from laurel.scoring.bootstrap import build
+from laurel.scoring.reactions import ScoringReactions
 from laurel.scoring.v1 import scoring_pb2 as pb
 from laurel.scoring.v1 import scoring_pb2_grpc
 
@@ -42,7 +42,7 @@ PANEL = {"mgr-1": "hospital_manager", "mgr-2": "hospital_manager",
 @dataclass
 class Served:
     runtime: ServiceRuntime
-    inbox: ScoringInbox
+    reactions: ScoringReactions
     stub: scoring_pb2_grpc.ScoringServiceStub
     versions: dict[str, int]
 
@@ -58,9 +58,9 @@ class Served:
             recorded_at="2021-11-20T08:00:00.000000Z", prev_hash="0" * 64,
             hash="f" * 64)
         if source == "intake":
-            self.inbox.on_intake_event(event)
+            self.reactions.on_intake_event(event)
         else:
-            self.inbox.on_review_event(event)
+            self.reactions.on_review_event(event)
 
     def post(self, nid: str, hospital: str) -> None:
         """A warm-service post, submitted with a case and received by the center."""
@@ -89,11 +89,11 @@ async def scoring(database_url: str, tmp_path) -> AsyncIterator[Served]:  # noqa
            "LAUREL_GRPC_PORT": "0", "LAUREL_DATA_DIR": str(tmp_path),
            "LAUREL_DATABASE_URL": database_url,
            "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9"}  # never dialled: no Kafka here
-    runtime = await build_scoring(load_settings("scoring", env), env, with_kafka=False)
+    runtime = await build(load_settings("scoring", env), with_kafka=False)
     await runtime.start()
     channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
     try:
-        yield Served(runtime, ScoringInbox(runtime.app.engine),
+        yield Served(runtime, runtime.app.reactions,
                      scoring_pb2_grpc.ScoringServiceStub(channel), {})
     finally:
         await channel.close()

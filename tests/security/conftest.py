@@ -159,13 +159,13 @@ async def serve_all(env: dict[str, str], services: tuple[str, ...] = (
         "intake", "scoring", "review", "notification", "audit")) -> Served:
     from laurel.intake.bootstrap import build_intake
     from laurel.notification.bootstrap import build_notification
-    from laurel.review.bootstrap import build_review
-    from laurel.scoring.bootstrap import build_scoring
+    from laurel.review.bootstrap import build as build_review
+    from laurel.scoring.bootstrap import build as build_scoring
 
     builders = {
         "intake": lambda s: build_intake(s, with_relay=False),
-        "scoring": lambda s: build_scoring(s, env, with_kafka=False),
-        "review": lambda s: build_review(s, env, with_kafka=False),
+        "scoring": lambda s: build_scoring(s, with_kafka=False),
+        "review": lambda s: build_review(s, with_kafka=False),
         "notification": lambda s: build_notification(s, env),
     }
     served = Served({}, {})

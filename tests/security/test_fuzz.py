@@ -155,9 +155,7 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
     """A received nomination known to every service, reviewers, an assigned and
     open round, a compliance entry: what the fuzzed calls aim at."""
     from laurel.intake.v1 import intake_pb2_grpc
-    from laurel.review.inbox import ReviewInbox
     from laurel.review.v1 import review_pb2_grpc
-    from laurel.scoring.inbox import ScoringInbox
     from laurel.scoring.v1 import scoring_pb2_grpc
 
     organizer, endorser = metadata["organizer"], metadata["endorser"]
@@ -182,8 +180,8 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
         intake.ReceiveNomination(ip.ReceiveNominationRequest(nomination_id=nid), metadata=organizer)
 
     apps = served.apps
-    review_inbox = ReviewInbox(served.stores["review"], apps["review"].projection)
-    scoring_inbox = ScoringInbox(apps["scoring"].engine)
+    review_inbox = apps["review"].reactions
+    scoring_inbox = apps["scoring"].reactions
     fed = dict.fromkeys(("intake", "scoring", "review"), 0)
     readers = {"intake": [review_inbox.on_intake_event, scoring_inbox.on_intake_event],
                "scoring": [review_inbox.on_scoring_event],

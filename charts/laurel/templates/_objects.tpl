@@ -34,6 +34,11 @@ spec:
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
+    - name: metrics
+      port: {{ .c.metricsPort | int }}
+      targetPort: metrics
+      protocol: TCP
+      appProtocol: http
 {{- end -}}
 
 {{- define "laurel.deployment" -}}
@@ -110,13 +115,23 @@ spec:
 {{- toYaml (list $rule) -}}
 {{- end -}}
 
-{{/* Egress every Laurel pod that talks to Kafka and a database needs (root). */}}
+{{/*
+Egress to the dependencies a pod uses (root, kafka, smtp): DNS, the
+databases, the OTLP collector when traces go there, Kafka and the SMTP
+relay when asked.
+*/}}
 {{- define "laurel.egress.backends" -}}
-{{- include "laurel.egressRule" (dict "target" .Values.networkPolicy.dns "protocols" (list "UDP" "TCP")) }}
-{{ include "laurel.egressRule" (dict "target" .Values.kafka.networkPolicy "protocols" (list "TCP")) }}
-{{ include "laurel.egressRule" (dict "target" .Values.database.networkPolicy "protocols" (list "TCP")) }}
-{{- if eq .Values.otel.exporter "otlp" }}
-{{ include "laurel.egressRule" (dict "target" .Values.otel.networkPolicy "protocols" (list "TCP")) }}
+{{- $v := .root.Values -}}
+{{- include "laurel.egressRule" (dict "target" $v.networkPolicy.dns "protocols" (list "UDP" "TCP")) }}
+{{ include "laurel.egressRule" (dict "target" $v.database.networkPolicy "protocols" (list "TCP")) }}
+{{- if .kafka }}
+{{ include "laurel.egressRule" (dict "target" $v.kafka.networkPolicy "protocols" (list "TCP")) }}
+{{- end }}
+{{- if eq $v.otel.exporter "otlp" }}
+{{ include "laurel.egressRule" (dict "target" $v.otel.networkPolicy "protocols" (list "TCP")) }}
+{{- end }}
+{{- if and .smtp $v.smtp.host }}
+{{ include "laurel.egressRule" (dict "target" (dict "peers" $v.smtp.networkPolicy.peers "ports" (list $v.smtp.port)) "protocols" (list "TCP")) }}
 {{- end }}
 {{- end -}}
 
@@ -131,7 +146,7 @@ spec:
       {{- include "laurel.selectorLabels" . | nindent 6 }}
   policyTypes: [Ingress, Egress]
   ingress:
-    # Only the gRPC port, only from this release's pods and the listed peers.
+    # The gRPC port, only from this release's pods and the listed peers.
     - ports:
         - port: {{ .c.grpcPort | int }}
           protocol: TCP
@@ -142,15 +157,28 @@ spec:
         {{- with .root.Values.networkPolicy.ingressFrom }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+    # The metrics port, from the scrapers (any source when none are named).
+    - ports:
+        - port: {{ .c.metricsPort | int }}
+          protocol: TCP
+      {{- with .root.Values.metrics.scrapers }}
+      from:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
   egress:
-    {{- include "laurel.egress.backends" .root | nindent 4 }}
+    {{- include "laurel.egress.backends" (dict "root" .root "kafka" .f.kafka "smtp" .f.smtp) | nindent 4 }}
     {{- with .c.extraEgress }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
 
-{{/* A container that runs one `laurel.cli` command to completion. */}}
+{{/*
+A container that runs one command to completion (root, name, command,
+env (YAML), features, resources). It gets the base settings, the features'
+settings and files, and `env`.
+*/}}
 {{- define "laurel.toolContainer" -}}
+{{- $features := .features | default list -}}
 - name: {{ .name }}
   image: {{ include "laurel.image" .root }}
   imagePullPolicy: {{ .root.Values.image.pullPolicy }}
@@ -161,15 +189,17 @@ spec:
     {{- with .env }}
     {{- . | nindent 4 }}
     {{- end }}
-    {{- include "laurel.env.common" .root | nindent 4 }}
+    {{- include "laurel.env.base" .root | nindent 4 }}
+    {{- with include "laurel.env.features" (dict "root" .root "features" $features) | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
   {{- end }}
   resources:
     {{- toYaml .resources | nindent 4 }}
   securityContext:
     {{- include "laurel.containerSecurityContext" . | nindent 4 }}
   volumeMounts:
-    - name: tmp
-      mountPath: /tmp
+    {{- include "laurel.volumeMounts" (dict "root" .root "features" $features) | nindent 4 }}
 {{- end -}}
 
 {{/* Hook annotations of the pre-install/pre-upgrade Jobs and their helpers. */}}
@@ -199,15 +229,19 @@ spec:
         {{- include "laurel.labels" (dict "root" .root "name" "hook") | nindent 8 }}
         laurel.io/task: {{ .suffix }}
     spec:
-      {{- include "laurel.toolPodSpec" (dict "root" .root "serviceAccount" (include "laurel.resourceName" (dict "root" .root "suffix" "hooks")) "containers" .containers) | nindent 6 }}
+      {{- include "laurel.toolPodSpec" (dict "root" .root "serviceAccount" (include "laurel.resourceName" (dict "root" .root "suffix" "hooks")) "containers" .containers "features" .features) | nindent 6 }}
 {{- end -}}
 
-{{/* `python -m laurel.cli migrate --service <name>` before the new code runs. */}}
+{{/*
+`laurel migrate --service <name>` before the new code runs (ctx). The
+command name is stable: it creates the store's tables today and runs its
+Alembic migrations once they exist.
+*/}}
 {{- define "laurel.migrationJob" -}}
 {{- $containers := include "laurel.toolContainer" (dict
     "root" .root
     "name" "migrate"
-    "command" (list "python" "-m" "laurel.cli" "migrate" "--service" .name)
+    "command" (list "laurel" "migrate" "--service" .name)
     "env" (include "laurel.env.database" .)
     "resources" .root.Values.migrations.resources) -}}
 {{- include "laurel.hookJob" (dict "root" .root "suffix" (printf "migrate-%s" .name) "containers" $containers) -}}

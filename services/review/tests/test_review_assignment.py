@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from laurel.envelope import NewEvent, RecordedEvent, canonical_json
 from laurel.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from laurel.review import assignment as asg
-from laurel.review import rounds
+from laurel.review.domain import assignment as asg
+from laurel.review.domain import rounds
+from laurel.review.domain.events import REVIEWER_ASSIGNED, REVIEWER_RECUSED
 
 DEADLINE = datetime(2021, 12, 31, 16, 0, tzinfo=UTC)
 BEFORE = DEADLINE - timedelta(days=10)
@@ -78,7 +79,7 @@ def board(reviewers=REVIEWERS, members=None, mix=None) -> Stream:
 
 def chosen(events: list[NewEvent], nomination_id: str) -> set[str]:
     return {e.payload["reviewer_id"] for e in events
-            if e.type == asg.REVIEWER_ASSIGNED
+            if e.type == REVIEWER_ASSIGNED
             and e.payload["nomination_id"] == nomination_id}
 
 
@@ -254,7 +255,7 @@ def test_recusal_brings_in_a_replacement_from_the_same_group():
 
     recused, replacement = stream.add(asg.recuse(
         stream.assignments(), "panel-1", NOMINEE, leaving, "consulted for the nominee"))
-    assert recused.type == asg.REVIEWER_RECUSED
+    assert recused.type == REVIEWER_RECUSED
     assert replacement.payload["group"] == "hospital_manager"
     assert replacement.payload["replaces"] == leaving
     assert replacement.payload["reviewer_id"] not in {leaving, "hm-1"}

@@ -9,7 +9,7 @@ import pytest
 
 from laurel.envelope import NewEvent, RecordedEvent, canonical_json
 from laurel.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from laurel.review import rounds
+from laurel.review.domain import events, rounds
 
 DEADLINE = datetime(2021, 12, 31, 16, 0, tzinfo=UTC)
 CRITERIA = {"novelty": 100, "difficulty": 100, "benefit": 100}
@@ -36,7 +36,7 @@ def recorded(stream: list[RecordedEvent], decided: list[NewEvent],
 
 
 def assigned(round_id: str, nomination: str, reviewer: str, group: str) -> NewEvent:
-    return NewEvent(rounds.REVIEWER_ASSIGNED, {
+    return NewEvent(events.REVIEWER_ASSIGNED, {
         "panel_id": "p", "round_id": round_id, "nomination_id": nomination,
         "reviewer_id": reviewer, "group": group, "reason": "", "load_before": 0,
         "replaces": ""})
@@ -115,7 +115,7 @@ def test_reminders_go_to_reviewers_with_pending_forms_once_per_lead():
     three_days = DEADLINE - timedelta(days=2)
     [reminder] = recorded(stream, rounds.reminders_due(rounds.fold(stream),
                                                        three_days))
-    assert reminder.type == rounds.REMINDER_DUE
+    assert reminder.type == events.REMINDER_DUE
     assert reminder.payload["reviewer_id"] == "r-2"
     assert reminder.payload["nomination_ids"] == ["p-1", "p-2"]
     assert reminder.payload["lead_seconds"] == 3 * 86400
@@ -182,7 +182,7 @@ def test_results_are_published_once_every_nomination_has_a_decision():
     recorded(stream, rounds.record_decision(
         rounds.fold(stream), "p-2", rounds.NOT_AWARDED, "", "below the bar", 2))
     [published] = recorded(stream, rounds.publish_results(rounds.fold(stream), 2))
-    assert published.type == rounds.RESULTS_PUBLISHED
+    assert published.type == events.RESULTS_PUBLISHED
     assert [(d["nomination_id"], d["outcome"], d["tier"])
             for d in published.payload["decisions"]] == [
         ("p-1", "tier", "first_prize"), ("p-2", "not_awarded", "")]

@@ -1,42 +1,65 @@
-"""Fixtures for scoring's application tests: a real SQLite store, other
-services' events as they arrive over Kafka, and a bound caller."""
+"""Fixtures for scoring's handler tests: the service as its bootstrap wires it
+(a real SQLite store, a fixed clock), other services' events handed to its
+reactions as they arrive over Kafka, commands run as the gRPC edge runs them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from laurel.auth import RequestContext, bind_request, unbind_request
-from laurel.campaigns import SHIPPED_DIR, load_catalog
-from laurel.config import Topics
-from laurel.envelope import Actor, RecordedEvent
-from laurel.eventstore import EventStore
-from laurel.scoring.application import ScoringApplication
-from laurel.scoring.engine import ScoringEngine
-from laurel.scoring.inbox import ScoringInbox
-from laurel.scoring.projection import ScoringProjection
+from laurel.envelope import Actor, Caller, RecordedEvent
+from laurel.policy import DEFAULT_POLICY
+from laurel.scoring import handlers
+from laurel.scoring.bootstrap import wire
+from laurel.scoring.domain import commands
+from laurel.scoring.settings import ScoringSettings
+from laurel.unit_of_work import UnitOfWork
 
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 FEED = Actor("hotline-12320", "service", "health-hotline")
 NOW = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
+SERVICE = "/laurel.scoring.v1.ScoringService/"
+
+# Each command by the RPC of its name, with the handler that carries it out.
+HANDLERS: dict[type, Callable[[Any, UnitOfWork, handlers.Context], Any]] = {
+    commands.RecordComplaint: handlers.record_complaint,
+    commands.RecordPenalty: handlers.record_penalty,
+    commands.WithdrawComplianceEntry: handlers.withdraw_compliance_entry,
+    commands.ListComplianceEntries: lambda c, uow, _: handlers.list_compliance_entries(
+        c, uow),
+    commands.GetEligibility: lambda c, uow, _: handlers.get_eligibility(c, uow),
+    commands.ComputeResults: handlers.compute_results,
+    commands.GetRanking: lambda c, uow, _: handlers.get_ranking(c, uow),
+    commands.GetScoreBreakdown: lambda c, uow, _: handlers.get_score_breakdown(c, uow),
+}
 
 
 class Scoring:
-    def __init__(self, url: str) -> None:
-        self.projection = ScoringProjection()
-        self.store = EventStore(url, projections=[self.projection])
-        self.store.create_schema()
-        self.engine = ScoringEngine(self.store, self.projection,
-                                    load_catalog(SHIPPED_DIR), Topics(),
-                                    now=lambda: NOW)
-        self.app = ScoringApplication(self.engine)
-        self.inbox = ScoringInbox(self.engine)
+    def __init__(self, data_dir: str) -> None:
+        settings = ScoringSettings.load(
+            {"LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9"},  # never dialled: no broker here
+            data_dir=data_dir)
+        self.parts = wire(settings, clock=lambda: NOW)
+        self.store = self.parts.store
+        self.context = self.parts.context
+        self.reactions = self.parts.reactions
         self._versions: dict[str, int] = {}
+
+    @staticmethod
+    def caller(actor: Actor) -> Caller:
+        """Who calls, as the gRPC edge puts it on the command."""
+        return Caller(actor, correlation_id=str(uuid.uuid4()))
+
+    def call(self, cmd: Any) -> Any:
+        """As a gRPC call runs: the policy table (the interceptor's check) for
+        the caller's role, then the handler in one unit of work."""
+        DEFAULT_POLICY.check(SERVICE + type(cmd).__name__, cmd.caller.actor)
+        handle = HANDLERS[type(cmd)]
+        return self.store.run(lambda uow: handle(cmd, uow, self.context))
 
     def event(self, type_: str, payload: dict[str, Any], stream: str = "",
               at: str = "2021-11-20T08:00:00.000000Z") -> RecordedEvent:
@@ -52,12 +75,12 @@ class Scoring:
 
     def intake(self, type_: str, payload: dict[str, Any], **kw: Any) -> RecordedEvent:
         event = self.event(type_, payload, **kw)
-        self.inbox.on_intake_event(event)
+        self.reactions.on_intake_event(event)
         return event
 
     def review(self, type_: str, payload: dict[str, Any]) -> RecordedEvent:
         event = self.event(type_, payload, stream=f"review-round-{payload['round_id']}")
-        self.inbox.on_review_event(event)
+        self.reactions.on_review_event(event)
         return event
 
     def submitted(self, nid: str, category: str, hospital: str, *,
@@ -84,18 +107,8 @@ class Scoring:
                 for e in self.store.read_stream(f"eligibility-{nid}")}
 
 
-    @staticmethod
-    @contextmanager
-    def acting_as(actor: Actor) -> Iterator[None]:
-        token = bind_request(RequestContext(actor, correlation_id=str(uuid.uuid4())))
-        try:
-            yield
-        finally:
-            unbind_request(token)
-
-
 @pytest.fixture
 def scoring(tmp_path) -> Iterator[Scoring]:  # noqa: ANN001
-    built = Scoring(f"sqlite:///{tmp_path / 'scoring.sqlite'}")
+    built = Scoring(str(tmp_path))
     yield built
     built.store.close()

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from laurel.errors import InvalidArgument
-from laurel.scoring.aggregation import (
+from laurel.scoring.domain.aggregation import (
     HENAN_GROUPS,
     NORMALIZE_ZSCORE,
     WEIGHT_PER_REVIEWER,
@@ -23,7 +23,7 @@ from laurel.scoring.aggregation import (
     first_place_votes,
     rank,
 )
-from laurel.scoring.ranking import (
+from laurel.scoring.domain.ranking import (
     FIRST_PRIZE,
     SECOND_PRIZE,
     THIRD_PRIZE,

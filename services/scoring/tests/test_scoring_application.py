@@ -8,7 +8,8 @@ import pytest
 
 from laurel.envelope import Actor
 from laurel.errors import InvalidArgument, NotFound, PermissionDenied
-from laurel.scoring import eligibility as el
+from laurel.scoring.domain import commands as c
+from laurel.scoring.domain import eligibility as el
 
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 HOTLINE = Actor("hotline-12320", "service", "health-hotline")
@@ -47,38 +48,36 @@ def test_received_nomination_gets_one_verdict_per_rule_in_force(scoring) -> None
 
 def test_a_complaint_flips_the_post_and_the_verdict_names_it(scoring) -> None:  # noqa: ANN001
     warm_post(scoring)
-    with scoring.acting_as(HOTLINE):
-        recorded, changed = scoring.app.record_entry(el.COMPLAINT, complaint("c-7"))
-    assert recorded and changed == ["post-1"]
+    done = scoring.call(c.RecordComplaint(scoring.caller(HOTLINE), complaint("c-7")))
+    assert done.recorded and done.reevaluated == ["post-1"]
     verdict = scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]
     assert verdict["decision"] == el.INELIGIBLE
     assert verdict["entries_seen"] == ["c-7"] and verdict["entries_counted"] == ["c-7"]
     assert "c-7" in verdict["reason"] and verdict["cause"] == "complaint:c-7"
-    with scoring.acting_as(ORGANIZER):
-        view = scoring.app.eligibility("post-1")
+    view = scoring.call(c.GetEligibility(scoring.caller(ORGANIZER), "post-1"))
     assert not view.eligible and len(view.history) == 3
 
     before = scoring.store.last_position()
-    with scoring.acting_as(HOTLINE):
-        assert scoring.app.record_entry(el.COMPLAINT, complaint("c-7")) == (False, [])
+    again = scoring.call(c.RecordComplaint(scoring.caller(HOTLINE), complaint("c-7")))
+    assert (again.recorded, again.reevaluated) == (False, [])
     assert scoring.store.last_position() == before
 
-    with scoring.acting_as(ORGANIZER):
-        scoring.app.withdraw_entry("c-7", "investigated: unfounded", None)
+    scoring.call(c.WithdrawComplianceEntry(scoring.caller(ORGANIZER), "c-7",
+                                           "investigated: unfounded"))
     assert scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]["decision"] == el.ELIGIBLE
 
 
 def test_refused_registry_calls_store_nothing(scoring) -> None:  # noqa: ANN001
     warm_post(scoring)
     before = scoring.store.last_position()
-    with scoring.acting_as(NOMINATOR), pytest.raises(PermissionDenied):
-        scoring.app.record_entry(el.COMPLAINT, complaint("c-1"))
+    with pytest.raises(PermissionDenied):  # by the policy table
+        scoring.call(c.RecordComplaint(scoring.caller(NOMINATOR), complaint("c-1")))
     bad = el.ComplianceReport("c-2", "planet", "", date(2021, 1, 1))
-    with scoring.acting_as(HOTLINE), pytest.raises(InvalidArgument) as raised:
-        scoring.app.record_entry(el.PENALTY, bad)
+    with pytest.raises(InvalidArgument) as raised:
+        scoring.call(c.RecordPenalty(scoring.caller(HOTLINE), bad))
     assert {v.field for v in raised.value.violations} == {"subject_kind", "subject_id"}
-    with scoring.acting_as(HOTLINE), pytest.raises(NotFound):
-        scoring.app.withdraw_entry("c-404", "typo", None)
+    with pytest.raises(NotFound):
+        scoring.call(c.WithdrawComplianceEntry(scoring.caller(HOTLINE), "c-404", "typo"))
     assert scoring.store.last_position() == before
 
 
@@ -109,9 +108,9 @@ def test_a_penalty_from_the_feed_reaches_the_person(scoring) -> None:  # noqa: A
     message = {"kind": "penalty", "entry_id": "p-1", "subject_kind": "person",
                "subject_id": "zz-peoples/王芳", "occurred_on": "2020-05-01",
                "source": "provincial inspection", "summary": "warning"}
-    scoring.inbox.on_compliance_report(message)
-    scoring.inbox.on_compliance_report(message)
-    scoring.inbox.on_compliance_report({"kind": "penalty", "entry_id": "p-2"})
+    scoring.reactions.on_compliance_report(message)
+    scoring.reactions.on_compliance_report(message)
+    scoring.reactions.on_compliance_report({"kind": "penalty", "entry_id": "p-2"})
     verdict = scoring.verdicts("leader-1")[el.RULE_NO_PENALTY]
     assert verdict["decision"] == el.INELIGIBLE and verdict["entries_counted"] == [
         "p-1"]
@@ -123,16 +122,17 @@ def test_a_redelivered_intake_event_changes_nothing(scoring) -> None:  # noqa: A
     warm_post(scoring)
     event = scoring.event("NominationReceived", {"nomination_id": "post-1"})
     before = scoring.store.last_position()
-    scoring.inbox.on_intake_event(event)
+    scoring.reactions.on_intake_event(event)
     after_first = scoring.store.last_position()
-    scoring.inbox.on_intake_event(event)
+    scoring.reactions.on_intake_event(event)
     assert scoring.store.last_position() == after_first >= before
 
 
 def test_an_amended_rubric_reruns_its_categorys_rules(scoring) -> None:  # noqa: ANN001
     scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=920)
-    definition = scoring.engine.definition("henan-2021").model_dump(
-        mode="json", exclude_unset=True)
+    in_force = scoring.store.run(
+        lambda uow: scoring.context.definitions.get(uow, "henan-2021"))
+    definition = in_force.model_dump(mode="json", exclude_unset=True)
     category = definition["categories"][0]
     category["self_assessment"]["threshold"] = 950
     category["eligibility"][0]["params"]["min_total"] = 950
@@ -150,11 +150,10 @@ def test_an_amended_rubric_reruns_its_categorys_rules(scoring) -> None:  # noqa:
 
 def test_a_nominator_sees_only_their_own_verdicts(scoring) -> None:  # noqa: ANN001
     warm_post(scoring)
-    with scoring.acting_as(NOMINATOR):
-        assert scoring.app.eligibility("post-1").eligible
+    assert scoring.call(c.GetEligibility(scoring.caller(NOMINATOR), "post-1")).eligible
     stranger = Actor("nominator-9", "nominator", "luoyang-peoples")
-    with scoring.acting_as(stranger), pytest.raises(NotFound):
-        scoring.app.eligibility("post-1")
+    with pytest.raises(NotFound):
+        scoring.call(c.GetEligibility(scoring.caller(stranger), "post-1"))
 
 
 def test_an_amended_self_assessment_reruns_the_threshold(scoring) -> None:  # noqa: ANN001
@@ -168,8 +167,7 @@ def test_an_amended_self_assessment_reruns_the_threshold(scoring) -> None:  # no
     verdict = scoring.verdicts("bench-1")[el.RULE_SELF_ASSESSMENT]
     assert verdict["decision"] == el.ELIGIBLE
     assert verdict["cause"] == f"nomination_amended:{amended.event_id}"
-    with scoring.acting_as(ORGANIZER):
-        assert scoring.app.eligibility("bench-1").eligible
+    assert scoring.call(c.GetEligibility(scoring.caller(ORGANIZER), "bench-1")).eligible
 
 
 def test_an_announced_definition_that_does_not_parse_leaves_the_file_in_force(

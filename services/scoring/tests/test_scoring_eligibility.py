@@ -9,7 +9,7 @@ import pytest
 
 from laurel.envelope import NewEvent, RecordedEvent, canonical_json
 from laurel.errors import AlreadyExists, InvalidArgument, NotFound
-from laurel.scoring import eligibility as el
+from laurel.scoring.domain import eligibility as el
 
 AS_OF = date(2021, 12, 1)
 

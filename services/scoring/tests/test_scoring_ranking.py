@@ -9,7 +9,7 @@ import pytest
 
 from laurel.envelope import NewEvent, RecordedEvent, canonical_json
 from laurel.errors import InvalidArgument, NotFound
-from laurel.scoring.aggregation import (
+from laurel.scoring.domain.aggregation import (
     AggregationPolicy,
     Criterion,
     RankedEntry,
@@ -19,7 +19,7 @@ from laurel.scoring.aggregation import (
     aggregate,
     rank,
 )
-from laurel.scoring.ranking import (
+from laurel.scoring.domain.ranking import (
     RESULT_COMPUTED,
     CategoryResults,
     PrizeTier,

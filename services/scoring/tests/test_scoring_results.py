@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
 from laurel.envelope import Actor
 from laurel.errors import InvalidArgument, NotFound, PermissionDenied
-from laurel.scoring import eligibility as el
-from laurel.scoring import round_inputs
+from laurel.scoring.domain import commands as c
+from laurel.scoring.domain import eligibility as el
+from laurel.scoring.domain import round_inputs
 
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 REVIEWER = Actor("expert-1", "reviewer", "")
@@ -60,8 +62,14 @@ def close(scoring) -> None:  # noqa: ANN001
 
 
 def ranking(scoring, version: int = 0):  # noqa: ANN001, ANN201
-    with scoring.acting_as(ORGANIZER):
-        return scoring.app.ranking("henan-2021", "warm_service_post", ROUND, version)
+    return scoring.call(c.GetRanking(scoring.caller(ORGANIZER), "henan-2021",
+                                     "warm_service_post", ROUND, version))
+
+
+def inputs_of(scoring) -> round_inputs.RoundInputs | None:  # noqa: ANN001
+    """The round's inputs as a unit of work loads them (through the fold cache)."""
+    return scoring.store.run(lambda uow: uow.load(round_inputs.stream_id(ROUND),
+                                                  round_inputs.ROUND_INPUTS))
 
 
 def scored_round(scoring) -> list[str]:  # noqa: ANN001
@@ -91,8 +99,7 @@ def test_closing_the_round_computes_a_trimmed_ranking_with_tiers(scoring) -> Non
                    if e.event.type == "ResultComputed"]
     assert published.key == "henan-2021/warm_service_post"
 
-    with scoring.acting_as(ORGANIZER):
-        view = scoring.app.breakdown("post-1", ROUND)
+    view = scoring.call(c.GetScoreBreakdown(scoring.caller(ORGANIZER), "post-1", ROUND))
     assert view.entry.rank == 1 and view.breakdown["score_display"] == "87.75"
 
 
@@ -116,34 +123,39 @@ def test_a_complaint_after_the_result_excludes_the_post(scoring) -> None:  # noq
     scored_round(scoring)
     close(scoring)
     report = el.ComplianceReport("c-1", "department", "ward-1", date(2021, 12, 10))
-    with scoring.acting_as(ORGANIZER):
-        scoring.app.record_entry(el.COMPLAINT, report)
+    scoring.call(c.RecordComplaint(scoring.caller(ORGANIZER), report))
     latest, number = ranking(scoring)
     assert number == 2 and latest.cause == "complaint:c-1"
     assert [e.nomination_id for e in latest.entries] == ["post-2", "post-3"]
     assert latest.payload["ineligible"]["post-1"]["rules"] == [el.RULE_NO_COMPLAINT]
     assert "post-1" in latest.unscored
-    with scoring.acting_as(ORGANIZER):
-        view = scoring.app.breakdown("post-1", ROUND)
+    view = scoring.call(c.GetScoreBreakdown(scoring.caller(ORGANIZER), "post-1", ROUND))
     assert view.entry is None and "c-1" in view.ineligible_reason
 
 
 def test_compute_results_on_request_and_its_refusals(scoring) -> None:  # noqa: ANN001
     scored_round(scoring)
-    with scoring.acting_as(ORGANIZER):
-        done = scoring.app.compute_results("henan-2021", "warm_service_post", ROUND)
-        again = scoring.app.compute_results("henan-2021", "warm_service_post", ROUND)
+    def compute(actor: Actor, category: str = "warm_service_post",
+                round_id: str = ROUND) -> Any:
+        return scoring.call(c.ComputeResults(scoring.caller(actor), "henan-2021",
+                                             category, round_id))
+
+    done, again = compute(ORGANIZER), compute(ORGANIZER)
     assert (done.version, done.changed) == (1, True)
     assert (again.version, again.changed) == (1, False)
     before = scoring.store.last_position()
-    with scoring.acting_as(REVIEWER), pytest.raises(PermissionDenied):
-        scoring.app.compute_results("henan-2021", "warm_service_post", ROUND)
-    with scoring.acting_as(REVIEWER), pytest.raises(PermissionDenied):
-        scoring.app.ranking("henan-2021", "warm_service_post", ROUND)
-    with scoring.acting_as(ORGANIZER), pytest.raises(InvalidArgument):
-        scoring.app.compute_results("henan-2021", "ten_measures_benchmark", ROUND)
-    with scoring.acting_as(ORGANIZER), pytest.raises(NotFound):
-        scoring.app.compute_results("henan-2021", "warm_service_post", "nope")
+    with pytest.raises(PermissionDenied):  # by the policy table
+        compute(REVIEWER)
+    with pytest.raises(PermissionDenied):  # by the policy table
+        scoring.call(c.GetRanking(scoring.caller(REVIEWER), "henan-2021",
+                                  "warm_service_post", ROUND))
+    with pytest.raises(PermissionDenied) as raised:  # organizes another campaign
+        compute(Actor("organizer-ly", "organizer", "luoyang-center"))
+    assert "does not organize henan-2021" in raised.value.message
+    with pytest.raises(InvalidArgument):
+        compute(ORGANIZER, category="ten_measures_benchmark")
+    with pytest.raises(NotFound):
+        compute(ORGANIZER, round_id="nope")
     assert scoring.store.last_position() == before
 
 
@@ -186,8 +198,8 @@ def test_innovation_year_awards_first_second_third_prizes_by_count(scoring) -> N
     scoring.review("ReviewRoundClosed", {"round_id": round_id, "outstanding": [],
                                          "closed_at": "", "early": False,
                                          "reason": ""})
-    with scoring.acting_as(ORGANIZER):
-        result, _ = scoring.app.ranking("innovation-year", category, round_id)
+    result, _ = scoring.call(c.GetRanking(scoring.caller(ORGANIZER), "innovation-year",
+                                          category, round_id))
     assert [e.nomination_id for e in result.entries] == ids
     assert [e.tier for e in result.entries] == [
         "first", "second", "second", "third", "third", "third", ""]
@@ -200,8 +212,8 @@ def test_round_inputs_folded_step_by_step_equal_the_whole_fold(scoring) -> None:
     for nid in ids:
         for reviewer in PANEL:
             score(scoring, nid, reviewer, 80)
-            steps.append(scoring.engine.inputs_of(ROUND))
+            steps.append(inputs_of(scoring))
     close(scoring)
     whole = round_inputs.fold(scoring.store.read_stream(round_inputs.stream_id(ROUND)))
-    assert scoring.engine.inputs_of(ROUND) == whole
+    assert inputs_of(scoring) == whole
     assert len(whole.forms) == len(steps) == len(ids) * len(PANEL)

@@ -14,13 +14,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from laurel.campaigns.loader import campaign_from_data
-from laurel.campaigns.schema import CampaignDefinition, Category
-from laurel.errors import FieldViolation, InvalidArgument, LaurelError, NotFound
+from laurel.campaigns.lookup import DEFINITION_NOTED, category_of
+from laurel.campaigns.schema import CampaignDefinition
+from laurel.errors import LaurelError, NotFound
 from laurel.unit_of_work import UnitOfWork
 
 log = logging.getLogger("laurel.campaigns")
 
-DEFINITION_NOTED = "CampaignDefinitionNoted"
+__all__ = ["DEFINITION_NOTED", "DefinitionsInForce", "category_of"]
+
 
 
 class DefinitionsInForce:
@@ -63,14 +65,3 @@ class DefinitionsInForce:
         with self._lock:
             self._parsed[digest] = parsed
         return parsed
-
-
-def category_of(definition: CampaignDefinition, key: str) -> Category:
-    """The category, or INVALID_ARGUMENT naming the ones there are."""
-    category = definition.category(key)
-    if category is None:
-        raise InvalidArgument(
-            f"campaign {definition.id!r} has no category {key!r}",
-            [FieldViolation("category", "expected one of "
-                                        f"{[c.key for c in definition.categories]}")])
-    return category

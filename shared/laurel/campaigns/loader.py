@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -159,35 +158,12 @@ class _ParseError(Exception):
     pass
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Refuses a key given twice: PyYAML would keep the last one in silence."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False
-                          ) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # `<<: *anchor` may be overridden by design
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark,
-                    f"found the key {key!r} twice", key_node.start_mark)
-            if isinstance(key, Hashable):
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
 def _parse_yaml(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_StrictLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        message = " ".join(filter(None, (error.context, error.problem)))
-        raise _ParseError((where, message)) from None
-    except yaml.YAMLError as error:
-        raise _ParseError(("", str(error))) from None
+    # YAML is read only where files are: the domains that import this
+    # package for the schema never load a YAML parser.
+    from laurel.campaigns.yaml_text import parse_yaml
+
+    return parse_yaml(text)
 
 
 def _parse_json(text: str) -> Any:

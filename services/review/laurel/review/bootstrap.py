@@ -1,4 +1,4 @@
-"""Wiring for the review service.
+"""Wiring for the review service: every adapter an argument a test may replace.
 
 Besides the parts every service has, review runs its deadline reminders as one
 more task of the runtime: every `LAUREL_REVIEW_REMINDER_POLL_S` seconds (60)
@@ -9,26 +9,62 @@ once a reminder lead before the deadline is crossed; notification sends them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import os
-from collections.abc import Mapping
+import functools
+import inspect
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
-from laurel.campaigns import load_catalog
-from laurel.config import ConfigError, Settings
+from faststream.kafka import KafkaBroker
+
+from laurel.campaigns import CampaignDefinition, load_catalog
+from laurel.campaigns.in_force import DefinitionsInForce
+from laurel.envelope import Actor, Caller, utcnow
+from laurel.eventstore import EventStore
 from laurel.messaging import kafka_broker
-from laurel.review.adapters.grpc_servicer import ReviewServicer
-from laurel.review.adapters.kafka_subscribers import register_subscribers
-from laurel.review.application import ReviewApplication
-from laurel.review.definitions import Definitions
-from laurel.review.inbox import ReviewInbox
-from laurel.review.projection import ReviewProjection
-from laurel.review.v1 import review_pb2, review_pb2_grpc
-from laurel.runtime import ServiceRuntime, assemble, open_store
+from laurel.review import read_models
+from laurel.review.adapters.grpc_servicer import ReviewServicer, add_to_server
+from laurel.review.adapters.kafka import register_subscribers
+from laurel.review.domain import commands, events
+from laurel.review.handlers import HANDLERS
+from laurel.review.reactions import Reactions
+from laurel.review.read_models import ReviewProjection
+from laurel.review.settings import ReviewSettings
+from laurel.review.v1 import review_pb2
+from laurel.runtime import ServiceRuntime, assemble, every, open_store
 
 SERVICE_NAME = review_pb2.DESCRIPTOR.services_by_name["ReviewService"].full_name
-log = logging.getLogger("laurel.review")
+REMINDER_ACTOR = Actor("review-reminders", "service")
+
+
+def projections() -> list[ReviewProjection]:
+    """Every projection review keeps: the audit replay rebuilds exactly these."""
+    return [ReviewProjection()]
+
+
+@dataclass(frozen=True)
+class ReviewApp:
+    """What the servicer, the reminder loop and tests call: each command or
+    query in one unit of work, decided again if a stream it read moved on."""
+
+    store: EventStore
+    handlers: Mapping[type[Any], Callable[[Any, Any], Any]]
+    reactions: Reactions
+    clock: Callable[[], datetime]
+
+    def handle(self, message: Any) -> Any:
+        handler = self.handlers[type(message)]
+        return self.store.run(lambda uow: handler(message, uow))
+
+    def send_due_reminders(self, now: datetime | None = None) -> int:
+        """One pass: the reminders due in every open round, a unit per round."""
+        at = now or self.clock()
+        open_ids = self.store.run(lambda uow: read_models.open_rounds(uow.conn))
+        return sum(self.handle(commands.RemindReviewers(
+            Caller(REMINDER_ACTOR, f"reminders-{uuid.uuid4()}"), round_id, at))
+            for round_id in open_ids)
 
 
 @dataclass
@@ -40,53 +76,48 @@ class ReviewRuntime(ServiceRuntime):
     async def start(self) -> None:
         await super().start()
         if self.reminder_poll_s > 0:
-            self._tasks.append(asyncio.create_task(self._remind()))
-
-    async def _remind(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await asyncio.to_thread(self.app.send_due_reminders)
-            except Exception:
-                log.exception("reminder pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.reminder_poll_s)
+            self._tasks.append(asyncio.create_task(every(
+                self.reminder_poll_s, self._stop, self.app.send_due_reminders,
+                "review's reminder pass")))
 
 
-def reminder_poll(env: Mapping[str, str] | None = None) -> float:
-    env = os.environ if env is None else env
-    raw = env.get("LAUREL_REVIEW_REMINDER_POLL_S", "60")
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"LAUREL_REVIEW_REMINDER_POLL_S={raw!r} is not a number "
-                          "of seconds (0 turns reminders off)") from None
+def _inject(handler: Callable[..., Any], dependencies: Mapping[str, Any]
+            ) -> Callable[[Any, Any], Any]:
+    """The handler with the dependencies it names (by keyword) bound."""
+    wanted = inspect.signature(handler).parameters
+    return functools.partial(handler, **{name: value for name, value in dependencies.items()
+                                         if name in wanted})
 
 
-def projections() -> list[ReviewProjection]:
-    """Every projection review keeps: the audit replay rebuilds exactly these."""
-    return [ReviewProjection()]
-
-
-async def build_review(
-    settings: Settings, env: Mapping[str, str] | None = None, *,
-    with_relay: bool = True, with_kafka: bool = True,
+async def build(
+    settings: ReviewSettings, *,
+    store: EventStore | None = None,
+    broker: KafkaBroker | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    catalog: Mapping[str, CampaignDefinition] | None = None,
+    with_kafka: bool = True,
+    with_relay: bool = True,
 ) -> ReviewRuntime:
-    """The review runtime; without Kafka (tests feeding the inbox directly)
-    no consumer joins a group and nothing is published."""
-    [projection] = projections()
-    store = open_store(settings, [projection])
-    app = ReviewApplication(
-        store, projection, Definitions(store, load_catalog(settings.campaigns_dir)),
-        settings.topics)
-    broker = None
+    """The review runtime. A `store` given must keep `projections()`; without
+    Kafka (tests feeding the reactions directly) no consumer joins a group and
+    nothing is published."""
+    store = store or open_store(settings, projections())
+    definitions = DefinitionsInForce(
+        load_catalog(settings.campaigns_dir) if catalog is None else catalog,
+        events.campaign_stream)
+    dependencies = {"definitions": definitions, "topics": settings.topics, "now": clock}
+    reactions = Reactions(store)
+    app = ReviewApp(store, {kind: _inject(handler, dependencies)
+                            for kind, handler in HANDLERS.items()}, reactions, clock)
     if with_kafka:
-        broker = kafka_broker(settings.kafka, "review")
-        register_subscribers(broker, settings, ReviewInbox(store, projection))
-    servicer = ReviewServicer(app)
+        broker = broker or kafka_broker(settings.kafka, "review")
+        register_subscribers(broker, settings, reactions)
+    else:
+        broker = None
+    servicer = ReviewServicer(app.handle)
     base = assemble(
         settings, store,
-        lambda server: review_pb2_grpc.add_ReviewServiceServicer_to_server(
-            servicer, server),
+        lambda server: add_to_server(servicer, server),
         [SERVICE_NAME],
         broker=broker,
         with_relay=with_relay and with_kafka,
@@ -94,5 +125,5 @@ async def build_review(
     )
     return ReviewRuntime(
         **{f.name: getattr(base, f.name) for f in fields(ServiceRuntime) if f.init},
-        reminder_poll_s=reminder_poll(env),
+        reminder_poll_s=settings.reminder_poll_s,
     )

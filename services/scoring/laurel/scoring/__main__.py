@@ -1,8 +1,8 @@
 """`python -m laurel.scoring`: run the scoring service."""
 
-from laurel.config import load_settings
 from laurel.runtime import run_service
-from laurel.scoring.bootstrap import build_scoring
+from laurel.scoring.bootstrap import build
+from laurel.scoring.settings import ScoringSettings
 
 if __name__ == "__main__":
-    run_service(lambda: build_scoring(load_settings("scoring")))
+    run_service(lambda: build(ScoringSettings.load()))

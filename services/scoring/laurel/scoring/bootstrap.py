@@ -1,35 +1,37 @@
 """Wiring: the one place that knows which adapter serves scoring's ports.
 
-The compliance feed's topic is scoring's own setting, read from the
-environment like notification's (`LAUREL_TOPIC_COMPLIANCE`), until the shared
-`Topics` names it.
+Every adapter is an argument a test can override (a store of its own, a
+clock, no Kafka); nothing else builds scoring's parts.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import grpc
+from faststream.kafka import KafkaBroker
 
 from laurel.campaigns import load_catalog
-from laurel.config import Settings
+from laurel.campaigns.in_force import DefinitionsInForce
+from laurel.envelope import utcnow
+from laurel.eventstore import EventStore
 from laurel.messaging import kafka_broker
 from laurel.runtime import ServiceRuntime, assemble, open_store
 from laurel.scoring.adapters.grpc_servicer import ScoringServicer
-from laurel.scoring.adapters.kafka_subscribers import register_subscribers
-from laurel.scoring.application import ScoringApplication
-from laurel.scoring.engine import ScoringEngine
-from laurel.scoring.inbox import ScoringInbox
-from laurel.scoring.projection import ScoringProjection
+from laurel.scoring.adapters.kafka import register_subscribers
+from laurel.scoring.domain.events import campaign_stream
+from laurel.scoring.handlers import Context
+from laurel.scoring.reactions import ScoringReactions
+from laurel.scoring.read_models import ScoringProjection
+from laurel.scoring.settings import ScoringSettings
 from laurel.scoring.v1 import scoring_pb2, scoring_pb2_grpc
 
 SERVICE_NAME = scoring_pb2.DESCRIPTOR.services_by_name["ScoringService"].full_name
-DEFAULT_COMPLIANCE_TOPIC = "laurel.compliance.reports"
-
-
-def compliance_topic(settings: Settings, env: Mapping[str, str] | None = None) -> str:
-    shared = getattr(settings.topics, "compliance", "")
-    env = os.environ if env is None else env
-    return shared or env.get("LAUREL_TOPIC_COMPLIANCE", DEFAULT_COMPLIANCE_TOPIC)
+# The generated registration carries no annotations; this is its type.
+ADD_SERVICER: Callable[[ScoringServicer, grpc.aio.Server], None] = (
+    scoring_pb2_grpc.add_ScoringServiceServicer_to_server)
 
 
 def projections() -> list[ScoringProjection]:
@@ -37,29 +39,45 @@ def projections() -> list[ScoringProjection]:
     return [ScoringProjection()]
 
 
-async def build_scoring(
-    settings: Settings, env: Mapping[str, str] | None = None, *,
-    with_relay: bool = True, with_kafka: bool = True,
+@dataclass(frozen=True)
+class Scoring:
+    """Scoring's parts, for tests and tools (`ServiceRuntime.app`)."""
+
+    store: EventStore
+    context: Context
+    reactions: ScoringReactions
+
+
+def wire(settings: ScoringSettings, *, store: EventStore | None = None,
+         clock: Callable[[], datetime] = utcnow) -> Scoring:
+    """The store, the definitions in force and the reactions, without any
+    server or broker: what the service's fast tests run."""
+    store = store or open_store(settings, projections())
+    context = Context(
+        DefinitionsInForce(load_catalog(settings.campaigns_dir), campaign_stream),
+        settings.topics, clock)
+    return Scoring(store, context, ScoringReactions(store, context))
+
+
+async def build(
+    settings: ScoringSettings, *, store: EventStore | None = None,
+    broker: KafkaBroker | None = None, clock: Callable[[], datetime] = utcnow,
+    with_kafka: bool = True, with_relay: bool = True,
 ) -> ServiceRuntime:
-    """The scoring runtime; without Kafka (tests feeding the inbox directly)
-    no consumer joins a group and nothing is published."""
-    [projection] = projections()
-    store = open_store(settings, [projection])
-    engine = ScoringEngine(store, projection, load_catalog(settings.campaigns_dir),
-                           settings.topics)
-    app = ScoringApplication(engine)
-    broker = None
+    """The scoring runtime. Without Kafka (tests handing events to the
+    reactions) no consumer joins a group and the relay publishes nothing."""
+    scoring = wire(settings, store=store, clock=clock)
     if with_kafka:
-        broker = kafka_broker(settings.kafka, "scoring")
-        register_subscribers(broker, settings, ScoringInbox(engine),
-                             compliance_topic(settings, env))
-    servicer = ScoringServicer(app)
+        broker = broker or kafka_broker(settings.kafka, "scoring")
+        register_subscribers(broker, settings, scoring.reactions)
+    else:
+        broker = None
+    servicer = ScoringServicer(scoring.store, scoring.context)
     return assemble(
-        settings, store,
-        lambda server: scoring_pb2_grpc.add_ScoringServiceServicer_to_server(
-            servicer, server),
+        settings, scoring.store,
+        lambda server: ADD_SERVICER(servicer, server),
         [SERVICE_NAME],
         broker=broker,
         with_relay=with_relay and with_kafka,
-        app=app,
+        app=scoring,
     )

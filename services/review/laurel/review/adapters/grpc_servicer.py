@@ -1,40 +1,39 @@
-"""ReviewService over gRPC: messages to use-case calls and results back.
+"""ReviewService over gRPC: messages to commands and queries, results back.
 
-Only translation lives here; store work runs in a thread so the event loop
-keeps serving.
+Only translation lives here. The caller is read once, from the verified call,
+and travels on the command; the handler runs in a worker thread (in its own
+unit of work) so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from laurel.auth import current_request
 from laurel.envelope import format_time, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
-from laurel.review import assignment, campaigns, forums, rounds
-from laurel.review.application import ReviewApplication
-from laurel.review.round_cases import BLIND
+from laurel.review.domain import assignment, commands, forums, rounds
+from laurel.review.handlers import ForReview, RoundView
 from laurel.review.v1 import review_pb2 as pb
 from laurel.review.v1 import review_pb2_grpc
 from laurel.text import clean
 
-T = TypeVar("T")
-Context = grpc.aio.ServicerContext
-
-
-async def run(call: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(call, *args)
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
-    def __init__(self, app: ReviewApplication) -> None:
-        self.app = app
+    def __init__(self, handle: Callable[[Any], Any]) -> None:
+        self.handle = handle
+
+    async def run(self, message: Any) -> Any:
+        return await asyncio.to_thread(self.handle, message)
 
     async def Ping(self, request: pb.PingRequest, context: Context) -> pb.PingResponse:
         return pb.PingResponse(service="review")
@@ -47,14 +46,16 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             request.reviewer_id, clean("name", request.name), request.organization_id,
             request.jurisdiction_id, request.group,
             frozenset(request.declared_conflicts))
-        version = await run(self.app.register_reviewer, reviewer,
-                            {"email": request.email, "language": request.language})
+        version = await self.run(commands.RegisterReviewer(
+            current_request(), reviewer,
+            {"email": request.email, "language": request.language}))
         return pb.RegisterReviewerResponse(id=request.reviewer_id, version=version)
 
     async def DeclareConflict(self, request: pb.DeclareConflictRequest,
                               context: Context) -> pb.DeclareConflictResponse:
-        version = await run(self.app.declare_conflict, request.reviewer_id,
-                            request.subject_id, clean("reason", request.reason))
+        version = await self.run(commands.DeclareConflict(
+            current_request(), request.reviewer_id, request.subject_id,
+            clean("reason", request.reason)))
         return pb.DeclareConflictResponse(id=request.reviewer_id, version=version)
 
     async def FormPanel(self, request: pb.FormPanelRequest, context: Context
@@ -63,19 +64,19 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             request.panel_id, request.campaign_id, request.category,
             _required("round_id", request.round_id), dict(request.mix),
             tuple(request.members), request.seed)
-        version = await run(self.app.form_panel, spec)
+        version = await self.run(commands.FormPanel(current_request(), spec))
         return pb.FormPanelResponse(id=spec.panel_id or spec.round_id, version=version)
 
     async def AssignReviewers(self, request: pb.AssignReviewersRequest,
                               context: Context) -> pb.AssignReviewersResponse:
-        made = await run(self.app.assign_reviewers, request.round_id,
-                         list(request.nomination_ids))
+        made = await self.run(commands.AssignReviewers(
+            current_request(), request.round_id, tuple(request.nomination_ids)))
         return pb.AssignReviewersResponse(assignments=[_assignment(p) for p in made])
 
     async def ExplainAssignment(self, request: pb.ExplainAssignmentRequest,
                                 context: Context) -> pb.ExplainAssignmentResponse:
-        lines = await run(self.app.explain_assignment, request.round_id,
-                          request.nomination_id)
+        lines = await self.run(commands.ExplainAssignment(
+            current_request(), request.round_id, request.nomination_id))
         return pb.ExplainAssignmentResponse(
             round_id=request.round_id, nomination_id=request.nomination_id,
             lines=[pb.ExplanationLine(reviewer_id=x.reviewer_id, group=x.group,
@@ -84,23 +85,25 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def Recuse(self, request: pb.RecuseRequest, context: Context
                      ) -> pb.RecuseResponse:
-        replacement = await run(self.app.recuse, request.round_id,
-                                request.nomination_id, request.reviewer_id,
-                                clean("reason", request.reason))
+        replacement = await self.run(commands.Recuse(
+            current_request(), request.round_id, request.nomination_id,
+            request.reviewer_id, clean("reason", request.reason)))
         return pb.RecuseResponse(replacement=_assignment(replacement))
 
     # -- rounds ---------------------------------------------------------------------
 
     async def OpenRound(self, request: pb.OpenRoundRequest, context: Context
                         ) -> pb.OpenRoundResponse:
-        version = await run(self.app.open_round, request.round_id,
-                            _time("deadline", request), list(request.nomination_ids),
-                            request.number or 1, request.previous_round_id)
+        version = await self.run(commands.OpenRound(
+            current_request(), request.round_id, _time("deadline", request),
+            tuple(request.nomination_ids), request.number or 1,
+            request.previous_round_id))
         return pb.OpenRoundResponse(id=request.round_id, version=version)
 
     async def GetRound(self, request: pb.GetRoundRequest, context: Context
                        ) -> pb.GetRoundResponse:
-        view = await run(self.app.round_view, request.round_id)
+        view: RoundView = await self.run(commands.GetRound(current_request(),
+                                                           request.round_id))
         state = view.round
         return pb.GetRoundResponse(
             round_id=state.round_id, campaign_id=state.campaign_id,
@@ -116,7 +119,8 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def ListMyAssignments(self, request: pb.ListMyAssignmentsRequest,
                                 context: Context) -> pb.ListMyAssignmentsResponse:
-        rows = await run(self.app.my_assignments, request.round_id)
+        rows = await self.run(commands.ListMyAssignments(current_request(),
+                                                         request.round_id))
         keys = pb.MyAssignment.DESCRIPTOR.fields_by_name
         return pb.ListMyAssignmentsResponse(assignments=[
             pb.MyAssignment(**{k: v for k, v in row.items() if k in keys})
@@ -124,10 +128,9 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def GetNominationForReview(self, request: pb.GetNominationForReviewRequest,
                                      context: Context) -> pb.GetNominationForReviewResponse:
-        view = await run(self.app.nomination_for_review, request.round_id,
-                         request.nomination_id)
-        n, state = view.nomination, view.round
-        labels = await run(self._labels, state.campaign_id, state.category)
+        view: ForReview = await self.run(commands.GetNominationForReview(
+            current_request(), request.round_id, request.nomination_id))
+        n, state, labels = view.nomination, view.round, view.labels
         message = pb.GetNominationForReviewResponse(
             round_id=state.round_id, nomination_id=n.nomination_id,
             campaign_id=n.campaign_id, category=n.category,
@@ -143,28 +146,25 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             message.has_my_form = True
         return message
 
-    def _labels(self, campaign_id: str, category: str) -> dict[str, tuple[str, str]]:
-        return campaigns.labels(self.app.definitions.get(campaign_id), category)
-
     async def SubmitReview(self, request: pb.SubmitReviewRequest, context: Context
                            ) -> pb.SubmitReviewResponse:
-        version, changed = await run(self.app.submit_review, request.round_id,
-                                     request.nomination_id, dict(request.scores),
-                                     clean("comment", request.comment))
+        version, changed = await self.run(commands.SubmitReview(
+            current_request(), request.round_id, request.nomination_id,
+            dict(request.scores), clean("comment", request.comment)))
         return pb.SubmitReviewResponse(form_version=version, changed=changed)
 
     async def GetReviews(self, request: pb.GetReviewsRequest, context: Context
                          ) -> pb.GetReviewsResponse:
-        forms, withheld = await run(self.app.reviews, request.round_id,
-                                    request.nomination_id)
+        forms, withheld = await self.run(commands.GetReviews(
+            current_request(), request.round_id, request.nomination_id))
         return pb.GetReviewsResponse(reviews=[_form(f) for f in forms],
                                      withheld=withheld,
-                                     withheld_reason=BLIND if withheld else "")
+                                     withheld_reason=rounds.BLIND if withheld else "")
 
     async def CloseRound(self, request: pb.CloseRoundRequest, context: Context
                          ) -> pb.CloseRoundResponse:
-        closed = await run(self.app.close_round, request.round_id,
-                           clean("reason", request.reason))
+        closed = await self.run(commands.CloseRound(
+            current_request(), request.round_id, clean("reason", request.reason)))
         if closed is None:
             return pb.CloseRoundResponse(closed=False)
         return pb.CloseRoundResponse(
@@ -173,25 +173,25 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
 
     async def ReopenRound(self, request: pb.ReopenRoundRequest, context: Context
                           ) -> pb.ReopenRoundResponse:
-        version = await run(self.app.reopen_round, request.round_id,
-                            clean("reason", request.reason),
-                            _time("deadline", request))
+        version = await self.run(commands.ReopenRound(
+            current_request(), request.round_id, clean("reason", request.reason),
+            _time("deadline", request)))
         return pb.ReopenRoundResponse(id=request.round_id, version=version)
 
-    # -- decisions --------------------------------------------------------------------
+    # -- decisions, publication, forums ---------------------------------------------
 
     async def RecordDecision(self, request: pb.RecordDecisionRequest,
                              context: Context) -> pb.RecordDecisionResponse:
-        version = await run(self.app.record_decision, request.round_id,
-                            request.nomination_id, request.outcome, request.tier,
-                            clean("reason", request.reason), request.result_version)
+        version = await self.run(commands.RecordDecision(
+            current_request(), request.round_id, request.nomination_id, request.outcome,
+            request.tier, clean("reason", request.reason), request.result_version))
         return pb.RecordDecisionResponse(id=request.nomination_id, version=version)
 
     async def PublishResults(self, request: pb.PublishResultsRequest,
                              context: Context) -> pb.PublishResultsResponse:
-        version, count = await run(self.app.publish_results, request.round_id)
+        version, count = await self.run(commands.PublishResults(current_request(),
+                                                                request.round_id))
         return pb.PublishResultsResponse(result_version=version, decisions=count)
-
 
     async def IssueForumInvitations(
         self, request: pb.IssueForumInvitationsRequest, context: Context
@@ -203,9 +203,16 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
             clean("label", request.label), clean("title", request.title), starts_at,
             clean("venue", request.venue), tuple(request.round_ids),
             tuple(request.jurisdiction_ids), tuple(request.categories))
-        invited = await run(self.app.issue_forum_invitations, plan)
+        invited = await self.run(commands.IssueForumInvitations(current_request(), plan))
         return pb.IssueForumInvitationsResponse(forum_id=plan.forum_id,
                                                 nomination_ids=invited)
+
+
+def add_to_server(servicer: ReviewServicer, server: grpc.aio.Server) -> None:
+    """Register the servicer (through a typed name: the generated function
+    carries no annotations)."""
+    register: Callable[[Any, Any], None] = review_pb2_grpc.add_ReviewServiceServicer_to_server
+    register(servicer, server)
 
 
 def _assignment(p: dict[str, Any]) -> pb.Assignment:
@@ -238,10 +245,11 @@ def _required(name: str, value: str) -> str:
     return value
 
 
-def _time(name: str, request: Any):  # noqa: ANN202
+def _time(name: str, request: Any) -> datetime:
     if not request.HasField(name):
         raise InvalidArgument(f"{name} is required", [FieldViolation(name, "required")])
-    return getattr(request, name).ToDatetime(tzinfo=UTC)
+    when: datetime = getattr(request, name).ToDatetime(tzinfo=UTC)
+    return when
 
 
 def _timestamp(text: str) -> Timestamp:

@@ -1,89 +1,93 @@
-"""ScoringService over gRPC: messages to use-case calls and results back.
+"""ScoringService over gRPC: messages to commands and results back.
 
-Only translation lives here; store work runs in a thread so the event loop
-keeps serving.
+Only translation lives here. The caller (verified by the interceptor) is read
+once per call and put on the command; the handler runs in a worker thread in
+one unit of work (`store.run`), so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from grpc.aio import ServicerContext
 
+from laurel.auth import current_request
 from laurel.envelope import RecordedEvent, canonical_json, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
-from laurel.scoring import eligibility as el
-from laurel.scoring.application import ScoringApplication
+from laurel.eventstore import EventStore
+from laurel.scoring import handlers
+from laurel.scoring.domain import commands
+from laurel.scoring.domain import eligibility as el
+from laurel.scoring.handlers import Context
 from laurel.scoring.v1 import scoring_pb2 as pb
 from laurel.scoring.v1 import scoring_pb2_grpc
 from laurel.text import clean
+from laurel.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
-R = TypeVar("R", pb.RecordComplaintResponse, pb.RecordPenaltyResponse)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-Context = grpc.aio.ServicerContext
-
-
-async def run(call: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(call, *args)
 
 
 class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
-    def __init__(self, app: ScoringApplication) -> None:
-        self.app = app
+    def __init__(self, store: EventStore, ctx: Context) -> None:
+        self.store = store
+        self.ctx = ctx
 
-    async def Ping(self, request: pb.PingRequest, context: Context) -> pb.PingResponse:
+    async def _run(self, work: Callable[[UnitOfWork], T]) -> T:
+        return await asyncio.to_thread(self.store.run, work)
+
+    async def Ping(self, request: pb.PingRequest, context: ServicerContext) -> pb.PingResponse:
         return pb.PingResponse(service="scoring")
 
     # -- the registry ------------------------------------------------------------
 
-    async def RecordComplaint(self, request: pb.RecordComplaintRequest, context: Context
+    async def RecordComplaint(self, request: pb.RecordComplaintRequest, context: ServicerContext
                               ) -> pb.RecordComplaintResponse:
-        return await self._record(el.COMPLAINT, request, pb.RecordComplaintResponse)
+        cmd = commands.RecordComplaint(current_request(), _report(request))
+        done = await self._run(lambda uow: handlers.record_complaint(cmd, uow, self.ctx))
+        return pb.RecordComplaintResponse(entry_id=request.entry_id, recorded=done.recorded,
+                                          reevaluated_nomination_ids=done.reevaluated)
 
-    async def RecordPenalty(self, request: pb.RecordPenaltyRequest, context: Context
+    async def RecordPenalty(self, request: pb.RecordPenaltyRequest, context: ServicerContext
                             ) -> pb.RecordPenaltyResponse:
-        return await self._record(el.PENALTY, request, pb.RecordPenaltyResponse)
-
-    async def _record(self, kind: str,
-                      request: pb.RecordComplaintRequest | pb.RecordPenaltyRequest,
-                      response: type[R]) -> R:
-        report = el.ComplianceReport(
-            request.entry_id, request.subject_kind, request.subject_id,
-            _date("occurred_on", request.occurred_on), clean("source", request.source),
-            clean("summary", request.summary))
-        recorded, changed = await run(self.app.record_entry, kind, report)
-        return response(entry_id=request.entry_id, recorded=recorded,
-                        reevaluated_nomination_ids=changed)
+        cmd = commands.RecordPenalty(current_request(), _report(request))
+        done = await self._run(lambda uow: handlers.record_penalty(cmd, uow, self.ctx))
+        return pb.RecordPenaltyResponse(entry_id=request.entry_id, recorded=done.recorded,
+                                        reevaluated_nomination_ids=done.reevaluated)
 
     async def WithdrawComplianceEntry(
-        self, request: pb.WithdrawComplianceEntryRequest, context: Context
+        self, request: pb.WithdrawComplianceEntryRequest, context: ServicerContext
     ) -> pb.WithdrawComplianceEntryResponse:
         on = _date("withdrawn_on", request.withdrawn_on) if request.withdrawn_on \
             else None
-        recorded, changed = await run(self.app.withdraw_entry, request.entry_id,
-                                      clean("reason", request.reason), on)
-        return pb.WithdrawComplianceEntryResponse(entry_id=request.entry_id,
-                                                  recorded=recorded,
-                                                  reevaluated_nomination_ids=changed)
+        cmd = commands.WithdrawComplianceEntry(current_request(), request.entry_id,
+                                               clean("reason", request.reason), on)
+        done = await self._run(
+            lambda uow: handlers.withdraw_compliance_entry(cmd, uow, self.ctx))
+        return pb.WithdrawComplianceEntryResponse(
+            entry_id=request.entry_id, recorded=done.recorded,
+            reevaluated_nomination_ids=done.reevaluated)
 
     async def ListComplianceEntries(
-        self, request: pb.ListComplianceEntriesRequest, context: Context
+        self, request: pb.ListComplianceEntriesRequest, context: ServicerContext
     ) -> pb.ListComplianceEntriesResponse:
-        rows = await run(self.app.entries, request.subject_id, request.kind)
+        cmd = commands.ListComplianceEntries(current_request(), request.subject_id,
+                                             request.kind)
+        rows = await self._run(lambda uow: handlers.list_compliance_entries(cmd, uow))
         return pb.ListComplianceEntriesResponse(
             entries=[pb.ComplianceEntry(**row) for row in rows])
 
     # -- verdicts ------------------------------------------------------------------
 
     async def GetEligibility(self, request: pb.GetEligibilityRequest,
-                             context: Context) -> pb.GetEligibilityResponse:
-        view = await run(self.app.eligibility, request.nomination_id)
+                             context: ServicerContext) -> pb.GetEligibilityResponse:
+        cmd = commands.GetEligibility(current_request(), request.nomination_id)
+        view = await self._run(lambda uow: handlers.get_eligibility(cmd, uow))
         return pb.GetEligibilityResponse(
             nomination_id=view.nomination_id, evaluated=view.evaluated,
             eligible=view.eligible, verdicts=[_verdict(e) for e in view.latest],
@@ -92,16 +96,17 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
     # -- results -------------------------------------------------------------------
 
     async def ComputeResults(self, request: pb.ComputeResultsRequest,
-                             context: Context) -> pb.ComputeResultsResponse:
-        done = await run(self.app.compute_results, request.campaign_id,
-                         request.category, request.round_id)
+                             context: ServicerContext) -> pb.ComputeResultsResponse:
+        cmd = commands.ComputeResults(current_request(), request.campaign_id,
+                                      request.category, request.round_id)
+        done = await self._run(lambda uow: handlers.compute_results(cmd, uow, self.ctx))
         return pb.ComputeResultsResponse(version=done.version, changed=done.changed)
 
-    async def GetRanking(self, request: pb.GetRankingRequest, context: Context
+    async def GetRanking(self, request: pb.GetRankingRequest, context: ServicerContext
                          ) -> pb.GetRankingResponse:
-        chosen, latest = await run(self.app.ranking, request.campaign_id,
-                                   request.category, request.round_id,
-                                   request.version)
+        cmd = commands.GetRanking(current_request(), request.campaign_id,
+                                  request.category, request.round_id, request.version)
+        chosen, latest = await self._run(lambda uow: handlers.get_ranking(cmd, uow))
         p = chosen.payload
         return pb.GetRankingResponse(
             campaign_id=p["campaign_id"], category=p["category"],
@@ -115,9 +120,10 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
             policy_json=canonical_json(p["policy"]))
 
     async def GetScoreBreakdown(self, request: pb.GetScoreBreakdownRequest,
-                                context: Context) -> pb.GetScoreBreakdownResponse:
-        view = await run(self.app.breakdown, request.nomination_id,
-                         request.round_id, request.version)
+                                context: ServicerContext) -> pb.GetScoreBreakdownResponse:
+        cmd = commands.GetScoreBreakdown(current_request(), request.nomination_id,
+                                         request.round_id, request.version)
+        view = await self._run(lambda uow: handlers.get_score_breakdown(cmd, uow))
         message = pb.GetScoreBreakdownResponse(nomination_id=request.nomination_id,
                                                round_id=view.round_id,
                                                version=view.version,
@@ -139,7 +145,15 @@ class ScoringServicer(scoring_pb2_grpc.ScoringServiceServicer):
         return message
 
 
-def _entries(payload: dict[str, Any]) -> list[dict[str, Any]]:
+def _report(request: pb.RecordComplaintRequest | pb.RecordPenaltyRequest
+            ) -> el.ComplianceReport:
+    return el.ComplianceReport(
+        request.entry_id, request.subject_kind, request.subject_id,
+        _date("occurred_on", request.occurred_on), clean("source", request.source),
+        clean("summary", request.summary))
+
+
+def _entries(payload: Mapping[str, Any]) -> list[dict[str, Any]]:
     keys = pb.RankedNomination.DESCRIPTOR.fields_by_name
     return [{k: v for k, v in e.items() if k in keys} for e in payload["entries"]]
 

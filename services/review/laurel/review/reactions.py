@@ -1,0 +1,71 @@
+"""What review does with intake's and scoring's events: it notes them.
+
+Each consumed event is applied once: its inbox mark commits with the note,
+in one unit of work. Intake says which campaigns are in force and which
+nominations exist and are received (reviewable), with the ids conflicts are
+checked against; scoring says which are ineligible and which result version
+a round has, which the organizer's decisions must use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from laurel.consumption import Handler, apply_once
+from laurel.envelope import Actor, EventMetadata, RecordedEvent
+from laurel.eventstore import EventStore
+from laurel.review.domain import events, facts
+from laurel.unit_of_work import UnitOfWork
+
+CONSUMER = "review"
+REVIEW_ACTOR = Actor("review", "service")
+
+
+def note_campaign(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+    uow.append(events.campaign_stream(event.payload["campaign_id"]),
+               [events.campaign_noted(event)], meta)
+
+
+def note_nomination(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+    stream = events.nomination_stream(event.payload["nomination_id"])
+    before = uow.load(stream, facts.NOMINATION)
+    after = facts.track(before, event)
+    if after is not None and after != before:
+        uow.append(stream, [events.nomination_noted(after, event)], meta)
+
+
+def note_verdict(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+    uow.append(events.nomination_stream(event.payload["nomination_id"]),
+               [events.eligibility_noted(event)], meta)
+
+
+def note_result(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+    uow.append(events.results_stream(event.payload["round_id"]),
+               [events.result_noted(event)], meta)
+
+
+FROM_INTAKE: Mapping[str, Handler] = {
+    "CampaignDefined": note_campaign, "CampaignAmended": note_campaign,
+    **dict.fromkeys(facts.TRACKED_TYPES, note_nomination),
+}
+FROM_SCORING: Mapping[str, Handler] = {
+    facts.VERDICT_RECORDED: note_verdict, facts.RESULT_COMPUTED: note_result,
+}
+
+
+class Reactions:
+    """The subscribers' entry points: one per upstream topic."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def on_intake_event(self, event: RecordedEvent) -> None:
+        self._react(FROM_INTAKE, event)
+
+    def on_scoring_event(self, event: RecordedEvent) -> None:
+        self._react(FROM_SCORING, event)
+
+    def _react(self, handlers: Mapping[str, Handler], event: RecordedEvent) -> None:
+        handle = handlers.get(event.type)
+        if handle is not None:
+            apply_once(self.store, CONSUMER, REVIEW_ACTOR, event, handle)
