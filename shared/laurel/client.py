@@ -139,9 +139,9 @@ class LaurelClient:
         self.actor = actor
         self._channels = {s: grpc.insecure_channel(endpoints[s]) for s in SERVICES}
         # The generated stubs are untyped; the messages they carry are typed.
-        self.intake: Any = intake_pb2_grpc.IntakeServiceStub(  # type: ignore[no-untyped-call]
+        self.intake: Any = intake_pb2_grpc.IntakeServiceStub(
             self._channels["intake"])
-        self.notification: Any = notification_pb2_grpc.NotificationServiceStub(  # type: ignore[no-untyped-call]
+        self.notification: Any = notification_pb2_grpc.NotificationServiceStub(
             self._channels["notification"])
 
     def md(self) -> tuple[tuple[str, str], ...]:

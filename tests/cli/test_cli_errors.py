@@ -14,19 +14,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from laurel.auth import call_metadata
 from laurel.broker import free_port
-from laurel.config import load_settings
-from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
-from laurel.grpcutil import client_channel
-from laurel.intake.bootstrap import build_intake
-from laurel.intake.v1 import intake_pb2 as pb
-from laurel.intake.v1 import intake_pb2_grpc
 
 LAUREL = [sys.executable, "-m", "laurel.cli"]
 NOMINATOR = "nominator:wang-fang:zhengzhou-peoples"
@@ -146,22 +138,6 @@ def test_help_is_not_an_error(files: Path) -> None:
 
 
 # -- against a running service -------------------------------------------------------
-
-
-@pytest.fixture
-async def intake_address(service_env: dict[str, str]) -> AsyncIterator[str]:
-    runtime = await build_intake(load_settings("intake", service_env), with_relay=False)
-    await runtime.start()
-    channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
-    stub = intake_pb2_grpc.IntakeServiceStub(channel)
-    for org in demo_organizations():
-        if org["organization_id"] in {"henan-center", "zhengzhou", "zhengzhou-peoples"}:
-            await stub.RegisterOrganization(pb.RegisterOrganizationRequest(**org),
-                                            metadata=call_metadata(ORGANIZER))
-    await stub.SetCampaignClock(campaign_clock_request(), metadata=call_metadata(ORGANIZER))
-    yield f"127.0.0.1:{runtime.grpc.port}"
-    await channel.close()
-    await runtime.stop()
 
 
 async def test_a_refused_request_is_one_line_and_its_fields(

@@ -204,7 +204,7 @@ async def _audited(address: str, nomination_id: str) -> None:
 
     auditor = call_metadata(AUDITOR)
     async with client_channel(address) as channel:
-        audit = audit_pb2_grpc.AuditServiceStub(channel)  # type: ignore[no-untyped-call]
+        audit = audit_pb2_grpc.AuditServiceStub(channel)
         timeline = await audit.GetNominationTimeline(audit_pb2.GetNominationTimelineRequest(
             nomination_id=nomination_id), metadata=auditor, timeout=30)
         stores = sorted({e.store for e in timeline.entries})

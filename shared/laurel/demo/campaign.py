@@ -127,13 +127,11 @@ async def connect(endpoints: Mapping[str, str]) -> AsyncIterator[Apis]:
     channels = {s: client_channel(endpoints[s])
                 for s in ("intake", "scoring", "review", "notification")}
     try:
-        # The generated stubs are untyped; the request and reply messages are typed.
-        yield Apis(
-            intake_pb2_grpc.IntakeServiceStub(channels["intake"]),  # type: ignore[no-untyped-call]
-            scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),  # type: ignore[no-untyped-call]
-            review_pb2_grpc.ReviewServiceStub(channels["review"]),  # type: ignore[no-untyped-call]
-            notification_pb2_grpc.NotificationServiceStub(  # type: ignore[no-untyped-call]
-                channels["notification"]))
+        yield Apis(intake_pb2_grpc.IntakeServiceStub(channels["intake"]),
+                   scoring_pb2_grpc.ScoringServiceStub(channels["scoring"]),
+                   review_pb2_grpc.ReviewServiceStub(channels["review"]),
+                   notification_pb2_grpc.NotificationServiceStub(
+                       channels["notification"]))
     finally:
         for channel in channels.values():
             await channel.close()

@@ -9,41 +9,16 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import yaml
 
-from laurel.auth import call_metadata
 from laurel.campaigns import SHIPPED_DIR, load_catalog
 from laurel.campaigns.specimen import specimen_fields
-from laurel.config import load_settings
-from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
-from laurel.grpcutil import client_channel
-from laurel.intake.bootstrap import build_intake
-from laurel.intake.v1 import intake_pb2 as pb
-from laurel.intake.v1 import intake_pb2_grpc
 
 NOMINATOR = "nominator:wang-fang:zhengzhou-peoples"
 ENDORSER = "endorser:li-wei:zhengzhou"
 CENTER = "organizer:zhao-min:henan-center"
-
-
-@pytest.fixture
-async def intake_address(service_env: dict[str, str]) -> AsyncIterator[str]:
-    runtime = await build_intake(load_settings("intake", service_env), with_relay=False)
-    await runtime.start()
-    channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
-    stub = intake_pb2_grpc.IntakeServiceStub(channel)
-    for org in demo_organizations():
-        if org["organization_id"] in {"henan-center", "zhengzhou", "zhengzhou-peoples"}:
-            await stub.RegisterOrganization(pb.RegisterOrganizationRequest(**org),
-                                            metadata=call_metadata(ORGANIZER))
-    await stub.SetCampaignClock(campaign_clock_request(), metadata=call_metadata(ORGANIZER))
-    yield f"127.0.0.1:{runtime.grpc.port}"
-    await channel.close()
-    await runtime.stop()
 
 
 async def laurel(address: str, actor: str, *args: str, ok: bool = True) -> str:
