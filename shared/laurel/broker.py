@@ -134,6 +134,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 
                 security_protocol=kafka.security_protocol,
                 request_timeout_ms=kafka.request_timeout_ms,
                 **kafka.tls_options(),
+                **kafka.sasl_options(),
             )
             break
         except KafkaError:

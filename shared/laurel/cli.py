@@ -295,8 +295,9 @@ def _report_rpc_error(error: grpc.RpcError) -> int:
     details = error.details() if isinstance(error, grpc.Call) else str(error)
     name = code.name if code is not None else "ERROR"
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return _report(f"{name}: no answer from the service ({details}); is `laurel up` "
-                       "running?", code=EXIT_UNUSABLE)
+        return _report(f"{name}: no answer from the service ({details}); is the suite "
+                       f"running (`make run`, or `{command_hint('up')}`)?",
+                       code=EXIT_UNUSABLE)
     violations = violations_of(error) if isinstance(error, grpc.Call) else []
     return _report(f"{name}: {details}", [f"- {f}: {d}" for f, d in violations],
                    code=EXIT_REFUSED)

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from laurel.cli import console, fail, new_app, one_line
+from laurel.cli import command_hint, console, fail, new_app, one_line
 from laurel.config import KafkaSettings, Topics
 
 app = new_app("Laurel's Kafka topics: create them, read them.")
@@ -35,7 +35,8 @@ def kafka_settings() -> KafkaSettings:
 
         bootstrap = default_endpoints().get("kafka", "")
     if not bootstrap:
-        fail("no Kafka to talk to: start `laurel up`, or set LAUREL_KAFKA_BOOTSTRAP")
+        fail(f"no Kafka to talk to: start the suite (`make run`, or `{command_hint('up')}`), "
+             "or set LAUREL_KAFKA_BOOTSTRAP")
     return KafkaSettings.load(bootstrap=bootstrap)
 
 

@@ -55,6 +55,14 @@ class StartupFailed(RuntimeError):
     """A part of the suite did not come up; the message says which and where to look."""
 
 
+def shown(path: Path) -> Path:
+    """A path as a person types it: relative to the current folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def port_or_free(preferred: int) -> int:
     """The usual port when it is free, else any free one (printed at start)."""
     try:
@@ -79,7 +87,7 @@ def choose_data_dir(data_root: Path | None = None, data_dir: Path | None = None,
     """The folder this `laurel up` uses: --data-dir (or LAUREL_DATA_DIR) as
     given; else with --keep the one ROOT/latest points at; else a new
     ROOT/runs/<time>, which ROOT/latest then points at."""
-    from laurel.cli import fail
+    from laurel.cli import command_hint, fail
 
     explicit = data_dir or (Path(os.environ["LAUREL_DATA_DIR"])
                             if os.environ.get("LAUREL_DATA_DIR", "").strip() else None)
@@ -92,8 +100,8 @@ def choose_data_dir(data_root: Path | None = None, data_dir: Path | None = None,
     latest = root / LATEST
     if keep:
         if not latest.exists():
-            fail(f"no earlier run under {root} to keep (no {latest}); "
-                 "run `laurel up` without --keep first")
+            fail(f"no earlier run under {shown(root)} to keep (no {shown(latest)}); "
+                 f"run `{command_hint('up')}` without --keep first")
         _refuse_if_running(latest.resolve())
         return DataDir(latest.resolve(), fresh=False)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -183,7 +191,7 @@ class DevStack:
         try:
             wait_healthy(self.address(service), self.processes[service], service)
         except (RuntimeError, TimeoutError) as error:
-            raise StartupFailed(f"{error}; see {self.logs / f'{service}.log'}"
+            raise StartupFailed(f"{error}; see {shown(self.logs / f'{service}.log')}"
                                 f"{_last_error(self.logs / f'{service}.log')}") from None
 
     def _spawn(self, service: str) -> subprocess.Popen[bytes]:
@@ -314,7 +322,7 @@ def up(chosen: DataDir, once: bool = False, demo: bool = True) -> int:
     signals.install()
     code = 0
     how = "a fresh folder" if chosen.fresh else "the data of an earlier run"
-    print(f"Starting Laurel in {chosen.path} ({how}) …", flush=True)
+    print(f"Starting Laurel in {shown(chosen.path)} ({how}) …", flush=True)
     try:
         stack.start()
         print(_summary(stack), flush=True)
@@ -344,7 +352,7 @@ def _summary(stack: DevStack) -> str:
     lines.append(f"  {AUDIT:<13} {stack.address(AUDIT)} (AuditService, auditors only)")
     if stack.smtp is not None:
         lines.append(f"  smtp sink     {stack.smtp.host}:{stack.smtp.port} "
-                     f"(mail in {stack.data_dir / 'mail'})")
-    lines.append(f"  logs          {stack.logs}")
-    lines.append(f"  endpoints     {stack.data_dir / ENDPOINTS_FILE}")
+                     f"(mail in {shown(stack.data_dir / 'mail')})")
+    lines.append(f"  logs          {shown(stack.logs)}")
+    lines.append(f"  endpoints     {shown(stack.data_dir / ENDPOINTS_FILE)}")
     return "Laurel is up and serving:\n" + "\n".join(lines)

@@ -127,7 +127,7 @@ def test_an_unreachable_service_is_one_line(files: Path) -> None:
     for args in (["list"], ["show", "00000000-0000-0000-0000-000000000000"],
                  ["notifications"]):
         line = assert_one_line(laurel(env, *args))
-        assert "UNAVAILABLE" in line and "is `laurel up` running?" in line
+        assert "UNAVAILABLE" in line and "is the suite running (`make run`" in line
 
 
 def test_help_is_not_an_error(files: Path) -> None:

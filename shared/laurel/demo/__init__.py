@@ -108,9 +108,11 @@ async def _demo(endpoints: Mapping[str, str], data_dir: Path | None, size: int) 
                   f"{marker['nominations']} nominations, {marker['reviews']} reviews, "
                   f"{marker['rounds']} rounds published); it is not run again.")
         else:
+            from laurel.cli import command_hint
+
             print("\nThis data already holds henan-2021 nominations from an earlier demo "
                   "that did not finish; the demo is not run again. For a clean one, run "
-                  "`laurel up` without --keep (a fresh folder).")
+                  f"`{command_hint('up')}` without --keep (a fresh folder).")
         _next_steps(marker.get("tracked", ""), marker.get("hospital", ""), data_dir)
         return 0
     tracked, hospital = await _narrated_campaign(endpoints, size, data_dir)
@@ -194,7 +196,9 @@ def _next_steps(tracked: str, hospital: str, data_dir: Path | None) -> None:
     for line in lines:
         print(f"   {line}")
     if data_dir is not None:
-        print(f"Logs are in {data_dir / 'logs'}; the data in {data_dir}.")
+        from laurel.devstack import shown
+
+        print(f"Logs are in {shown(data_dir / 'logs')}; the data in {shown(data_dir)}.")
 
 
 async def _audited(address: str, nomination_id: str) -> None:
