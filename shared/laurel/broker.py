@@ -49,7 +49,11 @@ def child_process_options() -> dict[str, Any]:
     """Popen options for a long-lived child (the broker, a service under
     `laurel up`): a session of its own, so a Ctrl-C in the terminal reaches
     only its parent, which stops the children in order; and, on Linux, a
-    SIGTERM when the parent dies, so none outlives a parent killed outright."""
+    SIGTERM when the parent dies, so none outlives a parent killed outright.
+
+    Linux sends that signal when the *thread* that started the child ends:
+    start long-lived children from the main thread (as `laurel up` and the
+    test fixtures do), not from a worker thread."""
     return {"start_new_session": True, "preexec_fn": _terminate_with_parent()}
 
 
