@@ -274,18 +274,18 @@ def build_es_dataset(backend: str, target: str, seed: int, n_streams: int,
 
 
 def laurel_fold_each(url: str) -> dict:
-    """Every stream read by `read_stream` and folded by intake's domain `fold`."""
+    """Every stream read by `read_stream` and folded by intake's nomination `fold`."""
     from sqlalchemy import select
 
     from laurel.eventstore import EventStore, events_table
-    from laurel.intake import domain
+    from laurel.intake.domain import nomination
 
     store = EventStore(url)
     with Meter() as meter:
         with store.engine.connect() as conn:
             stream_ids = conn.execute(
                 select(events_table.c.stream_id).distinct()).scalars().all()
-        states = {sid: domain.fold(store.read_stream(sid)) for sid in stream_ids}
+        states = {sid: nomination.fold(store.read_stream(sid)) for sid in stream_ids}
     count = sum(state.version for state in states.values() if state is not None)
     store.close()
     return _rate(meter, count, streams=len(states))
@@ -294,14 +294,14 @@ def laurel_fold_each(url: str) -> dict:
 def laurel_replay(url: str, batch_size: int = 2000) -> dict:
     """The whole log by global position (`read_all`), applied into every state."""
     from laurel.eventstore import EventStore
-    from laurel.intake import domain
+    from laurel.intake.domain import nomination
 
     store = EventStore(url)
     states: dict[str, Any] = {}
     count = 0
     with Meter() as meter:
         for event in store.read_all(batch_size=batch_size):
-            states[event.stream_id] = domain.apply(states.get(event.stream_id), event)
+            states[event.stream_id] = nomination.evolve(states.get(event.stream_id), event)
             count += 1
     store.close()
     return _rate(meter, count, streams=len(states), batch_size=batch_size)

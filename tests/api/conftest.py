@@ -15,7 +15,7 @@ import pytest
 
 from laurel.audit.server import AuditServer, build_server
 from laurel.config import SERVICES, load_settings
-from laurel.intake.bootstrap import build_intake
+from laurel.intake.bootstrap import build as build_intake
 from laurel.notification.bootstrap import build_notification
 from laurel.review.bootstrap import build_review
 from laurel.runtime import ServiceRuntime

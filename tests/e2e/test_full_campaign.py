@@ -32,8 +32,8 @@ from laurel.demo import ORGANIZER
 from laurel.demo.campaign import Apis, CampaignRun, connect, nominator, run_campaign
 from laurel.envelope import Actor
 from laurel.eventstore import EventStore
-from laurel.intake.bootstrap import build_intake
-from laurel.notification.bootstrap import build_notification
+from laurel.intake.bootstrap import build as build_intake
+from laurel.notification.bootstrap import build as build_notification
 from laurel.notification.v1 import notification_pb2 as npb
 from laurel.review.bootstrap import build as build_review
 from laurel.review.v1 import review_pb2 as rv
@@ -91,8 +91,7 @@ async def campaign(kafka_broker: TansuBroker, tmp_path_factory: pytest.TempPathF
             "intake": await build_intake(load_settings("intake", env)),
             "scoring": await build_scoring(load_settings("scoring", env)),
             "review": await build_review(load_settings("review", env)),
-            "notification": await build_notification(load_settings("notification", env),
-                                                     env),
+            "notification": await build_notification(load_settings("notification", env)),
         }
         await asyncio.gather(*(rt.start() for rt in runtimes.values()))
         endpoints = {n: f"127.0.0.1:{rt.grpc.port}" for n, rt in runtimes.items()}

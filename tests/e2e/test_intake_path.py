@@ -27,8 +27,8 @@ from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
 from laurel.envelope import Actor
 from laurel.eventstore import EventStore
 from laurel.grpcutil import client_channel, violations_of
-from laurel.intake.bootstrap import build_intake
-from laurel.intake.projection import IntakeProjection
+from laurel.intake.bootstrap import build
+from laurel.intake.read_models import IntakeProjection
 from laurel.intake.v1 import intake_pb2 as pb
 from laurel.intake.v1 import intake_pb2_grpc
 from laurel.runtime import ServiceRuntime
@@ -85,7 +85,7 @@ class Intake:
 @pytest.fixture
 async def intake(service_env: dict[str, str]) -> AsyncIterator[Intake]:
     settings = load_settings("intake", service_env)
-    runtime = await build_intake(settings)
+    runtime = await build(settings)
     await runtime.start()
     channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
     stub = intake_pb2_grpc.IntakeServiceStub(channel)

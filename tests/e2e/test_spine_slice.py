@@ -12,11 +12,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import pytest
-from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient
 from opentelemetry.trace import SpanKind
 
 from laurel.auth import call_metadata
@@ -25,9 +24,9 @@ from laurel.config import Settings, load_settings
 from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations, load_sample
 from laurel.envelope import Actor
 from laurel.grpcutil import client_channel, violations_of
-from laurel.intake.bootstrap import build_intake
+from laurel.intake.bootstrap import build as build_intake
 from laurel.intake.v1 import intake_pb2, intake_pb2_grpc
-from laurel.notification.bootstrap import build_notification
+from laurel.notification.bootstrap import build as build_notification
 from laurel.notification.v1 import notification_pb2, notification_pb2_grpc
 from laurel.outbox import OutboxRelay
 from laurel.runtime import ServiceRuntime
@@ -144,7 +143,7 @@ async def test_submitted_nomination_is_folded_and_acknowledged(suite: Suite) -> 
 
 
 async def test_relay_killed_between_commit_and_publish_still_delivers_once(
-    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, broker_view: Any
 ) -> None:
     suite = await start_suite(service_env, intake_relay=False)
     try:
@@ -168,9 +167,10 @@ async def test_relay_killed_between_commit_and_publish_still_delivers_once(
 
         [receipt] = await receipts(suite, reply.nomination_id)
         topic = suite.settings.topics.intake
-        keys = _keys_on_topic(suite.settings, topic)
+        kafka = suite.settings.kafka
+        keys = broker_view.keys(kafka, topic)
         assert keys.count(reply.nomination_id) == 2  # the broker got it twice
-        await _until_group_consumed(suite.settings, topic, records=len(keys))
+        await broker_view.until_consumed(kafka, topic, "notification", records=len(keys))
         notification_events = [e for e in suite.notification.store.read_all()
                                if e.type == "SubmissionReceiptIssued"]
         assert len(notification_events) == 1
@@ -189,34 +189,6 @@ def _pending_keys(store) -> set[str]:  # noqa: ANN001
 
 def _killed(positions: object) -> None:
     raise RuntimeError("relay killed before marking the batch published")
-
-
-def _keys_on_topic(settings: Settings, topic: str) -> list[str]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=settings.kafka.bootstrap, auto_offset_reset="earliest",
-        consumer_timeout_ms=3000, group_id=None,
-    )
-    try:
-        return [record.key.decode() for record in consumer]
-    finally:
-        consumer.close()
-
-
-async def _until_group_consumed(settings: Settings, topic: str, records: int) -> None:
-    """Wait until notification's committed offsets cover `records` messages."""
-    group = settings.kafka.consumer_options("notification")["group_id"]
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            reply = await asyncio.to_thread(admin.list_group_offsets, group)
-            offsets = reply.get(group, {})
-            if sum(o.offset for tp, o in offsets.items() if tp.topic == topic) >= records:
-                return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"group {group} did not commit past {records} records")
-    finally:
-        admin.close()
 
 
 async def test_one_trace_spans_grpc_append_publish_and_consume(

@@ -767,7 +767,7 @@ def test_replay_of_intakes_own_projections_matches_live(
     projections by the `laurel.<store>.bootstrap:projections` convention.
     """
     bootstrap = pytest.importorskip("laurel.intake.bootstrap")
-    from laurel.intake import organizations as orgs
+    from laurel.intake.domain import organizations as orgs
 
     store = open_store(database_url, projections=bootstrap.projections())
     known: dict = {}

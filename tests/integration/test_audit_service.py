@@ -489,7 +489,7 @@ async def test_state_as_of_uses_the_services_own_projections_by_convention(
     tmp_path: Path, key_file: Path
 ) -> None:
     """No override: intake's projections come from laurel.intake.bootstrap."""
-    orgs = pytest.importorskip("laurel.intake.organizations")
+    orgs = pytest.importorskip("laurel.intake.domain.organizations")
     clock = Clock()
     url = f"sqlite:///{tmp_path / 'intake.sqlite'}"
     store = EventStore(url, clock=clock)

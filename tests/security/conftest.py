@@ -157,8 +157,8 @@ def security_env(keys: Keys, data_dir: Path, environment: str = "production") ->
 
 async def serve_all(env: dict[str, str], services: tuple[str, ...] = (
         "intake", "scoring", "review", "notification", "audit")) -> Served:
-    from laurel.intake.bootstrap import build_intake
-    from laurel.notification.bootstrap import build_notification
+    from laurel.intake.bootstrap import build as build_intake
+    from laurel.notification.bootstrap import build as build_notification
     from laurel.review.bootstrap import build as build_review
     from laurel.scoring.bootstrap import build as build_scoring
 
@@ -166,7 +166,7 @@ async def serve_all(env: dict[str, str], services: tuple[str, ...] = (
         "intake": lambda s: build_intake(s, with_relay=False),
         "scoring": lambda s: build_scoring(s, with_kafka=False),
         "review": lambda s: build_review(s, with_kafka=False),
-        "notification": lambda s: build_notification(s, env),
+        "notification": build_notification,
     }
     served = Served({}, {})
     for name in services:

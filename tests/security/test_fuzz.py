@@ -190,7 +190,7 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
     async def deliver() -> None:  # on the services' loop, as a subscriber would
         for source, handlers in readers.items():
             for event in served.stores[source].read_all(fed[source] + 1):
-                for handle in [*handlers, apps["notification"].on_event]:
+                for handle in [*handlers, apps["notification"].reactions.on_event]:
                     handle(event)
                 fed[source] = event.position
 

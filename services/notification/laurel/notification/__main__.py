@@ -1,8 +1,8 @@
 """`python -m laurel.notification`: run the notification service."""
 
-from laurel.config import load_settings
-from laurel.notification.bootstrap import build_notification
+from laurel.notification.bootstrap import build
+from laurel.notification.settings import NotificationSettings
 from laurel.runtime import run_service
 
 if __name__ == "__main__":
-    run_service(lambda: build_notification(load_settings("notification")))
+    run_service(lambda: build(NotificationSettings.load()))

@@ -1,49 +1,59 @@
-"""Wiring for the notification service.
+"""Wiring for the notification service: settings in, a runtime out.
 
-Besides the parts every service has, notification runs its e-mail delivery
-worker as one more task of the runtime (`NotificationRuntime`), started after
-the gRPC server and stopped with the relay, so a graceful stop lets an
-in-flight send finish and record its outcome.
+Every adapter is an argument a test may override (`store`, `broker`, `clock`,
+`catalog`, `campaigns`, `transport`); the rest follows from the settings. Besides the
+parts every service has, notification runs its e-mail delivery worker as one
+more task of the runtime (`NotificationRuntime`), started after the gRPC
+server and stopped with the relay, so a graceful stop lets an in-flight send
+finish and record its outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
+from faststream.kafka import KafkaBroker
 from sqlalchemy import inspect
 
+from laurel.campaigns import CampaignDefinition
 from laurel.campaigns import load_catalog as load_campaigns
-from laurel.config import ConfigError, Settings
-from laurel.eventstore import EventStore
+from laurel.config import ConfigError
+from laurel.envelope import utcnow
+from laurel.eventstore import EventStore, Projection
 from laurel.messaging import kafka_broker
+from laurel.notification.adapters.delivery_worker import DeliveryWorker, Transport
 from laurel.notification.adapters.grpc_servicer import NotificationServicer
-from laurel.notification.adapters.kafka_subscribers import register_subscribers
-from laurel.notification.application import NotificationApplication, Projections
-from laurel.notification.config import NotificationSettings, load_notification_settings
-from laurel.notification.delivery import RetryPolicy
-from laurel.notification.directory import DirectoryProjection
-from laurel.notification.domain import Policy
-from laurel.notification.projection import (
-    BatchProjection,
-    DeliveryProjection,
-    InboxProjection,
-)
-from laurel.notification.smtp import SmtpTransport
-from laurel.notification.templates import TemplateError, load_catalog
+from laurel.notification.adapters.kafka import subscribe_reactions
+from laurel.notification.adapters.smtp import SmtpRelay, SmtpTransport
+from laurel.notification.adapters.templates import load_catalog
+from laurel.notification.adapters.watch import ChangeSignal
+from laurel.notification.domain.delivery import RetryPolicy
+from laurel.notification.domain.notifications import Policy
+from laurel.notification.domain.templates import Catalog, TemplateError
+from laurel.notification.handlers import Context
+from laurel.notification.reactions import Reactions
+from laurel.notification.read_models import ReadModels
+from laurel.notification.settings import NotificationSettings
 from laurel.notification.v1 import notification_pb2, notification_pb2_grpc
-from laurel.notification.watch import ChangeSignal
-from laurel.notification.worker import DeliveryWorker
 from laurel.runtime import ServiceRuntime, assemble
 
 SERVICE_NAME = notification_pb2.DESCRIPTOR.services_by_name[
     "NotificationService"
 ].full_name
 log = logging.getLogger("laurel.notification")
+
+
+@dataclass(frozen=True)
+class NotificationApp:
+    """The service's parts, as tests and tools reach them (`runtime.app`)."""
+
+    context: Context
+    reactions: Reactions
+    worker: DeliveryWorker | None
 
 
 @dataclass
@@ -58,100 +68,89 @@ class NotificationRuntime(ServiceRuntime):
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
 
 
-
-def notification_projections() -> Projections:
-    return Projections(InboxProjection(), DirectoryProjection(), BatchProjection(),
-                       DeliveryProjection())
-
-
-def projections() -> list[Any]:
+def projections() -> list[Projection]:
     """Every projection notification keeps: the audit replay rebuilds exactly these."""
-    return notification_projections().all()
+    return ReadModels().all()
 
 
-async def build_notification(
-    settings: Settings, env: Mapping[str, str] | None = None
+async def build(
+    settings: NotificationSettings,
+    *,
+    store: EventStore | None = None,
+    broker: KafkaBroker | None = None,
+    clock: Callable[[], datetime] | None = None,
+    catalog: Catalog | None = None,
+    campaigns: Mapping[str, CampaignDefinition] | None = None,
+    transport: Transport | None = None,
 ) -> NotificationRuntime:
-    """`env` holds the notification settings (LAUREL_SMTP_* …); default: os.environ."""
-    own = load_notification_settings(env)
-    try:
-        catalog = load_catalog()
-    except TemplateError as error:
-        raise ConfigError(f"notification templates: {error}") from None
-    unknown = own.approval_required_kinds - set(catalog.kinds)
+    """The service as `settings` describe it, with any adapter replaced
+    (`catalog`: the templates; `campaigns`: the definitions whose organizers
+    approve batches)."""
+    catalog = catalog or _templates()
+    unknown = settings.approval_required_kinds - set(catalog.kinds)
     if unknown:
         raise ConfigError(
             f"LAUREL_APPROVAL_REQUIRED_KINDS names unknown kinds "
-            f"{sorted(unknown)}; known: {catalog.kinds}"
-        )
-    projections = notification_projections()
-    store = _open_store(settings, projections.all())
+            f"{sorted(unknown)}; known: {catalog.kinds}")
+    relay = _relay(settings)  # before opening anything: a bad secret stops start-up
+    read = ReadModels()
+    store = store or _open_store(settings, read.all(), clock or utcnow)
+    ctx = Context(
+        read,
+        Policy(settings.approval_required_kinds, settings.email_enabled,
+               settings.message_id_domain),
+        settings.topics.notification,
+        load_campaigns(settings.campaigns_dir) if campaigns is None else campaigns,
+        RetryPolicy(settings.email_max_attempts, settings.email_backoff_ms,
+                    settings.email_backoff_cap_ms),
+        timedelta(seconds=settings.send_stale_after_s),
+    )
     signal = ChangeSignal()
-    app = NotificationApplication(
-        store,
-        projections,
-        settings.topics,
-        catalog,
-        _policy(own),
-        own.default_language,
-        on_change=signal.notify,
-        campaigns=load_campaigns(settings.campaigns_dir),
-    )
-    servicer = NotificationServicer(app, signal)
-    broker = kafka_broker(settings.kafka, "notification")
-    register_subscribers(broker, settings, app)
+    store.on_published.append(signal.notify)  # what a watcher shows is published
+    reactions = Reactions(store, ctx, catalog, settings.notification_language)
+    broker = broker or kafka_broker(settings.kafka, "notification")
+    subscribe_reactions(broker, settings.kafka, settings.topics, reactions)
+    servicer = NotificationServicer(store, ctx, signal)
+    worker = None if relay is None else DeliveryWorker(
+        store, ctx, transport or SmtpTransport(relay),
+        poll_interval=settings.email_poll_ms / 1000, clock=clock or utcnow,
+        name=settings.worker_name)
     base = assemble(
-        settings,
-        store,
-        lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
-            servicer, server
-        ),
-        [SERVICE_NAME],
-        broker=broker,
-        app=app,
-    )
-    worker = _worker(store, projections.deliveries, own, settings)
+        settings, store,
+        lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            servicer, server),
+        [SERVICE_NAME], broker=broker, app=NotificationApp(ctx, reactions, worker))
     return NotificationRuntime(
         **{f.name: getattr(base, f.name) for f in fields(ServiceRuntime) if f.init},
-        worker=worker,
-    )
+        worker=worker)
 
 
-def _policy(own: NotificationSettings) -> Policy:
-    return Policy(
-        own.approval_required_kinds, own.smtp.enabled, own.smtp.message_id_domain
-    )
+def _templates() -> Catalog:
+    try:
+        return load_catalog()
+    except TemplateError as error:
+        raise ConfigError(f"notification templates: {error}") from None
 
 
-def _worker(
-    store: EventStore,
-    deliveries: DeliveryProjection,
-    own: NotificationSettings,
-    settings: Settings,
-) -> DeliveryWorker | None:
-    if not own.smtp.enabled:
+def _relay(settings: NotificationSettings) -> SmtpRelay | None:
+    if not settings.email_enabled:
         log.info("e-mail disabled (LAUREL_SMTP_PORT unset): in-app inbox only")
         return None
-    return DeliveryWorker(
-        store,
-        deliveries,
-        SmtpTransport(own.smtp),
-        RetryPolicy(own.max_attempts, own.backoff_ms, own.backoff_cap_ms),
-        settings.topics.notification,
-        poll_interval=own.poll_ms / 1000,
-        name=own.worker_name,
-        stale_after=timedelta(seconds=own.send_stale_after_s),
-    )
+    return SmtpRelay(
+        settings.smtp_port, settings.smtp_host, settings.smtp_from,
+        settings.smtp_timeout_ms / 1000, settings.smtp_starttls, settings.smtp_username,
+        settings.relay_password())
 
 
-def _open_store(settings: Settings, projections: list[Any]) -> EventStore:
-    """The store; a projection whose tables are new is refilled from the log."""
+def _open_store(settings: NotificationSettings, read_models: list[Projection],
+                clock: Callable[[], datetime]) -> EventStore:
+    """The store; a read model whose tables are new is refilled from the log."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = EventStore(settings.database_url, projections=projections)
+    store = EventStore(settings.database_url, projections=read_models, clock=clock)
     existing = set(inspect(store.engine).get_table_names())
     store.create_schema()
     if "events" in existing:
-        for projection in projections:
+        for projection in read_models:
             if not set(projection.metadata.tables) <= existing:
                 count = store.rebuild_projection(projection)
                 log.info("rebuilt projection %s from %d events", projection.name, count)

@@ -1,7 +1,10 @@
-"""IntakeService over gRPC: translate messages to use-case calls and state back.
+"""IntakeService over gRPC: protobuf messages to commands, results back.
 
-Only translation lives here; every decision is in the application and domain.
-Blocking store work runs in a thread so the event loop keeps serving.
+Only translation lives here: the caller is read once per call from the
+verified request and put on the command, and every decision is the
+handlers' and the domain's. A handler blocks on its database, so it runs in
+a thread (`Intake.handle`, one unit of work) while the event loop keeps
+serving.
 """
 
 from __future__ import annotations
@@ -10,56 +13,58 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from laurel.envelope import canonical_json, parse_time
+from laurel.auth import current_request
+from laurel.envelope import RecordedEvent, canonical_json, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
-from laurel.intake import domain, organizations
-from laurel.intake.application import IntakeApplication
-from laurel.intake.evidence import EvidenceStore, describe
+from laurel.intake.domain import commands as c
+from laurel.intake.domain import events
+from laurel.intake.domain.evidence import Attachment, sha256_of
+from laurel.intake.domain.nomination import Nomination
+from laurel.intake.domain.organizations import Organization
+from laurel.intake.handlers import Intake
 from laurel.intake.v1 import intake_pb2 as pb
 from laurel.intake.v1 import intake_pb2_grpc
 from laurel.text import clean, clean_all
 
-T = TypeVar("T")
 R = TypeVar("R")
-Context = grpc.aio.ServicerContext
-
-
-async def run(call: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(call, *args)
+Context: TypeAlias = grpc.aio.ServicerContext
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
-    def __init__(self, app: IntakeApplication, evidence: EvidenceStore) -> None:
-        self.app = app
-        self.evidence = evidence
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+
+    async def _handle(self, message: Any) -> Any:
+        return await asyncio.to_thread(self.intake.handle, message)
+
+    async def _acked(self, response: Callable[..., R], command: Callable[..., Any],
+                     raw_id: str, *args: Any) -> R:
+        """A command on one nomination: its id checked, the new version acked.
+        The API has no expected version yet: the command's stays None."""
+        nomination_id = _uuid(raw_id)
+        version = await self._handle(command(current_request(), nomination_id, *args))
+        return response(id=nomination_id, version=version)
 
     # -- organizations ---------------------------------------------------------
-
-    async def _acked(self, response: Callable[..., R], call: Callable[..., int], raw_id: str,
-                     *args: Any) -> R:
-        """A command on one nomination: its id checked, the new version acked."""
-        nomination_id = _uuid(raw_id)
-        return response(id=nomination_id, version=await run(call, nomination_id, *args))
 
     async def RegisterOrganization(
         self, request: pb.RegisterOrganizationRequest, context: Context
     ) -> pb.RegisterOrganizationResponse:
-        org = organizations.Organization(
+        org = Organization(
             request.organization_id, request.kind, clean("name", request.name),
-            request.parent_id,
-            request.jurisdiction_id, request.provincial_level)
-        version = await run(self.app.register_organization, org)
+            request.parent_id, request.jurisdiction_id, request.provincial_level)
+        version = await self._handle(c.RegisterOrganization(current_request(), org))
         return pb.RegisterOrganizationResponse(id=request.organization_id, version=version)
 
     async def GetOrganization(
         self, request: pb.GetOrganizationRequest, context: Context
     ) -> pb.GetOrganizationResponse:
-        org = await run(self.app.organization, request.organization_id)
+        org = await self._handle(c.GetOrganization(current_request(), request.organization_id))
         return pb.GetOrganizationResponse(
             organization_id=org.organization_id, kind=org.kind, name=org.name,
             parent_id=org.parent_id, jurisdiction_id=org.jurisdiction_id,
@@ -70,75 +75,74 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def DraftNomination(
         self, request: pb.DraftNominationRequest, context: Context
     ) -> pb.DraftNominationResponse:
-        draft = _draft(request)
-        version = await run(self.app.draft_nomination, draft)
-        return pb.DraftNominationResponse(id=draft.nomination_id, version=version)
+        form = _form(request)
+        version = await self._handle(c.DraftNomination(current_request(), form))
+        return pb.DraftNominationResponse(id=form.nomination_id, version=version)
 
     async def SaveDraft(
         self, request: pb.SaveDraftRequest, context: Context
     ) -> pb.SaveDraftResponse:
-        return await self._acked(pb.SaveDraftResponse, self.app.save_draft, request.nomination_id,
+        return await self._acked(pb.SaveDraftResponse, c.SaveDraft, request.nomination_id,
                                  clean_all("fields", request.fields))
 
     async def SubmitNomination(
         self, request: pb.SubmitNominationRequest, context: Context
     ) -> pb.SubmitNominationResponse:
-        draft = _draft(request)
-        version = await run(self.app.submit_nomination, draft)
-        return pb.SubmitNominationResponse(nomination_id=draft.nomination_id,
+        form = _form(request)
+        version = await self._handle(c.SubmitNomination(current_request(), form))
+        return pb.SubmitNominationResponse(nomination_id=form.nomination_id,
                                            version=version)
 
     async def SubmitDraft(
         self, request: pb.SubmitDraftRequest, context: Context
     ) -> pb.SubmitDraftResponse:
-        nomination_id = _uuid(request.nomination_id)
-        version = await run(self.app.submit_nomination, None, nomination_id)
-        return pb.SubmitDraftResponse(id=nomination_id, version=version)
+        return await self._acked(pb.SubmitDraftResponse, c.SubmitDraft,
+                                 request.nomination_id)
 
     async def ReturnNomination(
         self, request: pb.ReturnNominationRequest, context: Context
     ) -> pb.ReturnNominationResponse:
-        return await self._acked(pb.ReturnNominationResponse, self.app.return_nomination,
+        return await self._acked(pb.ReturnNominationResponse, c.ReturnNomination,
                                  request.nomination_id,
-                                 clean_all("reasons", request.reasons))
+                                 tuple(clean_all("reasons", request.reasons)))
 
     async def RejectNomination(
         self, request: pb.RejectNominationRequest, context: Context
     ) -> pb.RejectNominationResponse:
-        return await self._acked(pb.RejectNominationResponse, self.app.reject_nomination,
+        return await self._acked(pb.RejectNominationResponse, c.RejectNomination,
                                  request.nomination_id,
-                                 clean_all("reasons", request.reasons))
+                                 tuple(clean_all("reasons", request.reasons)))
 
     async def ResubmitNomination(
         self, request: pb.ResubmitNominationRequest, context: Context
     ) -> pb.ResubmitNominationResponse:
-        return await self._acked(pb.ResubmitNominationResponse, self.app.resubmit_nomination,
+        return await self._acked(pb.ResubmitNominationResponse, c.ResubmitNomination,
                                  request.nomination_id,
                                  clean_all("fields", request.fields))
 
     async def EndorseNomination(
         self, request: pb.EndorseNominationRequest, context: Context
     ) -> pb.EndorseNominationResponse:
-        return await self._acked(pb.EndorseNominationResponse, self.app.endorse_nomination,
+        return await self._acked(pb.EndorseNominationResponse, c.EndorseNomination,
                                  request.nomination_id,
                                  clean("opinion", request.opinion))
 
     async def ForwardNomination(
         self, request: pb.ForwardNominationRequest, context: Context
     ) -> pb.ForwardNominationResponse:
-        return await self._acked(pb.ForwardNominationResponse, self.app.forward_nomination,
+        return await self._acked(pb.ForwardNominationResponse, c.ForwardNomination,
                                  request.nomination_id)
 
     async def ReceiveNomination(
         self, request: pb.ReceiveNominationRequest, context: Context
     ) -> pb.ReceiveNominationResponse:
-        return await self._acked(pb.ReceiveNominationResponse, self.app.receive_nomination,
+        return await self._acked(pb.ReceiveNominationResponse, c.ReceiveNomination,
                                  request.nomination_id)
 
     async def AmendNomination(
         self, request: pb.AmendNominationRequest, context: Context
     ) -> pb.AmendNominationResponse:
-        return await self._acked(pb.AmendNominationResponse, self.app.amend_nomination,
+        return await self._acked(pb.AmendNominationResponse, c.AmendNomination,
                                  request.nomination_id,
                                  clean_all("fields", request.fields),
                                  clean("reason", request.reason))
@@ -146,7 +150,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def WithdrawNomination(
         self, request: pb.WithdrawNominationRequest, context: Context
     ) -> pb.WithdrawNominationResponse:
-        return await self._acked(pb.WithdrawNominationResponse, self.app.withdraw_nomination,
+        return await self._acked(pb.WithdrawNominationResponse, c.WithdrawNomination,
                                  request.nomination_id,
                                  clean("reason", request.reason))
 
@@ -154,18 +158,17 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: pb.AttachEvidenceRequest, context: Context
     ) -> pb.AttachEvidenceResponse:
         nomination_id = _uuid(request.nomination_id)
-        attachment = describe(request.content, request.filename, request.media_type,
-                              request.kind)
-        version = await run(self.app.attach_evidence, nomination_id, attachment,
-                            lambda conn: self.evidence.keep(conn, request.content))
-        return pb.AttachEvidenceResponse(sha256=attachment.sha256, version=version)
+        version = await self._handle(c.AttachEvidence(
+            current_request(), nomination_id, request.content, request.filename,
+            request.media_type, request.kind))
+        return pb.AttachEvidenceResponse(sha256=sha256_of(request.content),
+                                         version=version)
 
     async def GetEvidence(
         self, request: pb.GetEvidenceRequest, context: Context
     ) -> pb.GetEvidenceResponse:
-        nomination_id = _uuid(request.nomination_id)
-        attachment = await run(self.app.evidence_of, nomination_id, request.sha256)
-        content = await run(self.evidence.get, attachment.sha256)
+        attachment, content = await self._handle(c.GetEvidence(
+            current_request(), _uuid(request.nomination_id), request.sha256))
         return pb.GetEvidenceResponse(attachment=_attachment(attachment), content=content)
 
     # -- queries -----------------------------------------------------------------
@@ -173,26 +176,26 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def GetNomination(
         self, request: pb.GetNominationRequest, context: Context
     ) -> pb.GetNominationResponse:
-        nomination_id = _uuid(request.nomination_id)
         as_of = request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None
-        nomination = await run(self.app.get_nomination, nomination_id, as_of)
+        nomination = await self._handle(c.GetNomination(
+            current_request(), _uuid(request.nomination_id), as_of))
         return to_message(nomination)
 
     async def GetNominationHistory(
         self, request: pb.GetNominationHistoryRequest, context: Context
     ) -> pb.GetNominationHistoryResponse:
         nomination_id = _uuid(request.nomination_id)
-        events = await run(self.app.history, nomination_id)
+        history = await self._handle(c.GetNominationHistory(current_request(), nomination_id))
         return pb.GetNominationHistoryResponse(nomination_id=nomination_id,
-                                    entries=[_history_entry(e) for e in events])
+                                               entries=[_history_entry(e) for e in history])
 
     async def ListNominations(
         self, request: pb.ListNominationsRequest, context: Context
     ) -> pb.ListNominationsResponse:
-        rows, token = await run(lambda: self.app.list_nominations(
-            campaign_id=request.campaign_id, category=request.category,
+        rows, token = await self._handle(c.ListNominations(
+            current_request(), campaign_id=request.campaign_id, category=request.category,
             jurisdiction_id=request.jurisdiction_id, status=request.status,
-            page_size=request.page_size, after=request.page_token))
+            page_size=request.page_size, page_token=request.page_token))
         return pb.ListNominationsResponse(nominations=[_summary(r) for r in rows],
                                           next_page_token=token)
 
@@ -202,22 +205,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         if not request.HasField("now"):
             raise InvalidArgument("say what time it is",
                                   [FieldViolation("now", "required")])
-        await run(self.app.set_campaign_clock, request.campaign_id,
-                  request.now.ToDatetime(tzinfo=UTC))
+        await self._handle(c.SetCampaignClock(current_request(), request.campaign_id,
+                                              request.now.ToDatetime(tzinfo=UTC)))
         return pb.SetCampaignClockResponse(id=request.campaign_id)
 
 
-
-def _draft(
+def _form(
     request: pb.DraftNominationRequest | pb.SubmitNominationRequest,
-) -> domain.NominationDraft:
-    return domain.NominationDraft(
+) -> c.NominationForm:
+    return c.NominationForm(
         nomination_id=_uuid(request.nomination_id, allow_new=True),
         campaign_id=request.campaign_id,
         category=request.category,
-        nominee=domain.Nominee(request.nominee.kind,
-                               clean("nominee.name", request.nominee.name),
-                               request.nominee.organization_id),
+        nominee=c.Nominee(request.nominee.kind,
+                          clean("nominee.name", request.nominee.name),
+                          request.nominee.organization_id),
         fields=clean_all("fields", request.fields),
     )
 
@@ -241,7 +243,7 @@ def _timestamp(text: str) -> Timestamp:
     return stamp
 
 
-def to_message(n: domain.Nomination) -> pb.GetNominationResponse:
+def to_message(n: Nomination) -> pb.GetNominationResponse:
     return pb.GetNominationResponse(
         nomination_id=n.nomination_id, campaign_id=n.campaign_id, category=n.category,
         nominee=pb.Nominee(kind=n.nominee.kind, name=n.nominee.name,
@@ -256,16 +258,16 @@ def to_message(n: domain.Nomination) -> pb.GetNominationResponse:
     )
 
 
-def _attachment(a: domain.Attachment) -> pb.Attachment:
+def _attachment(a: Attachment) -> pb.Attachment:
     return pb.Attachment(sha256=a.sha256, filename=a.filename, media_type=a.media_type,
                          size=a.size, kind=a.kind)
 
 
-def _history_entry(event: Any) -> pb.HistoryEntry:
+def _history_entry(event: RecordedEvent) -> pb.HistoryEntry:
     payload = dict(event.payload)
     changes = payload.pop("changes", None)
-    if changes is None and event.type in (domain.NOMINATION_DRAFTED,
-                                          domain.NOMINATION_SUBMITTED):
+    if changes is None and event.type in (events.NOMINATION_DRAFTED,
+                                          events.NOMINATION_SUBMITTED):
         changes = {k: {"before": None, "after": v}
                    for k, v in sorted(payload.pop("fields", {}).items())}
     actor = event.metadata["actor"]
@@ -273,11 +275,11 @@ def _history_entry(event: Any) -> pb.HistoryEntry:
         version=event.version, event_type=event.type, event_id=event.event_id,
         recorded_at=_timestamp(event.recorded_at), actor_id=actor["id"],
         actor_role=actor["role"], actor_organization_id=actor.get("organization_id", ""),
-        changes=[pb.FieldChange(field=k, before=c["before"] or "",
-                                after=c["after"] or "",
-                                had_before=c["before"] is not None,
-                                has_after=c["after"] is not None)
-                 for k, c in (changes or {}).items()],
+        changes=[pb.FieldChange(field=k, before=change["before"] or "",
+                                after=change["after"] or "",
+                                had_before=change["before"] is not None,
+                                has_after=change["after"] is not None)
+                 for k, change in (changes or {}).items()],
         details_json=canonical_json({k: v for k, v in payload.items()
                                      if k not in ("nomination_id", "fields")}),
     )
