@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # here and as wheels in the image; the generated code in gen/ is laurel-api.
 DISTS := shared services/intake services/scoring services/review services/notification
 
-.PHONY: install proto run test test-fast bench lint clean
+.PHONY: install proto run reset test test-fast bench lint clean
 
 install: $(STAMP)
 
@@ -41,9 +41,14 @@ $(GEN)/.stamp: $(PROTOS) proto/python/pyproject.toml $(STAMP)
 	touch $(GEN)/.stamp
 
 # Installs, generates, starts broker + four services, runs the demo campaign,
-# and serves until Ctrl-C.
+# and serves until Ctrl-C. Each run gets a fresh var/runs/<time>/ (var/latest
+# points at it); `make run ARGS=--keep` continues the last run's data.
 run: install proto
-	$(VENV)/bin/laurel up
+	$(VENV)/bin/laurel up $(ARGS)
+
+# Deletes the data of every run (var/), not the venv or the generated code.
+reset:
+	rm -rf var
 
 test: install proto tools
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -61,8 +66,9 @@ lint: install proto
 	$(VENV)/bin/ruff check shared services tests bench deploy
 	$(VENV)/bin/mypy shared services
 
-clean:
-	rm -rf $(VENV) .venv-checkov $(GEN) var .pytest_cache
+# Deletes everything make made: the data, the venvs, the generated code, caches.
+clean: reset
+	rm -rf $(VENV) .venv-checkov $(GEN) .pytest_cache
 
 # --- deployment (issue 6) ---------------------------------------------------
 IMAGE ?= laurel:dev
