@@ -50,10 +50,11 @@ run: install proto
 reset:
 	rm -rf var
 
-test: install proto tools
+# The whole suite, after the style and type checks (a red `make lint` fails it).
+test: install proto tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: install proto tools
+test-fast: install proto tools lint
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Benchmarks with their baselines (not part of `make test`); see bench/README.md.
