@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # here and as wheels in the image; the generated code in gen/ is laurel-api.
 DISTS := shared services/intake services/scoring services/review services/notification services/audit
 
-.PHONY: install proto run test test-fast bench lint clean
+.PHONY: install proto run reset test test-fast bench lint clean
 
 install: $(STAMP)
 
@@ -41,14 +41,20 @@ $(GEN)/.stamp: $(PROTOS) proto/python/pyproject.toml $(STAMP)
 	touch $(GEN)/.stamp
 
 # Installs, generates, starts broker + four services, runs the demo campaign,
-# and serves until Ctrl-C.
+# and serves until Ctrl-C. Each run gets a fresh var/runs/<time>/ (var/latest
+# points at it); `make run ARGS=--keep` continues the last run's data.
 run: install proto
-	$(VENV)/bin/laurel up
+	$(VENV)/bin/laurel up $(ARGS)
 
-test: install proto tools
+# Deletes the data of every run (var/), not the venv or the generated code.
+reset:
+	rm -rf var
+
+# The whole suite, after the style and type checks (a red `make lint` fails it).
+test: install proto tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: install proto tools
+test-fast: install proto tools lint
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Benchmarks with their baselines (not part of `make test`); see bench/README.md.
@@ -61,8 +67,9 @@ lint: install proto
 	$(VENV)/bin/ruff check shared services tests bench deploy
 	$(VENV)/bin/mypy shared services
 
-clean:
-	rm -rf $(VENV) .venv-checkov $(GEN) var .pytest_cache
+# Deletes everything make made: the data, the venvs, the generated code, caches.
+clean: reset
+	rm -rf $(VENV) .venv-checkov $(GEN) .pytest_cache
 
 # --- deployment (issue 6) ---------------------------------------------------
 IMAGE ?= laurel:dev

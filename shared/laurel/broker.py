@@ -8,13 +8,17 @@ code below never assumes Tansu except in `TansuBroker`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.resources
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -27,7 +31,7 @@ log = logging.getLogger("laurel.broker")
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
@@ -39,6 +43,32 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def child_process_options() -> dict[str, Any]:
+    """Popen options for a long-lived child (the broker, a service under
+    `laurel up`): a session of its own, so a Ctrl-C in the terminal reaches
+    only its parent, which stops the children in order; and, on Linux, a
+    SIGTERM when the parent dies, so none outlives a parent killed outright.
+
+    Linux sends that signal when the *thread* that started the child ends:
+    start long-lived children from the main thread (as `laurel up` and the
+    test fixtures do), not from a worker thread."""
+    return {"start_new_session": True, "preexec_fn": _terminate_with_parent()}
+
+
+def _terminate_with_parent() -> Callable[[], None] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before any fork
+    set_parent_death_signal = 1  # PR_SET_PDEATHSIG, linux/prctl.h
+
+    def in_child() -> None:
+        prctl(set_parent_death_signal, int(signal.SIGTERM))
+
+    return in_child
 
 
 def tansu_binary() -> Path:
@@ -64,12 +94,15 @@ class TansuBroker:
 
     def start(self) -> TansuBroker:
         url = f"tcp://{self.host}:{self.port}"
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=output, stderr=subprocess.STDOUT,
-        )
+        with contextlib.ExitStack() as files:
+            output: Any = (files.enter_context(open(self.log_path, "ab")) if self.log_path
+                           else subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                [str(tansu_binary()), "broker", "--listener-url", url,
+                 "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                **child_process_options(),
+            )
         try:
             wait_for_port(self.host, self.port)
         except TimeoutError:
@@ -105,6 +138,7 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 
                 security_protocol=kafka.security_protocol,
                 request_timeout_ms=kafka.request_timeout_ms,
                 **kafka.tls_options(),
+                **kafka.sasl_options(),
             )
             break
         except KafkaError:

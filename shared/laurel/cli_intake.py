@@ -1,159 +1,298 @@
 """`laurel` commands for nominators, endorsers and organizers on intake.
 
 Each command is one IntakeService call made as the `--as` actor; refusals
-come back as the service's own status and field-level reasons.
+come back as the service's own status and field-level reasons. The read
+commands print tables for people and take `--json` for machines.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Callable
+import shlex
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from google.protobuf.json_format import MessageToDict
+import typer
+from rich import box
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
 
+from laurel.cli import as_dict, choice, client_for, console, emit_json, fail
+from laurel.contracts.intake import LIVE_STATUSES
 from laurel.intake.v1 import intake_pb2 as pb
 
-ClientFactory = Callable[[argparse.Namespace], Any]
+# Every status a nomination can have (GetNominationResponse.status).
+STATUSES = ("draft", *LIVE_STATUSES, "withdrawn", "rejected")
+
+app = typer.Typer()
+READ, ACT = "Nominations", "Acting on a nomination"
+
+NominationId = Annotated[str, typer.Argument(
+    metavar="NOMINATION_ID", help="the nomination's id (a UUID)", show_default=False)]
+Json = Annotated[bool, typer.Option("--json", help="JSON for machines")]
+Reasons = Annotated[list[str], typer.Option(
+    "--reason", help="a reason the hospital can act on (repeatable)", show_default=False)]
+Changes = Annotated[list[str] | None, typer.Option(
+    "--set", metavar="KEY=VALUE", help="a form field's new value (repeatable)")]
 
 
-def add_intake_commands(sub: argparse._SubParsersAction, client: ClientFactory) -> None:
-    def command(name: str, help_text: str, call: Callable[[Any, argparse.Namespace], int]
-                ) -> argparse.ArgumentParser:
-        parser = sub.add_parser(name, help=help_text)
-        parser.set_defaults(run=lambda args: call(client(args), args))
-        return parser
-
-    def with_id(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("nomination_id")
-        return parser
-
-    history = with_id(command("history", "a nomination's events, field by field", _history))
-    history.add_argument("--json", action="store_true")
-
-    listing = command("list", "nominations you may see, filtered and paged", _list)
-    for flag in ("campaign", "category", "jurisdiction", "status"):
-        listing.add_argument(f"--{flag}", default="")
-    listing.add_argument("--page-size", type=int, default=50)
-    listing.add_argument("--page-token", default="")
-
-    endorse = with_id(command("endorse", "endorse as the local commission", _endorse))
-    endorse.add_argument("--opinion", required=True, help="所属卫生健康委意见")
-
-    returning = with_id(command("return", "return for correction, with reasons", _return))
-    returning.add_argument("--reason", action="append", required=True, dest="reasons")
-
-    rejecting = with_id(command("reject", "decline for good (不同意推荐), with reasons",
-                                _reject))
-    rejecting.add_argument("--reason", action="append", required=True, dest="reasons")
-
-    with_id(command("forward", "forward an endorsed nomination to the center", _forward))
-    with_id(command("receive", "receive at the provincial center", _receive))
-
-    for name, help_text, call in (
-        ("resubmit", "resubmit a returned nomination with corrections", _resubmit),
-        ("amend", "amend a submitted nomination before the stage closes", _amend),
-    ):
-        parser = with_id(command(name, help_text, call))
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                            dest="changes")
-        parser.add_argument("--reason", default="")
-
-    withdraw = with_id(command("withdraw", "withdraw before a decision", _withdraw))
-    withdraw.add_argument("--reason", required=True)
+def _ack(reply: Any) -> None:
+    print(f"{reply.id}: now at version {reply.version}")
 
 
-def _changes(pairs: list[str]) -> dict[str, str]:
+def _changes(pairs: list[str] | None) -> dict[str, str]:
     changes = {}
-    for pair in pairs:
+    for pair in pairs or ():
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"laurel: --set takes KEY=VALUE, not {pair!r}")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"takes KEY=VALUE, not {pair!r}", param_hint="--set")
         changes[key.strip()] = value
     return changes
 
 
-def _ack(reply: Any) -> int:
-    print(f"{reply.id}: now at version {reply.version}")
-    return 0
+# -- submitting and reading ------------------------------------------------------------
 
 
-def _endorse(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.EndorseNomination(pb.EndorseNominationRequest(
-        nomination_id=args.nomination_id, opinion=args.opinion), metadata=client.md()))
+@app.command(rich_help_panel=READ)
+def submit(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(
+        metavar="FILE", help="the nomination as YAML or JSON: campaign_id, category, nominee "
+        "(kind, name, organization_id), fields", show_default=False)],
+    as_json: Json = False,
+) -> None:
+    """Submit a nomination from a YAML or JSON file."""
+    from laurel.client import read_document
+
+    reply = client_for(ctx).submit(read_document(file), str(file))
+    if as_json:
+        emit_json(as_dict(reply))
+    else:
+        print(f"submitted {reply.nomination_id} (version {reply.version})")
 
 
-def _return(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.ReturnNomination(pb.ReturnNominationRequest(
-        nomination_id=args.nomination_id, reasons=args.reasons), metadata=client.md()))
+@app.command(rich_help_panel=READ)
+def show(
+    ctx: typer.Context,
+    nomination_id: NominationId,
+    as_of: Annotated[str, typer.Option(
+        "--as-of", help="ISO 8601 time: the nomination as it stood then")] = "",
+    as_json: Json = False,
+) -> None:
+    """A nomination's current state (or as of a moment), its form and files."""
+    moment = None
+    if as_of:
+        try:
+            moment = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise typer.BadParameter(f"{as_of!r} is not an ISO 8601 time "
+                                     "(e.g. 2021-11-25T09:00+08:00)",
+                                     param_hint="--as-of") from None
+    nomination = client_for(ctx).nomination(nomination_id, moment)
+    if as_json:
+        emit_json(as_dict(nomination))
+        return
+    out = console()
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column(overflow="fold")
+    nominee = nomination.nominee
+    rows = [
+        ("status", nomination.status + ("" if nomination.eligible else
+                                        f"  (ineligible: {nomination.ineligible_reason})")),
+        ("campaign", nomination.campaign_id),
+        ("category", nomination.category),
+        ("nominee", f"{nominee.name} ({nominee.kind}, {nominee.organization_id})"),
+        ("hospital", nomination.hospital_id),
+        ("jurisdiction", nomination.jurisdiction_id or "-"),
+        ("next", f"{nomination.route_to} {nomination.route_organization_id}".strip() or "-"),
+        ("version", str(nomination.version)),
+        ("submitted", _time(nomination.submitted_at) if nomination.HasField("submitted_at")
+         else "-"),
+    ]
+    if nomination.return_reasons:
+        rows.append(("reasons", "; ".join(nomination.return_reasons)))
+    for label, value in rows:
+        summary.add_row(label, value)
+    out.print(Panel(summary, title=nomination.nomination_id, title_align="left"))
+    form = Table("field", "value", title=f"form ({len(nomination.fields)} fields)",
+                 title_justify="left")
+    form.columns[1].overflow = "fold"
+    for key in sorted(nomination.fields):
+        form.add_row(key, nomination.fields[key])
+    out.print(form)
+    if nomination.attachments:
+        files = Table("file", "kind", "type", "bytes", "sha256", title="evidence",
+                      title_justify="left")
+        for a in nomination.attachments:
+            files.add_row(a.filename, a.kind, a.media_type, str(a.size), a.sha256[:12])
+        out.print(files)
 
 
-def _reject(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.RejectNomination(pb.RejectNominationRequest(
-        nomination_id=args.nomination_id, reasons=args.reasons), metadata=client.md()))
+def _time(stamp: Any) -> str:
+    return str(stamp.ToDatetime().astimezone().isoformat(" ", timespec="seconds"))
 
 
-def _forward(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.ForwardNomination(
-        pb.ForwardNominationRequest(nomination_id=args.nomination_id), metadata=client.md()))
-
-
-def _receive(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.ReceiveNomination(
-        pb.ReceiveNominationRequest(nomination_id=args.nomination_id), metadata=client.md()))
-
-
-def _resubmit(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.ResubmitNomination(pb.ResubmitNominationRequest(
-        nomination_id=args.nomination_id, fields=_changes(args.changes),
-        reason=args.reason), metadata=client.md()))
-
-
-def _amend(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.AmendNomination(pb.AmendNominationRequest(
-        nomination_id=args.nomination_id, fields=_changes(args.changes),
-        reason=args.reason), metadata=client.md()))
-
-
-def _withdraw(client: Any, args: argparse.Namespace) -> int:
-    return _ack(client.intake.WithdrawNomination(pb.WithdrawNominationRequest(
-        nomination_id=args.nomination_id, reason=args.reason), metadata=client.md()))
-
-
-def _list(client: Any, args: argparse.Namespace) -> int:
-    reply = client.intake.ListNominations(pb.ListNominationsRequest(
-        campaign_id=args.campaign, category=args.category,
-        jurisdiction_id=args.jurisdiction, status=args.status,
-        page_size=args.page_size, page_token=args.page_token), metadata=client.md())
-    for n in reply.nominations:
-        flag = "" if n.eligible else "  [ineligible]"
-        print(f"{n.nomination_id}  {n.status:<10} {n.category:<26} "
-              f"{n.hospital_id:<26} {n.nominee_name}{flag}")
-    print(f"({len(reply.nominations)} shown)" + (
-        f" next page: --page-token '{reply.next_page_token}'"
-        if reply.next_page_token else ""))
-    return 0
-
-
-def _history(client: Any, args: argparse.Namespace) -> int:
+@app.command(rich_help_panel=READ)
+def history(ctx: typer.Context, nomination_id: NominationId, as_json: Json = False) -> None:
+    """A nomination's events, who did what, and every field change."""
+    client = client_for(ctx)
     reply = client.intake.GetNominationHistory(
-        pb.GetNominationHistoryRequest(nomination_id=args.nomination_id), metadata=client.md())
-    if args.json:
-        print(json.dumps(MessageToDict(reply, preserving_proto_field_name=True),
-                         ensure_ascii=False, indent=2))
-        return 0
+        pb.GetNominationHistoryRequest(nomination_id=nomination_id),
+        metadata=client.md(), timeout=10)
+    if as_json:
+        emit_json(as_dict(reply))
+        return
+    out = console()
+    out.print(f"{nomination_id}: {len(reply.entries)} events", style="bold", markup=False)
     for entry in reply.entries:
-        when = datetime.fromtimestamp(entry.recorded_at.seconds).isoformat(" ")
-        print(f"v{entry.version} {when} {entry.event_type} by {entry.actor_role} "
-              f"{entry.actor_id} ({entry.actor_organization_id or '-'})")
+        who = f"{entry.actor_role} {entry.actor_id}"
+        if entry.actor_organization_id:
+            who += f" ({entry.actor_organization_id})"
+        header = Text()
+        header.append(f"v{entry.version}", "bold")
+        header.append(f"  {_time(entry.recorded_at)}  ")
+        header.append(entry.event_type, "bold cyan")
+        header.append(f"  by {who}", "green")
+        out.print(header, soft_wrap=True)
         details = json.loads(entry.details_json or "{}")
         for key in ("reasons", "opinion", "reason", "rule"):
             if details.get(key):
-                print(f"    {key}: {details[key]}")
+                out.print(f"    {key}: {_said(details[key])}", markup=False, soft_wrap=True)
         for change in entry.changes:
             before = change.before if change.had_before else "∅"
             after = change.after if change.has_after else "∅"
-            print(f"    {change.field}: {before} → {after}")
-    return 0
+            out.print(f"    {change.field}: {before} → {after}", markup=False,
+                      soft_wrap=True)
+
+
+def _said(value: Any) -> str:
+    return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+@app.command("list", rich_help_panel=READ)
+def list_(
+    ctx: typer.Context,
+    campaign: Annotated[str, typer.Option(help="only this campaign's")] = "",
+    category: Annotated[str, typer.Option(help="only this category's")] = "",
+    jurisdiction: Annotated[str, typer.Option(help="only this commission's")] = "",
+    status: Annotated[str, typer.Option(
+        help=f"only nominations in this status: {', '.join(STATUSES)}",
+        callback=lambda value: choice(value, STATUSES, "--status"),
+        autocompletion=lambda: list(STATUSES))] = "",
+    page_size: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    page_token: Annotated[str, typer.Option(help="from the previous page's footer")] = "",
+    as_json: Json = False,
+) -> None:
+    """The nominations you may see, filtered and paged."""
+    client = client_for(ctx)
+    reply = client.intake.ListNominations(pb.ListNominationsRequest(
+        campaign_id=campaign, category=category, jurisdiction_id=jurisdiction,
+        status=status, page_size=page_size, page_token=page_token),
+        metadata=client.md(), timeout=10)
+    if as_json:
+        emit_json(as_dict(reply))
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("nomination", no_wrap=True, min_width=36)
+    table.add_column("status", no_wrap=True)
+    table.add_column("category", overflow="fold")
+    table.add_column("nominee (hospital)", overflow="fold")
+    for n in reply.nominations:
+        status = n.status if n.eligible else f"{n.status} [bold red]ineligible[/]"
+        table.add_row(n.nomination_id, status, n.category,
+                      f"{escape(n.nominee_name)} [dim]({escape(n.hospital_id)})[/]")
+    out = console()
+    out.print(table)
+    footer = f"{len(reply.nominations)} shown"
+    if reply.next_page_token:
+        footer += f"; next page: --page-token {shlex.quote(reply.next_page_token)}"
+    out.print(footer, markup=False)
+
+
+# -- the lifecycle -----------------------------------------------------------------------
+
+
+@app.command(rich_help_panel=ACT)
+def endorse(
+    ctx: typer.Context,
+    nomination_id: NominationId,
+    opinion: Annotated[str, typer.Option(help="the commission's opinion (所属卫生健康委意见)",
+                                         show_default=False)],
+) -> None:
+    """Endorse as the local health commission."""
+    client = client_for(ctx)
+    _ack(client.intake.EndorseNomination(pb.EndorseNominationRequest(
+        nomination_id=nomination_id, opinion=opinion), metadata=client.md(), timeout=10))
+
+
+@app.command("return", rich_help_panel=ACT)
+def return_(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> None:
+    """Return to the hospital for correction, with reasons."""
+    client = client_for(ctx)
+    _ack(client.intake.ReturnNomination(pb.ReturnNominationRequest(
+        nomination_id=nomination_id, reasons=reason), metadata=client.md(), timeout=10))
+
+
+@app.command(rich_help_panel=ACT)
+def reject(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> None:
+    """Decline for good (不同意推荐), with reasons."""
+    client = client_for(ctx)
+    _ack(client.intake.RejectNomination(pb.RejectNominationRequest(
+        nomination_id=nomination_id, reasons=reason), metadata=client.md(), timeout=10))
+
+
+@app.command(rich_help_panel=ACT)
+def forward(ctx: typer.Context, nomination_id: NominationId) -> None:
+    """Forward an endorsed nomination to the provincial center."""
+    client = client_for(ctx)
+    _ack(client.intake.ForwardNomination(pb.ForwardNominationRequest(
+        nomination_id=nomination_id), metadata=client.md(), timeout=10))
+
+
+@app.command(rich_help_panel=ACT)
+def receive(ctx: typer.Context, nomination_id: NominationId) -> None:
+    """Receive at the provincial center."""
+    client = client_for(ctx)
+    _ack(client.intake.ReceiveNomination(pb.ReceiveNominationRequest(
+        nomination_id=nomination_id), metadata=client.md(), timeout=10))
+
+
+@app.command(rich_help_panel=ACT)
+def resubmit(
+    ctx: typer.Context, nomination_id: NominationId, changes: Changes = None,
+    reason: Annotated[str, typer.Option(help="what was corrected")] = "",
+) -> None:
+    """Resubmit a returned nomination with corrections."""
+    client = client_for(ctx)
+    _ack(client.intake.ResubmitNomination(pb.ResubmitNominationRequest(
+        nomination_id=nomination_id, fields=_changes(changes), reason=reason),
+        metadata=client.md(), timeout=10))
+
+
+@app.command(rich_help_panel=ACT)
+def amend(
+    ctx: typer.Context, nomination_id: NominationId, changes: Changes = None,
+    reason: Annotated[str, typer.Option(help="why the form changes")] = "",
+) -> None:
+    """Amend a submitted nomination before its stage closes."""
+    if not changes:
+        fail("amend needs at least one --set KEY=VALUE")
+    client = client_for(ctx)
+    _ack(client.intake.AmendNomination(pb.AmendNominationRequest(
+        nomination_id=nomination_id, fields=_changes(changes), reason=reason),
+        metadata=client.md(), timeout=10))
+
+
+@app.command(rich_help_panel=ACT)
+def withdraw(
+    ctx: typer.Context, nomination_id: NominationId,
+    reason: Annotated[str, typer.Option(help="why, for the record", show_default=False)],
+) -> None:
+    """Withdraw a nomination before a decision."""
+    client = client_for(ctx)
+    _ack(client.intake.WithdrawNomination(pb.WithdrawNominationRequest(
+        nomination_id=nomination_id, reason=reason), metadata=client.md(), timeout=10))

@@ -6,7 +6,18 @@ relay; mail is kept under <data dir>/mail), starts the four services with
 SQLite stores under the data directory and the auditors' AuditService over
 them (signing a checkpoint every minute with a key kept in the data
 directory), waits for their health checks, runs the demo campaign, and serves
-until Ctrl-C or SIGTERM, then stops everything in reverse order.
+until Ctrl-C or SIGTERM.
+
+Where the data goes: each `laurel up` gets a fresh folder, var/runs/<time>,
+and var/latest points at it (the CLI reads the latest run's endpoints and
+stores); `--keep` continues in the folder var/latest points at, and the demo
+recognizes that it ran there before. `--data-dir` names a folder outright.
+
+How it stops: the broker and every service run in sessions of their own, so
+a Ctrl-C in the terminal reaches `laurel up` alone. It then stops the
+services first (SIGTERM; each drains its consumers and outbox while the
+broker is still there), then the broker. On Linux the children also get
+SIGTERM should `laurel up` itself die without stopping them.
 """
 
 from __future__ import annotations
@@ -20,19 +31,36 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from types import FrameType
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from laurel.broker import TansuBroker, ensure_topics, free_port
+from laurel.broker import TansuBroker, child_process_options, ensure_topics, free_port
+from laurel.client import DATA_ROOT, ENDPOINTS_FILE, LATEST
 from laurel.config import DEFAULT_PORTS, SERVICES, KafkaSettings, Topics
 from laurel.smtpsink import SmtpSink
 
-ENDPOINTS_FILE = "endpoints.json"
 AUDIT = "audit"
-AUDIT_PORT = 50055
+AUDIT_PORT = DEFAULT_PORTS[AUDIT]
 CHECKPOINT_KEY = "checkpoint-key.pem"
+RUN_FILE = "run.json"  # the pid of the `laurel up` using a data folder
+RUNS = "runs"
+STOP_TIMEOUT_S = 20.0
+
+
+class StartupFailed(RuntimeError):
+    """A part of the suite did not come up; the message says which and where to look."""
+
+
+def shown(path: Path) -> Path:
+    """A path as a person types it: relative to the current folder when inside it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def port_or_free(preferred: int) -> int:
@@ -45,6 +73,80 @@ def port_or_free(preferred: int) -> int:
         return free_port()
 
 
+# -- where the data goes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataDir:
+    path: Path
+    fresh: bool  # a new folder (the demo runs), or an earlier run's (it is recognized)
+
+
+def choose_data_dir(data_root: Path | None = None, data_dir: Path | None = None,
+                    keep: bool = False) -> DataDir:
+    """The folder this `laurel up` uses: --data-dir (or LAUREL_DATA_DIR) as
+    given; else with --keep the one ROOT/latest points at; else a new
+    ROOT/runs/<time>, which ROOT/latest then points at."""
+    from laurel.cli import command_hint, fail
+
+    explicit = data_dir or (Path(os.environ["LAUREL_DATA_DIR"])
+                            if os.environ.get("LAUREL_DATA_DIR", "").strip() else None)
+    if explicit is not None:
+        if data_root is not None:
+            fail("give --data-root or --data-dir (LAUREL_DATA_DIR), not both")
+        _refuse_if_running(explicit)
+        return DataDir(explicit, fresh=not (explicit / ENDPOINTS_FILE).exists())
+    root = data_root or DATA_ROOT
+    latest = root / LATEST
+    if keep:
+        if not latest.exists():
+            fail(f"no earlier run under {shown(root)} to keep (no {shown(latest)}); "
+                 f"run `{command_hint('up')}` without --keep first")
+        _refuse_if_running(latest.resolve())
+        return DataDir(latest.resolve(), fresh=False)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    runs = root / RUNS
+    runs.mkdir(parents=True, exist_ok=True)
+    path, n = runs / stamp, 1
+    while True:
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+            path = runs / f"{stamp}-{n}"
+    pointer = root / f".{LATEST}.{os.getpid()}"
+    pointer.unlink(missing_ok=True)
+    pointer.symlink_to(path.relative_to(root), target_is_directory=True)
+    os.replace(pointer, latest)  # atomic: the CLI never sees no latest
+    return DataDir(path, fresh=True)
+
+
+def _refuse_if_running(path: Path) -> None:
+    from laurel.cli import fail
+
+    try:
+        pid = int(json.loads((path / RUN_FILE).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if pid != os.getpid() and _alive(pid):
+        fail(f"a `laurel up` (pid {pid}) is already running on {path}; stop it first "
+             "(Ctrl-C in its terminal, or kill it)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the stack --------------------------------------------------------------------------
+
+
 @dataclass
 class DevStack:
     data_dir: Path
@@ -54,23 +156,28 @@ class DevStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     smtp: SmtpSink | None = None
 
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        (self.data_dir / "logs").mkdir(exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        (self.data_dir / RUN_FILE).write_text(json.dumps({"pid": os.getpid()}))
         if not os.environ.get("LAUREL_SMTP_PORT"):
             self.smtp = SmtpSink(spool=self.data_dir / "mail").start()
         if not self.kafka_bootstrap:
-            self.broker = TansuBroker(log_path=self.data_dir / "logs" / "broker.log").start()
+            self.broker = TansuBroker(log_path=self.logs / "broker.log").start()
             self.kafka_bootstrap = self.broker.bootstrap
         ensure_topics(KafkaSettings(bootstrap=self.kafka_bootstrap), Topics().all())
         for service in SERVICES:
             self.ports[service] = port_or_free(DEFAULT_PORTS[service])
             self.processes[service] = self._spawn(service)
         for service in SERVICES:
-            wait_healthy(self.address(service), self.processes[service], service)
+            self._wait_healthy(service)
         self.ports[AUDIT] = port_or_free(AUDIT_PORT)
         self.processes[AUDIT] = self._spawn_audit()
-        wait_healthy(self.address(AUDIT), self.processes[AUDIT], AUDIT)
+        self._wait_healthy(AUDIT)
         (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(
             {s: self.address(s) for s in (*SERVICES, AUDIT)}
             | {"kafka": self.kafka_bootstrap},
@@ -79,6 +186,13 @@ class DevStack:
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
+
+    def _wait_healthy(self, service: str) -> None:
+        try:
+            wait_healthy(self.address(service), self.processes[service], service)
+        except (RuntimeError, TimeoutError) as error:
+            raise StartupFailed(f"{error}; see {shown(self.logs / f'{service}.log')}"
+                                f"{_last_error(self.logs / f'{service}.log')}") from None
 
     def _spawn(self, service: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
@@ -92,11 +206,7 @@ class DevStack:
         if self.smtp is not None:
             env.update(self.smtp.env())
         env.pop("LAUREL_DATABASE_URL", None)
-        log = open(self.data_dir / "logs" / f"{service}.log", "ab")  # noqa: SIM115
-        return subprocess.Popen(
-            [sys.executable, "-m", f"laurel.{service}"], env=env, stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        return self._popen([sys.executable, "-m", f"laurel.{service}"], env, service)
 
     def _spawn_audit(self) -> subprocess.Popen[bytes]:
         """The auditors' read-only API over the four stores (after they exist),
@@ -105,28 +215,40 @@ class DevStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_DATABASE_URL")}
         env.update({"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
                     "LAUREL_DATA_DIR": str(self.data_dir)})
-        log = open(self.data_dir / "logs" / "audit.log", "ab")  # noqa: SIM115
         audit = [sys.executable, "-m", "laurel.audit"]
         if not key.exists():
-            subprocess.run([*audit, "keygen", "--out", str(key)], env=env, stdout=log,
-                           stderr=subprocess.STDOUT, check=True, timeout=60)
-        return subprocess.Popen(
+            with open(self.logs / f"{AUDIT}.log", "ab") as log:
+                subprocess.run([*audit, "keygen", "--out", str(key)], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               check=True, timeout=60)
+        return self._popen(
             [*audit, "serve", "--port", str(self.ports[AUDIT]), "--key", str(key),
-             "--checkpoint-every", "60"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+             "--checkpoint-every", "60"], env, AUDIT)
 
-    def stop(self) -> None:
+    def _popen(self, argv: list[str], env: dict[str, str], name: str
+               ) -> subprocess.Popen[bytes]:
+        with open(self.logs / f"{name}.log", "ab") as log:
+            return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, **child_process_options())
+
+    def stop(self, hurry: threading.Event | None = None) -> None:
+        """Services first, each with SIGTERM and up to STOP_TIMEOUT_S to drain
+        (killed sooner if `hurry` is set: a second Ctrl-C), then the broker."""
         for process in self.processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for service, process in self.processes.items():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                print(f"{service} did not stop in 15 s; killing it", file=sys.stderr)
-                process.kill()
-                process.wait()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for name, process in self.processes.items():
+            while process.poll() is None:
+                if (hurry is not None and hurry.is_set()) or time.monotonic() > deadline:
+                    print(f"{name} did not stop in time; killing it", file=sys.stderr)
+                    process.kill()
+                    process.wait()
+                    break
+                try:
+                    process.wait(timeout=0.2)
+                except subprocess.TimeoutExpired:
+                    continue
         self.processes.clear()
         if self.broker is not None:
             self.broker.stop()
@@ -134,6 +256,18 @@ class DevStack:
         if self.smtp is not None:
             self.smtp.stop()
             self.smtp = None
+        (self.data_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def _last_error(log: Path) -> str:
+    """The log's last ERROR (or last) line, to print beside a failed start."""
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    errors = [line for line in lines if "ERROR" in line or "Error" in line]
+    last = (errors or lines or [""])[-1].strip()
+    return f" (last: {last[:300]})" if last else ""
 
 
 def wait_healthy(address: str, process: subprocess.Popen[bytes], name: str,
@@ -143,7 +277,7 @@ def wait_healthy(address: str, process: subprocess.Popen[bytes], name: str,
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {process.returncode}; see its log")
+                raise RuntimeError(f"{name} exited with code {process.returncode}")
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
@@ -154,27 +288,64 @@ def wait_healthy(address: str, process: subprocess.Popen[bytes], name: str,
     raise TimeoutError(f"{name} at {address} not healthy after {timeout}s")
 
 
-def up(data_dir: Path, once: bool) -> int:
-    """Run the stack and the demo; with `once`, stop right after the demo."""
+# -- `laurel up` ------------------------------------------------------------------------
+
+
+class _Signals:
+    """SIGINT and SIGTERM for `laurel up`: while starting (and during the
+    demo) they interrupt; while serving they ask to stop; while stopping, a
+    second one hurries the stop along (kills what has not stopped yet)."""
+
+    def __init__(self) -> None:
+        self.serving = False
+        self.stopping = False
+        self.stop_requested = threading.Event()
+        self.hurry = threading.Event()
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            self.hurry.set()
+            return
+        self.stop_requested.set()
+        if not self.serving:
+            raise KeyboardInterrupt
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self)
+
+
+def up(chosen: DataDir, once: bool = False, demo: bool = True) -> int:
+    """Run the stack (and the demo); with `once`, stop right after the demo."""
     from laurel.demo import run_demo
 
-    stack = DevStack(data_dir, kafka_bootstrap=os.environ.get("LAUREL_KAFKA_BOOTSTRAP", ""))
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    print(f"Starting Laurel in {data_dir} …", flush=True)
+    stack = DevStack(chosen.path, kafka_bootstrap=os.environ.get("LAUREL_KAFKA_BOOTSTRAP", ""))
+    signals = _Signals()
+    signals.install()
+    code = 0
+    how = "a fresh folder" if chosen.fresh else "the data of an earlier run"
+    print(f"Starting Laurel in {shown(chosen.path)} ({how}) …", flush=True)
     try:
         stack.start()
         print(_summary(stack), flush=True)
-        run_demo({s: stack.address(s) for s in (*SERVICES, AUDIT)})
+        if demo:
+            code = run_demo({s: stack.address(s) for s in (*SERVICES, AUDIT)}, chosen.path)
+        signals.serving = True
         if not once:
             print("\nServing. Press Ctrl-C to stop.", flush=True)
-            stopping.wait()
+            signals.stop_requested.wait()
+    except KeyboardInterrupt:
+        print("\nInterrupted.", flush=True)
+        code = 130
+    except StartupFailed as error:
+        print(f"laurel: {error}", file=sys.stderr, flush=True)
+        code = 1
     finally:
-        print("Stopping services and broker …", flush=True)
-        stack.stop()
+        signals.stopping = True
+        print("Stopping services, then the broker …", flush=True)
+        stack.stop(signals.hurry)
         print("Stopped.", flush=True)
-    return 0
+    return code
 
 
 def _summary(stack: DevStack) -> str:
@@ -183,6 +354,7 @@ def _summary(stack: DevStack) -> str:
     lines.append(f"  {AUDIT:<13} {stack.address(AUDIT)} (AuditService, auditors only)")
     if stack.smtp is not None:
         lines.append(f"  smtp sink     {stack.smtp.host}:{stack.smtp.port} "
-                     f"(mail in {stack.data_dir / 'mail'})")
-    lines.append(f"  logs          {stack.data_dir / 'logs'}")
-    return "Laurel is up:\n" + "\n".join(lines)
+                     f"(mail in {shown(stack.data_dir / 'mail')})")
+    lines.append(f"  logs          {shown(stack.logs)}")
+    lines.append(f"  endpoints     {shown(stack.data_dir / ENDPOINTS_FILE)}")
+    return "Laurel is up and serving:\n" + "\n".join(lines)

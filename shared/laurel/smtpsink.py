@@ -191,7 +191,7 @@ def read_spool(spool: Path) -> list[dict[str, Any]]:
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def main() -> None:

@@ -51,6 +51,7 @@ HOTLINE = Actor("hotline-12320", "service", "health-hotline")
 SPREAD = (4, 2, 0, -2, -6)  # reviewers (sorted by id) around a `spread` score
 CASE_PDF = b"%PDF-1.4\n% typical case: a warm-service story\n" + b"0" * 512
 Say = Callable[[str], None]
+STEPS = 10  # the numbered steps run_campaign narrates (the demo's progress bar)
 
 
 # -- the plan -------------------------------------------------------------------
@@ -358,7 +359,8 @@ async def assign_panels(apis: Apis, run: CampaignRun, say: Say) -> None:
             campaign_id=plan.campaign_id, category=category, round_id=rid,
             members=members, seed=rid), metadata=md(ORGANIZER))
 
-        async def assigned(rid: str = rid, category: str = category) -> list:
+        async def assigned(rid: str = rid, category: str = category
+                           ) -> list[rv.Assignment]:
             made = await apis.review.AssignReviewers(rv.AssignReviewersRequest(
                 round_id=rid, nomination_ids=run.of_category(category)),
                 metadata=md(ORGANIZER))
@@ -456,9 +458,11 @@ async def score_blind(apis: Apis, run: CampaignRun, say: Say) -> None:
                 if who == run.blind_reader and run.blind_after is None:
                     run.blind_after = await apis.review.GetReviews(rv.GetReviewsRequest(
                         round_id=rid, nomination_id=nid), metadata=as_reviewer)
+    before = run.blind_before
+    assert before is not None, "a nomination with two reviewers was scored"
     say(f"   {run.reviews_submitted} review forms submitted; before submitting, "
-        f"{run.blind_reader} saw {len(run.blind_before.reviews)} of the others' forms "
-        f"({run.blind_before.withheld} withheld)")
+        f"{run.blind_reader} saw {len(before.reviews)} of the others' forms "
+        f"({before.withheld} withheld)")
 
 
 async def close_and_rank(apis: Apis, run: CampaignRun, say: Say) -> None:
@@ -469,8 +473,12 @@ async def close_and_rank(apis: Apis, run: CampaignRun, say: Say) -> None:
                                      metadata=md(ORGANIZER))
         asked = sc.GetRankingRequest(campaign_id=run.plan.campaign_id,
                                      category=category, round_id=rid)
-        ranking = await until(lambda asked=asked: apis.scoring.GetRanking(
-            asked, metadata=md(ORGANIZER)), f"scoring's ranking of {rid}")
+        async def ranked(asked: sc.GetRankingRequest = asked) -> sc.GetRankingResponse:
+            reply: sc.GetRankingResponse = await apis.scoring.GetRanking(
+                asked, metadata=md(ORGANIZER))
+            return reply
+
+        ranking = await until(ranked, f"scoring's ranking of {rid}")
         run.rankings[category] = ranking
         for e in ranking.entries:
             entry = run.entry_of(e.nomination_id)
@@ -498,7 +506,7 @@ async def decide_and_publish(apis: Apis, run: CampaignRun, say: Say) -> None:
         async def noted(rid: str = rid, version: int = ranking.version) -> bool:
             got = await apis.review.GetRound(rv.GetRoundRequest(round_id=rid),
                                              metadata=md(ORGANIZER))
-            return got.latest_result_version == version
+            return bool(got.latest_result_version == version)
 
         await until(noted, f"review noting scoring's result of {rid}")
         for e in ranking.entries:
@@ -551,7 +559,7 @@ async def await_mail(apis: Apis, run: CampaignRun, say: Say) -> None:
                               + bool(run.recusal)),
     }
 
-    async def settled() -> list:
+    async def settled() -> list[np_.EmailDelivery]:
         found = await apis.notification.ListEmailDeliveries(
             np_.ListEmailDeliveriesRequest(page_size=500), metadata=md(ORGANIZER))
         rows = list(found.deliveries)

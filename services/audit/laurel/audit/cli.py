@@ -11,25 +11,32 @@ keygen     a development signing key
 serve      the AuditService gRPC API over the stores (auditor role only)
 
 Stores: --database STORE=URL (repeatable), else LAUREL_DATABASE_URL_<SERVICE>,
-else the <service>.sqlite files in LAUREL_DATA_DIR (see laurel.audit.stores).
+else the <service>.sqlite files in LAUREL_DATA_DIR, else in the last
+`laurel up` run (see laurel.audit.adapters.stores and laurel.client.default_data_dir).
 
 Exit status: 0 when everything holds, 1 when anything does not (the report
 names the first broken link), 2 when the command cannot run at all.
+
+The group is the `audit` entry of the `laurel.cli` entry points; `main` runs
+it alone (`python -m laurel.audit.cli audit …`) with the same error handling.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
+import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from laurel.audit.adapters.keyfiles import (
     KEY_FILE_SETTING,
@@ -51,222 +58,162 @@ from laurel.audit.handlers import (
     verify_package,
     verify_recorded_checkpoints,
 )
-from laurel.config import ConfigError
+from laurel.cli import EXIT_REFUSED, CliError, fail, new_app, progress, run
 from laurel.eventstore import EventStore
 
-Run = Callable[[argparse.Namespace], int]
+app = new_app("Verify, export and replay the history; the auditors' API.")
+
+Databases = Annotated[list[str] | None, typer.Option(
+    "--database", metavar="[STORE=]URL",
+    help="a store (repeatable); default: LAUREL_DATABASE_URL_<SERVICE>, else the "
+    "<service>.sqlite files in LAUREL_DATA_DIR or the last `laurel up` run")]
+Key = Annotated[Path | None, typer.Option(
+    "--key", help=f"Ed25519 private key PEM (or {KEY_FILE_SETTING})")]
+Projections = Annotated[list[str] | None, typer.Option(
+    "--projection", metavar="STORE=MODULE:FACTORY",
+    help="default: the projections the store's service declares (its "
+    "`laurel.projections` entry point)")]
 
 
-def add_audit_commands(subparsers: Any) -> None:
-    """Register `audit` and its subcommands on the `laurel` parser."""
-    audit = subparsers.add_parser("audit", help="verify, export, replay the history")
-    sub = audit.add_subparsers(required=True, metavar="AUDIT_COMMAND")
-
-    verify = sub.add_parser("verify", help="check stores or an evidence package")
-    verify.add_argument("--package", type=Path, help="an exported package folder")
-    _databases(verify)
-    verify.add_argument(
-        "--public-key", type=Path, help="the trusted signer's public key (PEM)"
-    )
-    verify.add_argument(
-        "--published",
-        type=Path,
-        action="append",
-        default=[],
-        help="a checkpoint JSON published earlier (repeatable)",
-    )
-    verify.set_defaults(run=_verify)
-
-    export = sub.add_parser("export", help="write an evidence package")
-    scope = export.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--nomination", help="the nomination id")
-    scope.add_argument("--campaign", help="the campaign id: it and its nominations")
-    scope.add_argument("--all", action="store_true", help="every event of every store")
-    export.add_argument("--out", type=Path, required=True)
-    _databases(export)
-    _key(export)
-    export.add_argument(
-        "--no-record",
-        action="store_true",
-        help="sign checkpoints without recording them (read-only)",
-    )
-    export.set_defaults(run=_export)
-
-    checkpoint = sub.add_parser("checkpoint", help="sign and record Merkle roots")
-    _databases(checkpoint)
-    _key(checkpoint)
-    checkpoint.set_defaults(run=_checkpoint)
-
-    timeline = sub.add_parser("timeline", help="a nomination's causal history")
-    timeline.add_argument("--nomination", required=True)
-    timeline.add_argument("--as-of", type=_moment, help="ISO time with zone")
-    timeline.add_argument("--json", action="store_true", help="JSON Lines output")
-    _databases(timeline)
-    timeline.set_defaults(run=_timeline)
-
-    replay = sub.add_parser("replay", help="rebuild projections and compare")
-    _databases(replay)
-    replay.add_argument(
-        "--projection",
-        action="append",
-        default=[],
-        metavar="STORE=MODULE:FACTORY",
-        help="default: laurel.<STORE>.bootstrap:projections",
-    )
-    replay.add_argument(
-        "--scratch",
-        action="append",
-        default=[],
-        metavar="STORE=URL",
-        help="default: a temporary SQLite file",
-    )
-    replay.set_defaults(run=_replay)
-
-    keygen = sub.add_parser("keygen", help="write a new Ed25519 signing key")
-    keygen.add_argument("--out", type=Path, required=True)
-    keygen.set_defaults(run=_keygen)
-
-    serve = sub.add_parser("serve", help="serve the AuditService gRPC API")
-    _databases(serve)
-    _key(serve)
-    serve.add_argument(
-        "--port", type=int, help="gRPC port (or LAUREL_AUDIT_GRPC_PORT; 50055)"
-    )
-    serve.add_argument(
-        "--checkpoint-every",
-        type=float,
-        metavar="SECONDS",
-        help="sign and record checkpoints this often (or "
-        "LAUREL_AUDIT_CHECKPOINT_INTERVAL_S; 0, the default, never)",
-    )
-    serve.add_argument(
-        "--projection",
-        action="append",
-        default=[],
-        metavar="STORE=MODULE:FACTORY",
-        help="for state as of a time; default: laurel.<STORE>.bootstrap:projections",
-    )
-    serve.set_defaults(run=_serve)
+@functools.cache
+def _alone() -> typer.Typer:
+    root = new_app(__doc__ or "", root=True)
+    root.add_typer(app, name="audit")
+    return root
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m laurel.audit.cli audit …`, the same as `laurel audit …`."""
-    parser = argparse.ArgumentParser(
-        prog="laurel",
-        description=__doc__,
-        formatter_class=argparse.RawTextHelpFormatter,
-    )
-    add_audit_commands(parser.add_subparsers(required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except ConfigError as error:
-        print(f"laurel: {error}", file=sys.stderr)
-        return 2
+    return run(_alone(), argv)
 
 
 # -- arguments ---------------------------------------------------------------
 
 
-def _databases(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database",
-        action="append",
-        default=[],
-        metavar="[STORE=]URL",
-        help="a store (repeatable); default: LAUREL_DATABASE_URL_<SERVICE>, "
-        "else the <service>.sqlite files in LAUREL_DATA_DIR",
-    )
-
-
-def _key(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--key", type=Path, help=f"Ed25519 private key PEM (or {KEY_FILE_SETTING})"
-    )
-
-
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+def _moment(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time",
+                                 param_hint="--as-of") from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no time zone")
+        raise typer.BadParameter(f"{text!r} has no time zone (add +08:00 or Z)",
+                                 param_hint="--as-of")
     return moment
 
 
-def _pairs(values: list[str]) -> dict[str, str]:
+def _pairs(values: list[str] | None, option: str = "--database") -> dict[str, str]:
     """`STORE=VALUE` pairs; a bare URL is named after its file or database."""
     named = {}
-    for value in values:
+    for value in values or ():
         name, sep, rest = value.partition("=")
         if sep and name and all(c.isalnum() or c in "-_" for c in name):
             named[name] = rest
-        else:
+            continue
+        try:
             url = make_url(value)
-            named[Path(url.database or "store").stem.lower() or "store"] = value
+        except ArgumentError:
+            raise typer.BadParameter(f"{value!r} is neither STORE=VALUE nor a database URL",
+                                     param_hint=option) from None
+        named[Path(url.database or "store").stem.lower() or "store"] = value
     return named
 
 
-def _signing_key(args: argparse.Namespace) -> Any:
-    return load_signing_key(args.key) if args.key else signing_key_from_env()
+def _signing_key(key: Path | None) -> Any:
+    return load_signing_key(key) if key else signing_key_from_env()
 
 
-def _open_stores(args: argparse.Namespace) -> dict[str, EventStore]:
-    return open_stores(store_urls(_pairs(args.database)))
+def _open_stores(databases: list[str] | None) -> dict[str, EventStore]:
+    from laurel.client import default_data_dir
+
+    env = {**os.environ, "LAUREL_DATA_DIR": str(default_data_dir())}
+    return open_stores(store_urls(_pairs(databases), env))
 
 
-def _guarded(run: Run) -> Run:
-    """Expected failures become a one-line message and exit status 1."""
+def _guarded(command: Callable[..., int]) -> Callable[..., int]:
+    """What the audit code refuses (a broken log, an existing package folder,
+    a malformed key or checkpoint) becomes one line and exit status 1."""
 
-    @functools.wraps(run)
-    def wrapper(args: argparse.Namespace) -> int:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> int:
         try:
-            return run(args)
+            return command(*args, **kwargs)
         except (CheckpointRefused, FileExistsError, ValueError) as error:
-            print(f"laurel audit: {error}", file=sys.stderr)
-            return 1
+            raise CliError(f"audit: {error}", code=EXIT_REFUSED) from None
 
     return wrapper
+
+
+@contextmanager
+def _each_store(stores: dict[str, EventStore], doing: str
+                ) -> Iterator[Iterator[tuple[str, EventStore]]]:
+    """The stores one by one, with a progress bar naming the one at work."""
+    with progress(len(stores)) as step:
+        def walk() -> Iterator[tuple[str, EventStore]]:
+            for name, store in stores.items():
+                step(f"{doing} {name}")
+                yield name, store
+        yield walk()
 
 
 # -- commands ------------------------------------------------------------------
 
 
+@app.command()
 @_guarded
-def _verify(args: argparse.Namespace) -> int:
-    trusted = load_public_key(args.public_key.read_bytes()) if args.public_key else None
-    if args.package is not None:
-        if args.database:
-            raise ConfigError("verify either --package or --database, not both")
-        return _verify_package(args, trusted)
+def verify(
+    package: Annotated[Path | None, typer.Option(
+        help="an exported package folder (checked offline)")] = None,
+    database: Databases = None,
+    public_key: Annotated[Path | None, typer.Option(
+        help="the trusted signer's public key (PEM)")] = None,
+    published: Annotated[list[Path] | None, typer.Option(
+        help="a checkpoint JSON published earlier (repeatable)")] = None,
+) -> int:
+    """Check the stores' hash chains and positions, or an evidence package."""
+    trusted = load_public_key(public_key.read_bytes()) if public_key else None
+    if package is not None:
+        if database:
+            fail("verify either --package or --database, not both")
+        return _verify_package(package, trusted, published or [])
     failed = False
-    for name, store in _open_stores(args).items():
-        report = store.verify()
-        status = "ok" if report.ok else "BROKEN"
-        print(
-            f"{name} ({shown(store.url)}): {status} — {report.events_checked} "
-            f"events in {report.streams_checked} streams, positions "
-            f"1..{report.last_position}"
-        )
-        if not report.ok:
-            failed = True
-            print(f"  first broken link: {report.first_break}")
-            for later in report.breaks[1:]:
-                print(f"  also broken: {later}")
-        if trusted is not None:
-            problems = verify_recorded_checkpoints(store, trusted)
-            failed = failed or bool(problems)
-            for problem in problems:
-                print(f"  checkpoint: {problem}")
+    stores = _open_stores(database)
+    with _each_store(stores, "verifying") as each:
+        for name, store in each:
+            report = store.verify()
+            status = "ok" if report.ok else "BROKEN"
+            print(
+                f"{name} ({shown(store.url)}): {status} — {report.events_checked} "
+                f"events in {report.streams_checked} streams, positions "
+                f"1..{report.last_position}"
+            )
+            if not report.ok:
+                failed = True
+                print(f"  first broken link: {report.first_break}")
+                for later in report.breaks[1:]:
+                    print(f"  also broken: {later}")
+            if trusted is not None:
+                problems = verify_recorded_checkpoints(store, trusted)
+                failed = failed or bool(problems)
+                for problem in problems:
+                    print(f"  checkpoint: {problem}")
     return 1 if failed else 0
 
 
-def _verify_package(args: argparse.Namespace, trusted: Any) -> int:
+def _verify_package(package: Path, trusted: Any, published_files: list[Path]) -> int:
+    if not package.is_dir():
+        fail(f"{package}: no such folder (an evidence package is the folder "
+             "`laurel audit export --out` wrote)")
     published = [
         Checkpoint.from_dict(json.loads(p.read_text(encoding="utf-8")))
-        for p in args.published
+        for p in published_files
     ]
-    result = verify_package(args.package, trusted_key=trusted, published=published)
+    with progress(None, f"verifying {package}"):
+        result = verify_package(package, trusted_key=trusted, published=published)
     verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problems)"
-    print(f"package {args.package}: {verdict}")
+    print(f"package {package}: {verdict}")
     if result.first_problem is not None:
         print(f"  first problem: {result.first_problem}")
         for problem in result.problems[1:]:
@@ -282,44 +229,69 @@ def _verify_package(args: argparse.Namespace, trusted: Any) -> int:
     return 0 if result.ok else 1
 
 
+@app.command()
 @_guarded
-def _export(args: argparse.Namespace) -> int:
+def export(
+    out: Annotated[Path, typer.Option(help="the package folder to write (must not exist)",
+                                      show_default=False)],
+    nomination: Annotated[str | None, typer.Option(help="the nomination id")] = None,
+    campaign: Annotated[str | None, typer.Option(
+        help="the campaign id: it and its nominations")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every event of every store")] = False,
+    database: Databases = None,
+    key: Key = None,
+    no_record: Annotated[bool, typer.Option(
+        "--no-record", help="sign checkpoints without recording them (read-only)")] = False,
+) -> int:
+    """Write an evidence package: events, checkpoints, proofs, a signed manifest."""
     from laurel.audit.handlers import export_all, export_campaign, export_nomination
 
-    key, stores = _signing_key(args), _open_stores(args)
-    record = not args.no_record
-    if args.all:
-        manifest = export_all(stores, args.out, key, record_checkpoints=record)
-    elif args.campaign:
-        manifest = export_campaign(
-            stores, args.campaign, args.out, key, record_checkpoints=record
-        )
-    else:
-        manifest = export_nomination(
-            stores, args.nomination, args.out, key, record_checkpoints=record
-        )
+    if sum((bool(nomination), bool(campaign), all_)) != 1:
+        fail("export exactly one of --nomination, --campaign or --all")
+    signing_key, stores = _signing_key(key), _open_stores(database)
+    record = not no_record
+    with progress(None, f"exporting to {out}"):
+        if all_:
+            manifest = export_all(stores, out, signing_key, record_checkpoints=record)
+        elif campaign:
+            manifest = export_campaign(stores, campaign, out, signing_key,
+                                       record_checkpoints=record)
+        else:
+            manifest = export_nomination(stores, str(nomination), out, signing_key,
+                                         record_checkpoints=record)
     counts = ", ".join(f"{n}: {c} events" for n, c in manifest["stores"].items())
-    print(f"wrote {args.out} ({counts}); signed by key {manifest['key_id']}")
+    print(f"wrote {out} ({counts}); signed by key {manifest['key_id']}")
     return 0
 
 
+@app.command()
 @_guarded
-def _checkpoint(args: argparse.Namespace) -> int:
-    key = _signing_key(args)
-    for name, store in _open_stores(args).items():
-        checkpoint = create_checkpoint(store, name, key)
-        print(json.dumps(checkpoint.to_dict(), sort_keys=True))
-    print(f"signed by key {key_id(key.public_key())}", file=sys.stderr)
+def checkpoint(database: Databases = None, key: Key = None) -> int:
+    """Sign and record each store's Merkle root up to its head."""
+    signing_key = _signing_key(key)
+    for name, store in _open_stores(database).items():
+        made = create_checkpoint(store, name, signing_key)
+        print(json.dumps(made.to_dict(), sort_keys=True))
+    print(f"signed by key {key_id(signing_key.public_key())}", file=sys.stderr)
     return 0
 
 
+@app.command()
 @_guarded
-def _timeline(args: argparse.Namespace) -> int:
+def timeline(
+    nomination: Annotated[str, typer.Option(help="the nomination id", show_default=False)],
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="ISO time with zone: the history up to then")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output")] = False,
+    database: Databases = None,
+) -> int:
+    """A nomination's events from every store, causes before effects."""
     from laurel.audit.handlers import nomination_timeline
 
-    entries = nomination_timeline(_open_stores(args), args.nomination, as_of=args.as_of)
+    moment = _moment(as_of)
+    entries = nomination_timeline(_open_stores(database), nomination, as_of=moment)
     for entry in entries:
-        if args.json:
+        if as_json:
             print(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True))
             continue
         event = entry.event
@@ -331,26 +303,35 @@ def _timeline(args: argparse.Namespace) -> int:
             f"by {actor.get('role', '?')}:{actor.get('id', '?')}{cause}"
         )
     if not entries:
-        print(f"no events for nomination {args.nomination}", file=sys.stderr)
-        return 1
+        fail(f"no events for nomination {nomination}", code=EXIT_REFUSED)
     return 0
 
 
+@app.command()
 @_guarded
-def _replay(args: argparse.Namespace) -> int:
+def replay(
+    database: Databases = None,
+    projection: Projections = None,
+    scratch: Annotated[list[str] | None, typer.Option(
+        "--scratch", metavar="STORE=URL", help="default: a temporary SQLite file")] = None,
+) -> int:
+    """Rebuild every projection from the log into scratch databases and compare."""
     from laurel.audit.handlers import replay_projections
 
-    factories, scratch = _pairs(args.projection), _pairs(args.scratch)
+    factories = _pairs(projection, "--projection")
+    scratches = _pairs(scratch, "--scratch")
     failed = False
-    with tempfile.TemporaryDirectory(prefix="laurel-replay-") as tmp:
-        for name, store in _open_stores(args).items():
+    stores = _open_stores(database)
+    with tempfile.TemporaryDirectory(prefix="laurel-replay-") as tmp, \
+            _each_store(stores, "replaying") as each:
+        for name, store in each:
             try:
                 projections = load_projections(name, factories.get(name))
             except ProjectionsUnavailable as error:
                 print(f"{name}: cannot replay: {error}")
                 failed = True
                 continue
-            url = scratch.get(name) or f"sqlite:///{Path(tmp) / f'{name}.sqlite'}"
+            url = scratches.get(name) or f"sqlite:///{Path(tmp) / f'{name}.sqlite'}"
             differences = replay_projections(store, projections, url)
             names = ", ".join(p.name for p in projections)
             print(f"{name}: {names}: {'matches' if not differences else 'DIFFERS'}")
@@ -360,27 +341,40 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from laurel.audit.bootstrap import serve_forever
-
-    return serve_forever(
-        database=_pairs(args.database),
-        key_path=str(args.key) if args.key else None,
-        port=args.port,
-        checkpoint_every=args.checkpoint_every,
-        projection_specs=_pairs(args.projection),
-    )
-
-
+@app.command()
 @_guarded
-def _keygen(args: argparse.Namespace) -> int:
-    key = generate_key_file(args.out)
-    print(
-        f"wrote {args.out} (key {key_id(key.public_key())}); set "
-        f"{KEY_FILE_SETTING}={args.out}"
-    )
+def keygen(out: Annotated[Path, typer.Option(help="where to write the key (PEM)",
+                                             show_default=False)]) -> int:
+    """Write a new Ed25519 signing key (for development; keep real keys in a vault)."""
+    made = generate_key_file(out)
+    print(f"wrote {out} (key {key_id(made.public_key())}); set {KEY_FILE_SETTING}={out}")
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+@app.command()
+def serve(
+    database: Databases = None,
+    key: Key = None,
+    port: Annotated[int | None, typer.Option(
+        help="gRPC port (or LAUREL_AUDIT_GRPC_PORT; 50055)")] = None,
+    checkpoint_every: Annotated[float | None, typer.Option(
+        metavar="SECONDS", help="sign and record checkpoints this often (or "
+        "LAUREL_AUDIT_CHECKPOINT_INTERVAL_S; 0, the default, never)")] = None,
+    projection: Projections = None,
+) -> int:
+    """Serve the AuditService gRPC API over the stores (auditor role only)."""
+    from laurel.audit.bootstrap import serve_forever
+
+    return serve_forever(
+        database=_pairs(database),
+        key_path=str(key) if key else None,
+        port=port,
+        checkpoint_every=checkpoint_every,
+        projection_specs=_pairs(projection, "--projection"),
+    )
+
+
+if __name__ == "__main__":  # run the imported module, not this __main__ copy
+    from laurel.audit.cli import main as audit_main
+
+    sys.exit(audit_main())

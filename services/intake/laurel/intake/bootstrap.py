@@ -67,7 +67,7 @@ async def build(
     servicer = IntakeServicer(intake)
     return assemble(
         settings, store,
-        lambda server: intake_pb2_grpc.add_IntakeServiceServicer_to_server(  # type: ignore[no-untyped-call]  # generated, untyped
+        lambda server: intake_pb2_grpc.add_IntakeServiceServicer_to_server(
             servicer, server),
         [SERVICE_NAME],
         with_relay=with_relay,

@@ -117,7 +117,7 @@ async def build(
         name=settings.worker_name)
     base = assemble(
         settings, store,
-        lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
             servicer, server),
         [SERVICE_NAME], broker=broker, app=NotificationApp(ctx, reactions, worker))
     return NotificationRuntime(

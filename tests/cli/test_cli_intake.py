@@ -9,46 +9,22 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import yaml
 
-from laurel.auth import call_metadata
 from laurel.campaigns import SHIPPED_DIR, load_catalog
 from laurel.campaigns.specimen import specimen_fields
-from laurel.config import load_settings
-from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
-from laurel.grpcutil import client_channel
-from laurel.intake.bootstrap import build
-from laurel.intake.v1 import intake_pb2 as pb
-from laurel.intake.v1 import intake_pb2_grpc
 
 NOMINATOR = "nominator:wang-fang:zhengzhou-peoples"
 ENDORSER = "endorser:li-wei:zhengzhou"
 CENTER = "organizer:zhao-min:henan-center"
 
 
-@pytest.fixture
-async def intake_address(service_env: dict[str, str]) -> AsyncIterator[str]:
-    runtime = await build(load_settings("intake", service_env), with_relay=False)
-    await runtime.start()
-    channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
-    stub = intake_pb2_grpc.IntakeServiceStub(channel)
-    for org in demo_organizations():
-        if org["organization_id"] in {"henan-center", "zhengzhou", "zhengzhou-peoples"}:
-            await stub.RegisterOrganization(pb.RegisterOrganizationRequest(**org),
-                                            metadata=call_metadata(ORGANIZER))
-    await stub.SetCampaignClock(campaign_clock_request(), metadata=call_metadata(ORGANIZER))
-    yield f"127.0.0.1:{runtime.grpc.port}"
-    await channel.close()
-    await runtime.stop()
-
-
 async def laurel(address: str, actor: str, *args: str, ok: bool = True) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_")}
-    env.update(LAUREL_INTAKE_ADDR=address, LAUREL_ACTOR=actor, LANG="C", LC_ALL="C")
+    env.update(LAUREL_INTAKE_ADDR=address, LAUREL_ACTOR=actor, LANG="C", LC_ALL="C",
+               COLUMNS="200")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "laurel.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -73,7 +49,7 @@ def nomination_file(tmp_path: Path, **overrides: str) -> Path:
 async def test_a_nomination_goes_through_intake_from_the_command_line(
     intake_address: str, tmp_path: Path,
 ) -> None:
-    reply = json.loads(await laurel(intake_address, NOMINATOR, "submit",
+    reply = json.loads(await laurel(intake_address, NOMINATOR, "submit", "--json",
                                     str(nomination_file(tmp_path))))
     nomination_id = reply["nomination_id"]
 
@@ -91,8 +67,11 @@ async def test_a_nomination_goes_through_intake_from_the_command_line(
     history = await laurel(intake_address, CENTER, "history", nomination_id)
     assert "NominationReturned" in history and "联系人手机号码有误" in history
     assert "contact.mobile: 13800000000 → 13912345678" in history
-    shown = json.loads(await laurel(intake_address, NOMINATOR, "show", nomination_id))
+    shown = json.loads(await laurel(intake_address, NOMINATOR, "show", "--json",
+                                    nomination_id))
     assert shown["status"] == "received"
+    panel = await laurel(intake_address, NOMINATOR, "show", nomination_id)
+    assert "received" in panel and "contact.mobile" in panel and "13912345678" in panel
 
 
 async def test_the_command_line_shows_a_refusal_with_its_fields(
