@@ -398,14 +398,37 @@ def _refusal(parser: argparse.ArgumentParser, words: list[str]) -> str:
     return ""
 
 
+def _click_refusal(command: Any, words: list[str]) -> str:
+    """Parse `words` as the `laurel` command (Typer) would, group by group down
+    to the command, running nothing: "" when accepted (or help asked), else
+    the program's own complaint."""
+    from typer._click import exceptions as click_errors
+
+    name, parent, args = "laurel", None, list(words)
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        try:
+            while True:
+                ctx = command.make_context(name, args, parent=parent)
+                if not hasattr(command, "resolve_command"):
+                    return ""
+                rest = [*ctx._protected_args, *ctx.args]  # noqa: SLF001 (click's own)
+                if not rest:
+                    return "missing command"
+                name, command, args = command.resolve_command(ctx, rest)
+                parent = ctx
+        except click_errors.Exit as done:
+            return "" if done.exit_code == 0 else f"exit status {done.exit_code}"
+        except click_errors.UsageError as error:
+            return error.format_message()
+
+
 def _entry_point_problem(command: Sequence[str]) -> str:
     """Why `command` would not run, or "" when it would."""
     from laurel import cli, healthcheck
-    from laurel.audit.cli import add_audit_commands
 
     command = list(command)
     if command[0] == "laurel":
-        refused = _refusal(cli._parser(), command[1:])  # noqa: SLF001 (the real parser)
+        refused = _click_refusal(cli.application(), command[1:])
         return refused and f"laurel: {refused}"
     if command[:2] != ["python", "-m"]:
         return f"unknown program {command[0]}"
@@ -419,9 +442,7 @@ def _entry_point_problem(command: Sequence[str]) -> str:
     if module == "laurel.healthcheck":
         refused = _refusal(healthcheck._parser(), args)  # noqa: SLF001
     elif module == "laurel.audit":  # `python -m laurel.audit X` is `laurel audit X`
-        parser = argparse.ArgumentParser()
-        add_audit_commands(parser.add_subparsers(required=True))
-        refused = _refusal(parser, ["audit", *args])
+        refused = _click_refusal(cli.application(), ["audit", *args])
     elif args:
         return f"{module} takes no arguments, got {args}"
     else:
