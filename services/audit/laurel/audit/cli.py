@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -58,6 +57,7 @@ from laurel.audit.handlers import (
     verify_package,
     verify_recorded_checkpoints,
 )
+from laurel.audit.settings import AuditSettings
 from laurel.cli import EXIT_REFUSED, CliError, fail, new_app, progress, run
 from laurel.eventstore import EventStore
 
@@ -128,8 +128,8 @@ def _signing_key(key: Path | None) -> Any:
 def _open_stores(databases: list[str] | None) -> dict[str, EventStore]:
     from laurel.client import default_data_dir
 
-    env = {**os.environ, "LAUREL_DATA_DIR": str(default_data_dir())}
-    return open_stores(store_urls(_pairs(databases), env))
+    settings = AuditSettings.load(data_dir=default_data_dir())
+    return open_stores(store_urls(_pairs(databases), settings=settings))
 
 
 def _guarded(command: Callable[..., int]) -> Callable[..., int]:
