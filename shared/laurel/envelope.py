@@ -74,20 +74,33 @@ SYSTEM_ACTOR = Actor(id="system", role="system")
 
 @dataclass(frozen=True)
 class EventMetadata:
-    """Why an event exists: who caused it, in answer to what, in which trace."""
+    """Why an event exists: who caused it, in answer to what, in which trace,
+    and — for an event in a campaign — the campaign time it counts at.
+
+    Two times, then: `recorded_at` (the store's wall clock, for the audit)
+    and `campaign_time` (ISO 8601 with its offset, from the campaign's clock:
+    when the act counts for the campaign's stages and as-of questions).
+    Metadata written before campaign times existed has none, and an event in
+    no campaign has none: the key is left out rather than empty, so those
+    events' stored text, and so their hashes, are what they always were.
+    """
 
     actor: Actor
     correlation_id: str
     causation_id: str = ""
     trace: dict[str, str] = field(default_factory=dict)
+    campaign_time: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "actor": self.actor.to_dict(),
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
             "trace": dict(self.trace),
         }
+        if self.campaign_time:
+            data["campaign_time"] = self.campaign_time
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EventMetadata:
@@ -96,6 +109,7 @@ class EventMetadata:
             correlation_id=data.get("correlation_id", ""),
             causation_id=data.get("causation_id", ""),
             trace=dict(data.get("trace", {})),
+            campaign_time=data.get("campaign_time", ""),
         )
 
 
@@ -111,9 +125,10 @@ class Caller:
     correlation_id: str
     causation_id: str = ""
 
-    def metadata(self, trace: dict[str, str], causation_id: str = "") -> EventMetadata:
+    def metadata(self, trace: dict[str, str], causation_id: str = "",
+                 campaign_time: str = "") -> EventMetadata:
         return EventMetadata(self.actor, self.correlation_id,
-                             causation_id or self.causation_id, dict(trace))
+                             causation_id or self.causation_id, dict(trace), campaign_time)
 
 
 @dataclass(frozen=True)
