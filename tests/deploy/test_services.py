@@ -433,7 +433,7 @@ def test_notification_sends_mail_with_credentials_from_a_secret(
 ) -> None:
     """smtp.* reaches notification alone, the login from its Secret, in a form
     notification's own settings parser reads as e-mail switched on."""
-    from laurel.notification.config import load_notification_settings
+    from laurel.notification.settings import NotificationSettings
 
     deployment = find(renderings["ci/full-values.yaml"], "Deployment", f"laurel-{component}")
     [container] = _pod(deployment)["containers"]
@@ -446,12 +446,14 @@ def test_notification_sends_mail_with_credentials_from_a_secret(
         "secretKeyRef": {"name": "laurel-smtp", "key": "username"}}
     assert smtp.pop("LAUREL_SMTP_PASSWORD") == {
         "secretKeyRef": {"name": "laurel-smtp", "key": "password"}}
-    settings = load_notification_settings(
-        {**smtp, "LAUREL_SMTP_USERNAME": "awards", "LAUREL_SMTP_PASSWORD": "secret"})
-    assert settings.smtp.enabled
-    assert (settings.smtp.host, settings.smtp.port, settings.smtp.sender) == (
+    settings = NotificationSettings.load(
+        {**smtp, "LAUREL_SMTP_USERNAME": "awards", "LAUREL_SMTP_PASSWORD": "secret",
+         "LAUREL_KAFKA_BOOTSTRAP": env["LAUREL_KAFKA_BOOTSTRAP"]})
+    assert settings.email_enabled
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_from) == (
         "smtp.health.example", 587, "awards@health.example")
-    assert settings.smtp.starttls and settings.smtp.username == "awards"
+    assert settings.smtp_starttls and settings.smtp_username == "awards"
+    assert settings.relay_password() == "secret"
 
 
 def test_production_example_reaches_kafka_over_tls_with_scram(renderings: dict,
