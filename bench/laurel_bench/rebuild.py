@@ -150,8 +150,8 @@ def run(ctx: Context) -> dict[str, Any]:
             "events": events, "read_all_batch_size": 2000,
             "datasets": datasets,
             "how_the_data_was_made": (
-                "Laurel: EventStore.transaction(), each stream's 20 events by one "
-                "Transaction.append, 500 streams per commit (hashes by the store); "
+                "Laurel: EventStore.unit_of_work(), each stream's 20 events by one "
+                "UnitOfWork.append, 500 streams per commit (hashes by the store); "
                 "eventsourcing: Application.save of 50 aggregates (1,000 events) per call"),
         },
         "figures": [f.to_json() for f in all_figures],

@@ -162,7 +162,7 @@ def build_laurel_dataset(url: str, seed: int, n_streams: int, events_per_stream:
                          offset: int = 0, streams_per_transaction: int = 500) -> dict:
     """Fill a store fast and honestly: EventStore transactions of many streams.
 
-    Each stream's events go in by one `Transaction.append` (hashes and chain
+    Each stream's events go in by one `UnitOfWork.append` (hashes and chain
     computed by the store), `streams_per_transaction` streams per commit.
     """
     from laurel.envelope import EventMetadata, NewEvent
@@ -177,13 +177,14 @@ def build_laurel_dataset(url: str, seed: int, n_streams: int, events_per_stream:
         for start in range(0, len(ids), streams_per_transaction):
             chunk = ids[start:start + streams_per_transaction]
             commands = workload.commands(chunk, events_per_stream)
-            with store.transaction() as tx:
+            with store.unit_of_work() as uow:
                 for c in commands:
-                    tx.append(
-                        c.stream_id, c.expected_version,
+                    uow.append(
+                        c.stream_id,
                         [NewEvent(kind, payload, 1, event_id) for (kind, payload), event_id
                          in zip(c.events, c.event_ids, strict=True)],
                         EventMetadata.from_dict(c.metadata),
+                        expected_version=c.expected_version,
                     )
     count = store.last_position() - before
     total = store.last_position()

@@ -61,7 +61,7 @@ from laurel.unit_of_work import (
 from laurel.upcasting import Upcasters
 
 __all__ = ["PG_APPEND_LOCK", "AlreadyProcessed", "EventStore", "OutboxEntry", "Projection",
-           "Publication", "Transaction", "UnitOfWork", "engine_for", "store_metadata"]
+           "Publication", "UnitOfWork", "engine_for", "store_metadata"]
 T = TypeVar("T")
 
 tracer = trace.get_tracer("laurel.eventstore")
@@ -224,35 +224,6 @@ def _make_sqlite_durable_and_explicit(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
-class Transaction:
-    """The older write API (`store.transaction()`): a unit of work that takes
-    the write lock at once, with `append(stream, expected_version, events,
-    metadata)`. Kept while callers move to `EventStore.run`/`unit_of_work`."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self.uow = uow
-        self.conn = uow.conn
-
-    @property
-    def recorded(self) -> list[RecordedEvent]:
-        return self.uow.recorded
-
-    def append(
-        self,
-        stream_id: str,
-        expected_version: int | None,
-        events: Sequence[NewEvent],
-        metadata: EventMetadata,
-        *,
-        publish: Publication | None = None,
-    ) -> list[RecordedEvent]:
-        return self.uow.append(stream_id, events, metadata, publish=publish,
-                               expected_version=expected_version)
-
-    def mark_processed(self, consumer: str, event_id: str) -> None:
-        self.uow.mark_processed(consumer, event_id)
-
-
 class EventStore:
     def __init__(
         self,
@@ -319,11 +290,6 @@ class EventStore:
         """`work` in a unit of work; decided again when a stream it read moved
         on before it could write (see laurel.unit_of_work)."""
         return run_with_retries(self.unit_of_work, work, attempts)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        with self.unit_of_work(lock=True) as uow:
-            yield Transaction(uow)
 
     def append(
         self,

@@ -197,9 +197,9 @@ def test_outbox_rows_commit_with_their_events_and_are_marked_once_sent(
 
 
 def test_a_failed_transaction_leaves_no_event_and_no_outbox_row(store: EventStore) -> None:
-    with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.append("nomination-a", 0, events("Submitted"), META,
-                  publish=Publication("t", "a"))
+    with pytest.raises(RuntimeError), store.unit_of_work() as uow:
+        uow.append("nomination-a", events("Submitted"), META,
+                   publish=Publication("t", "a"), expected_version=0)
         raise RuntimeError("crash before commit")
 
     assert store.last_position() == 0 and store.pending_outbox_count() == 0
