@@ -3,12 +3,22 @@
 Each command is one IntakeService call made as the `--as` actor; refusals
 come back as the service's own status and field-level reasons. The read
 commands print tables for people and take `--json` for machines.
+
+No silent lost update: `show` remembers the version it printed (per person
+and nomination, in the data folder's `cli/seen-versions.json`), and every
+command that acts on the nomination sends it as the expected version
+(`--expect-version N` overrides it). If someone else changed the
+nomination meanwhile, the service refuses with ABORTED naming both
+versions; `show` it again and decide again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,9 +47,72 @@ Reasons = Annotated[list[str], typer.Option(
     "--reason", help="a reason the hospital can act on (repeatable)", show_default=False)]
 Changes = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE", help="a form field's new value (repeatable)")]
+ExpectVersion = Annotated[int | None, typer.Option(
+    "--expect-version", min=1, show_default=False,
+    help="act only if the nomination is still at this version (default: the version "
+    "`show` last printed to you; none if you never showed it)")]
+SEEN_VERSIONS = Path("cli") / "seen-versions.json"
 
 
-def _ack(reply: Any) -> None:
+def _seen_file() -> Path:
+    from laurel.client import default_data_dir
+
+    return default_data_dir() / SEEN_VERSIONS
+
+
+def _seen_key(ctx: typer.Context, nomination_id: str) -> str:
+    from laurel.cli import actor_of
+
+    with contextlib.suppress(ValueError):  # the service answers for a malformed id
+        nomination_id = str(uuid.UUID(nomination_id))
+    return f"{actor_of(ctx).id} {nomination_id}"
+
+
+def _read_seen() -> dict[str, int]:
+    try:
+        found = json.loads(_seen_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): int(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def remember_version(ctx: typer.Context, nomination_id: str, version: int, *,
+                     shown: bool = True) -> None:
+    """Note the version this person last saw of a nomination: what `show`
+    printed, or (`shown` False) what their own act made of a nomination they
+    had shown. Best effort: a folder that cannot be written loses the default."""
+    seen = _read_seen()
+    key = _seen_key(ctx, nomination_id)
+    if not shown and key not in seen:
+        return
+    seen[key] = version
+    path = _seen_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(seen, sort_keys=True), encoding="utf-8")
+        temporary.replace(path)
+    except OSError:
+        pass
+
+
+def expected_version(ctx: typer.Context, nomination_id: str, given: int | None
+                     ) -> int | None:
+    """What to send as expected_version: the option, else what `show` printed."""
+    if given is not None:
+        return given
+    return _read_seen().get(_seen_key(ctx, nomination_id))
+
+
+def _act(ctx: typer.Context, method: str, request: Any, given: int | None) -> None:
+    """One command on a nomination, with the version its caller saw; the new
+    version printed and remembered."""
+    expected = expected_version(ctx, request.nomination_id, given)
+    if expected is not None:
+        request.expected_version = expected
+    client = client_for(ctx)
+    reply = getattr(client.intake, method)(request, metadata=client.md(), timeout=10)
+    remember_version(ctx, reply.id, reply.version, shown=False)
     print(f"{reply.id}: now at version {reply.version}")
 
 
@@ -92,6 +165,8 @@ def show(
                                      "(e.g. 2021-11-25T09:00+08:00)",
                                      param_hint="--as-of") from None
     nomination = client_for(ctx).nomination(nomination_id, moment)
+    if moment is None:
+        remember_version(ctx, nomination.nomination_id, nomination.version)
     if as_json:
         emit_json(as_dict(nomination))
         return
@@ -222,77 +297,77 @@ def endorse(
     nomination_id: NominationId,
     opinion: Annotated[str, typer.Option(help="the commission's opinion (所属卫生健康委意见)",
                                          show_default=False)],
+    expect_version: ExpectVersion = None,
 ) -> None:
     """Endorse as the local health commission."""
-    client = client_for(ctx)
-    _ack(client.intake.EndorseNomination(pb.EndorseNominationRequest(
-        nomination_id=nomination_id, opinion=opinion), metadata=client.md(), timeout=10))
+    _act(ctx, "EndorseNomination", pb.EndorseNominationRequest(
+        nomination_id=nomination_id, opinion=opinion), expect_version)
 
 
 @app.command("return", rich_help_panel=ACT)
-def return_(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> None:
+def return_(ctx: typer.Context, nomination_id: NominationId, reason: Reasons,
+            expect_version: ExpectVersion = None) -> None:
     """Return to the hospital for correction, with reasons."""
-    client = client_for(ctx)
-    _ack(client.intake.ReturnNomination(pb.ReturnNominationRequest(
-        nomination_id=nomination_id, reasons=reason), metadata=client.md(), timeout=10))
+    _act(ctx, "ReturnNomination", pb.ReturnNominationRequest(
+        nomination_id=nomination_id, reasons=reason), expect_version)
 
 
 @app.command(rich_help_panel=ACT)
-def reject(ctx: typer.Context, nomination_id: NominationId, reason: Reasons) -> None:
+def reject(ctx: typer.Context, nomination_id: NominationId, reason: Reasons,
+           expect_version: ExpectVersion = None) -> None:
     """Decline for good (不同意推荐), with reasons."""
-    client = client_for(ctx)
-    _ack(client.intake.RejectNomination(pb.RejectNominationRequest(
-        nomination_id=nomination_id, reasons=reason), metadata=client.md(), timeout=10))
+    _act(ctx, "RejectNomination", pb.RejectNominationRequest(
+        nomination_id=nomination_id, reasons=reason), expect_version)
 
 
 @app.command(rich_help_panel=ACT)
-def forward(ctx: typer.Context, nomination_id: NominationId) -> None:
+def forward(ctx: typer.Context, nomination_id: NominationId,
+            expect_version: ExpectVersion = None) -> None:
     """Forward an endorsed nomination to the provincial center."""
-    client = client_for(ctx)
-    _ack(client.intake.ForwardNomination(pb.ForwardNominationRequest(
-        nomination_id=nomination_id), metadata=client.md(), timeout=10))
+    _act(ctx, "ForwardNomination", pb.ForwardNominationRequest(
+        nomination_id=nomination_id), expect_version)
 
 
 @app.command(rich_help_panel=ACT)
-def receive(ctx: typer.Context, nomination_id: NominationId) -> None:
-    """Receive at the provincial center."""
-    client = client_for(ctx)
-    _ack(client.intake.ReceiveNomination(pb.ReceiveNominationRequest(
-        nomination_id=nomination_id), metadata=client.md(), timeout=10))
+def receive(ctx: typer.Context, nomination_id: NominationId,
+            expect_version: ExpectVersion = None) -> None:
+    """Receive as the organization the nomination is routed to."""
+    _act(ctx, "ReceiveNomination", pb.ReceiveNominationRequest(
+        nomination_id=nomination_id), expect_version)
 
 
 @app.command(rich_help_panel=ACT)
 def resubmit(
     ctx: typer.Context, nomination_id: NominationId, changes: Changes = None,
     reason: Annotated[str, typer.Option(help="what was corrected")] = "",
+    expect_version: ExpectVersion = None,
 ) -> None:
     """Resubmit a returned nomination with corrections."""
-    client = client_for(ctx)
-    _ack(client.intake.ResubmitNomination(pb.ResubmitNominationRequest(
+    _act(ctx, "ResubmitNomination", pb.ResubmitNominationRequest(
         nomination_id=nomination_id, fields=_changes(changes), reason=reason),
-        metadata=client.md(), timeout=10))
+        expect_version)
 
 
 @app.command(rich_help_panel=ACT)
 def amend(
     ctx: typer.Context, nomination_id: NominationId, changes: Changes = None,
     reason: Annotated[str, typer.Option(help="why the form changes")] = "",
+    expect_version: ExpectVersion = None,
 ) -> None:
     """Amend a submitted nomination before its stage closes."""
     if not changes:
         fail("amend needs at least one --set KEY=VALUE")
-    client = client_for(ctx)
-    _ack(client.intake.AmendNomination(pb.AmendNominationRequest(
+    _act(ctx, "AmendNomination", pb.AmendNominationRequest(
         nomination_id=nomination_id, fields=_changes(changes), reason=reason),
-        metadata=client.md(), timeout=10))
+        expect_version)
 
 
 @app.command(rich_help_panel=ACT)
 def withdraw(
     ctx: typer.Context, nomination_id: NominationId,
     reason: Annotated[str, typer.Option(help="why, for the record", show_default=False)],
+    expect_version: ExpectVersion = None,
 ) -> None:
     """Withdraw a nomination before a decision."""
-    client = client_for(ctx)
-    _ack(client.intake.WithdrawNomination(pb.WithdrawNominationRequest(
-        nomination_id=nomination_id, reason=reason), metadata=client.md(), timeout=10))
+    _act(ctx, "WithdrawNomination", pb.WithdrawNominationRequest(
+        nomination_id=nomination_id, reason=reason), expect_version)

@@ -63,8 +63,9 @@ class ConcurrencyConflict(LaurelError):
 
     def __init__(self, stream_id: str, expected: int | None, actual: int) -> None:
         super().__init__(
-            f"stream {stream_id!r} is at version {actual}, not {expected}: "
-            "re-read it and try again"
+            f"{stream_id} was at version {expected} when you read it and is now at "
+            f"version {actual}: someone changed it since. Nothing was done; re-read "
+            "it and decide again"
         )
         self.stream_id = stream_id
         self.expected = expected

@@ -21,10 +21,13 @@ ENDORSER = "endorser:li-wei:zhengzhou"
 CENTER = "organizer:zhao-min:henan-center"
 
 
-async def laurel(address: str, actor: str, *args: str, ok: bool = True) -> str:
+async def laurel(address: str, actor: str, *args: str, ok: bool = True,
+                 data_dir: Path | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_")}
     env.update(LAUREL_INTAKE_ADDR=address, LAUREL_ACTOR=actor, LANG="C", LC_ALL="C",
                COLUMNS="200")
+    if data_dir is not None:
+        env["LAUREL_DATA_DIR"] = str(data_dir)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "laurel.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -84,3 +87,36 @@ async def test_the_command_line_shows_a_refusal_with_its_fields(
     error = await laurel(intake_address, ENDORSER, "endorse", "not-a-uuid",
                          "--opinion", "x", ok=False)
     assert "INVALID_ARGUMENT" in error
+
+
+async def test_two_people_amending_at_once_cannot_overwrite_each_other(
+    intake_address: str, tmp_path: Path,
+) -> None:
+    """Each `show`s version 1; the first amend goes through, the second is
+    refused with both versions named, and nothing is overwritten."""
+    first, second = NOMINATOR, "nominator:li-na:zhengzhou-peoples"
+    reply = json.loads(await laurel(intake_address, first, "submit", "--json",
+                                    str(nomination_file(tmp_path)), data_dir=tmp_path))
+    nomination_id = reply["nomination_id"]
+    for person in (first, second):
+        assert "version" in await laurel(intake_address, person, "show", nomination_id,
+                                         data_dir=tmp_path)
+
+    done = await laurel(intake_address, first, "amend", nomination_id,
+                        "--set", "hospital_profile=王芳改的简介", data_dir=tmp_path)
+    assert "now at version 2" in done
+    error = await laurel(intake_address, second, "amend", nomination_id,
+                         "--set", "hospital_profile=李娜改的简介", data_dir=tmp_path, ok=False)
+    assert "ABORTED" in error and "version 1" in error and "version 2" in error
+
+    # The first person acts on from the version their own amend made.
+    assert "now at version 3" in await laurel(
+        intake_address, first, "amend", nomination_id, "--set", "hospital_profile=再改",
+        data_dir=tmp_path)
+    # An explicit --expect-version wins over the remembered one.
+    error = await laurel(intake_address, first, "withdraw", nomination_id, "--reason", "x",
+                         "--expect-version", "2", data_dir=tmp_path, ok=False)
+    assert "ABORTED" in error
+    history = await laurel(intake_address, CENTER, "history", nomination_id,
+                           data_dir=tmp_path)
+    assert history.count("NominationAmended") == 2 and "李娜改的简介" not in history

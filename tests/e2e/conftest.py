@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+import grpc
 import pytest
 from kafka import KafkaConsumer
 from kafka.admin import KafkaAdminClient
 
-from laurel.config import KafkaSettings
+from laurel.auth import call_metadata
+from laurel.config import KafkaSettings, load_settings
+from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
+from laurel.envelope import Actor, RecordedEvent
+from laurel.grpcutil import client_channel
+from laurel.intake.bootstrap import build
+from laurel.intake.v1 import intake_pb2, intake_pb2_grpc
+from laurel.runtime import ServiceRuntime
 
 
 class BrokerView:
@@ -59,3 +71,57 @@ class BrokerView:
 @pytest.fixture
 def broker_view() -> type[BrokerView]:
     return BrokerView
+
+
+# -- intake over real gRPC, for the campaign tests (issue 16) ------------------------
+
+
+@dataclass
+class IntakeApi:
+    """A running intake (real SQLite store, outbox relay to the real broker)
+    and a stub on its real socket; each call carries the actor's own token."""
+
+    runtime: ServiceRuntime
+    stub: intake_pb2_grpc.IntakeServiceStub
+    topic: str
+
+    async def call(self, method: str, request: Any, actor: Actor) -> Any:
+        return await getattr(self.stub, method)(request, metadata=call_metadata(actor))
+
+    async def refused(self, method: str, request: Any, actor: Actor
+                      ) -> grpc.aio.AioRpcError:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await self.call(method, request, actor)
+        return caught.value
+
+    async def register(self, *organizations: dict[str, Any]) -> None:
+        for org in organizations:
+            await self.call("RegisterOrganization",
+                            intake_pb2.RegisterOrganizationRequest(**org), ORGANIZER)
+
+    async def register_demo(self, *ids: str) -> None:
+        """Organizations of the demo's Henan tree, by id (parents first)."""
+        await self.register(*[o for o in demo_organizations() if o["organization_id"] in ids])
+
+    async def set_clock(self, campaign_id: str, now: datetime,
+                        actor: Actor = ORGANIZER) -> None:
+        await self.call("SetCampaignClock", campaign_clock_request(campaign_id, now), actor)
+
+    def stream(self, stream_id: str) -> list[RecordedEvent]:
+        return self.runtime.store.read_stream(stream_id)
+
+    def last_position(self) -> int:
+        return self.runtime.store.last_position()
+
+
+@pytest.fixture
+async def intake_api(service_env: dict[str, str]) -> AsyncIterator[IntakeApi]:
+    """Intake with nothing registered and no campaign clock set."""
+    settings = load_settings("intake", service_env)
+    runtime = await build(settings)
+    await runtime.start()
+    channel = client_channel(f"127.0.0.1:{runtime.grpc.port}")
+    yield IntakeApi(runtime, intake_pb2_grpc.IntakeServiceStub(channel),
+                    settings.topics.intake)
+    await channel.close()
+    await runtime.stop()

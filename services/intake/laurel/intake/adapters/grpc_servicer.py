@@ -43,11 +43,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return await asyncio.to_thread(self.intake.handle, message)
 
     async def _acked(self, response: Callable[..., R], command: Callable[..., Any],
-                     raw_id: str, *args: Any) -> R:
-        """A command on one nomination: its id checked, the new version acked.
-        The API has no expected version yet: the command's stays None."""
-        nomination_id = _uuid(raw_id)
-        version = await self._handle(command(current_request(), nomination_id, *args))
+                     request: Any, *args: Any) -> R:
+        """A command on one nomination: its id checked, the version the caller
+        saw passed on (None when not given), the new version acked."""
+        nomination_id = _uuid(request.nomination_id)
+        version = await self._handle(command(current_request(), nomination_id, *args,
+                                             expected_version=_expected(request)))
         return response(id=nomination_id, version=version)
 
     # -- organizations ---------------------------------------------------------
@@ -82,7 +83,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def SaveDraft(
         self, request: pb.SaveDraftRequest, context: Context
     ) -> pb.SaveDraftResponse:
-        return await self._acked(pb.SaveDraftResponse, c.SaveDraft, request.nomination_id,
+        return await self._acked(pb.SaveDraftResponse, c.SaveDraft, request,
                                  clean_all("fields", request.fields))
 
     async def SubmitNomination(
@@ -97,53 +98,53 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: pb.SubmitDraftRequest, context: Context
     ) -> pb.SubmitDraftResponse:
         return await self._acked(pb.SubmitDraftResponse, c.SubmitDraft,
-                                 request.nomination_id)
+                                 request)
 
     async def ReturnNomination(
         self, request: pb.ReturnNominationRequest, context: Context
     ) -> pb.ReturnNominationResponse:
         return await self._acked(pb.ReturnNominationResponse, c.ReturnNomination,
-                                 request.nomination_id,
+                                 request,
                                  tuple(clean_all("reasons", request.reasons)))
 
     async def RejectNomination(
         self, request: pb.RejectNominationRequest, context: Context
     ) -> pb.RejectNominationResponse:
         return await self._acked(pb.RejectNominationResponse, c.RejectNomination,
-                                 request.nomination_id,
+                                 request,
                                  tuple(clean_all("reasons", request.reasons)))
 
     async def ResubmitNomination(
         self, request: pb.ResubmitNominationRequest, context: Context
     ) -> pb.ResubmitNominationResponse:
         return await self._acked(pb.ResubmitNominationResponse, c.ResubmitNomination,
-                                 request.nomination_id,
+                                 request,
                                  clean_all("fields", request.fields))
 
     async def EndorseNomination(
         self, request: pb.EndorseNominationRequest, context: Context
     ) -> pb.EndorseNominationResponse:
         return await self._acked(pb.EndorseNominationResponse, c.EndorseNomination,
-                                 request.nomination_id,
+                                 request,
                                  clean("opinion", request.opinion))
 
     async def ForwardNomination(
         self, request: pb.ForwardNominationRequest, context: Context
     ) -> pb.ForwardNominationResponse:
         return await self._acked(pb.ForwardNominationResponse, c.ForwardNomination,
-                                 request.nomination_id)
+                                 request)
 
     async def ReceiveNomination(
         self, request: pb.ReceiveNominationRequest, context: Context
     ) -> pb.ReceiveNominationResponse:
         return await self._acked(pb.ReceiveNominationResponse, c.ReceiveNomination,
-                                 request.nomination_id)
+                                 request)
 
     async def AmendNomination(
         self, request: pb.AmendNominationRequest, context: Context
     ) -> pb.AmendNominationResponse:
         return await self._acked(pb.AmendNominationResponse, c.AmendNomination,
-                                 request.nomination_id,
+                                 request,
                                  clean_all("fields", request.fields),
                                  clean("reason", request.reason))
 
@@ -151,7 +152,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: pb.WithdrawNominationRequest, context: Context
     ) -> pb.WithdrawNominationResponse:
         return await self._acked(pb.WithdrawNominationResponse, c.WithdrawNomination,
-                                 request.nomination_id,
+                                 request,
                                  clean("reason", request.reason))
 
     async def AttachEvidence(
@@ -160,7 +161,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         nomination_id = _uuid(request.nomination_id)
         version = await self._handle(c.AttachEvidence(
             current_request(), nomination_id, request.content, request.filename,
-            request.media_type, request.kind))
+            request.media_type, request.kind, expected_version=_expected(request)))
         return pb.AttachEvidenceResponse(sha256=sha256_of(request.content),
                                          version=version)
 
@@ -222,6 +223,11 @@ def _form(
                           request.nominee.organization_id),
         fields=clean_all("fields", request.fields),
     )
+
+
+def _expected(request: Any) -> int | None:
+    """The version the caller saw, if they said (`expected_version` is optional)."""
+    return request.expected_version if request.HasField("expected_version") else None
 
 
 def _uuid(raw: str, *, allow_new: bool = False) -> str:
