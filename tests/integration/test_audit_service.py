@@ -217,6 +217,16 @@ async def test_timeline_merges_stores_in_causal_order_and_cuts_at_a_time(audit) 
     )
     assert [e.type for e in earlier.entries] == ["NominationSubmitted", "ReceiptIssued"]
 
+    # issue 16, item 9: before the nomination existed there is nothing to show
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.GetNominationTimeline(
+            pb.GetNominationTimelineRequest(nomination_id=NOMINATION, as_of=stamp(9, 30)),
+            metadata=as_(),
+        )
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in violations_of(refused.value)] == ["as_of"]
+    assert "did not exist yet" in (refused.value.details() or "")
+
 
 async def test_state_as_of_a_time_is_rebuilt_from_the_events_before_it(audit) -> None:
     stub, _ = audit
@@ -233,8 +243,10 @@ async def test_state_as_of_a_time_is_rebuilt_from_the_events_before_it(audit) ->
     assert "laurel_audit_no_such_module" in unavailable["notification"]
     rows, _ = await status_at(11, 30)
     assert rows == [{"nomination_id": NOMINATION, "status": "NominationEndorsed"}]
-    rows, _ = await status_at(9, 30)
-    assert rows == []
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # before it existed
+        await status_at(9, 30)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert [f for f, _ in violations_of(refused.value)] == ["subject_id"]
 
 
 async def test_checkpoints_are_signed_recorded_and_read_back(
@@ -541,7 +553,9 @@ async def test_state_as_of_uses_the_projections_the_service_declares(
                 assert dict(state.unavailable) == {}
                 return [(r.table, json.loads(r.row_json)) for r in state.rows]
 
-            assert await rows_naming_hospital(9) == []
+            with pytest.raises(grpc.aio.AioRpcError) as refused:  # not registered yet
+                await rows_naming_hospital(9)
+            assert refused.value.code() == grpc.StatusCode.NOT_FOUND
             [(table, row)] = await rows_naming_hospital(10)
             assert table == "organizations"
             assert (row["organization_id"], row["parent_id"]) == (

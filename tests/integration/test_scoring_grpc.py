@@ -148,6 +148,30 @@ async def test_a_complaint_flips_a_post_with_the_entry_named(scoring: Served) ->
     assert restored.eligible
 
 
+async def test_only_nominations_whose_verdict_changed_are_listed_as_reevaluated(
+    scoring: Served,
+) -> None:
+    """Issue 16, item 9: a complaint too old to count is seen (the verdict
+    records it) but changes no decision, so nothing is listed."""
+    scoring.post("post-1", "hospital-1")
+    md = call_metadata(ORGANIZER)
+    old = await scoring.stub.RecordComplaint(complaint("c-old", "hospital-1-ward",
+                                                       on="2015-06-05"),
+                                             metadata=call_metadata(HOTLINE))
+    assert old.recorded and list(old.reevaluated_nomination_ids) == []
+    seen = await scoring.stub.GetEligibility(
+        pb.GetEligibilityRequest(nomination_id="post-1"), metadata=md)
+    verdict = {v.rule: v for v in seen.verdicts}["no_complaint_within_years"]
+    assert seen.eligible and list(verdict.entries_seen) == ["c-old"]
+    assert list(verdict.entries_counted) == [] and verdict.cause == "complaint:c-old"
+    recent = await scoring.stub.RecordComplaint(complaint("c-new", "hospital-1-ward"),
+                                                metadata=call_metadata(HOTLINE))
+    assert list(recent.reevaluated_nomination_ids) == ["post-1"]
+    another = await scoring.stub.RecordComplaint(complaint("c-new2", "hospital-1-ward"),
+                                                 metadata=call_metadata(HOTLINE))
+    assert another.recorded and list(another.reevaluated_nomination_ids) == []
+
+
 async def test_refusals_return_their_status_and_store_nothing(scoring: Served) -> None:
     scoring.post("post-1", "hospital-1")
     store = scoring.runtime.store

@@ -63,7 +63,7 @@ class Context:
 @dataclass(frozen=True)
 class Recorded:
     recorded: bool
-    reevaluated: list[str]  # nominations whose verdicts changed
+    reevaluated: list[str]  # nominations a rule of which decided differently
 
 
 @dataclass(frozen=True)
@@ -225,17 +225,18 @@ def record_registry_events(uow: UnitOfWork, ctx: Context, events: list[NewEvent]
                            registry: el.ComplianceRegistry, meta: EventMetadata
                            ) -> list[str]:
     """Append registry events; re-run the verdicts that read their subject and
-    the results those verdicts changed. Returns the nominations re-evaluated."""
+    the results those verdicts changed. Returns the nominations some rule of
+    which decided differently (the proto's `reevaluated_nomination_ids`)."""
     changed: list[str] = []
     for rec in uow.append(el.REGISTRY_STREAM, events, meta):
         registry = el.apply_registry(registry, rec)
         change = el.fact_change_from(rec)
         assert change is not None
         caused = replace(meta, causation_id=rec.event_id)
-        flipped, touched = reevaluate(uow, ctx, selected(uow, ctx, change), caused,
+        flipped, decided = reevaluate(uow, ctx, selected(uow, ctx, change), caused,
                                       registry)
         recompute_rounds(uow, ctx, flipped, caused, f"{change.kind}:{change.ref}")
-        changed += touched
+        changed += decided
     return sorted(set(changed))
 
 
@@ -244,8 +245,12 @@ def reevaluate(
     registry: el.ComplianceRegistry | None = None,
     definitions: Mapping[str, CampaignDefinition | None] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Run the rules; append changed verdicts. Returns (flipped, touched)."""
-    flipped, touched = [], []
+    """Run the rules; append the verdicts that changed (a decision, a reason,
+    the entries seen or the day judged on). Returns (flipped: eligibility as
+    a whole changed, decided: some rule's decision changed, or was given for
+    the first time). Callers report `decided` as "re-evaluated": a verdict
+    that only saw one more entry outside its window did not change."""
+    flipped, decided = [], []
     for nomination, only, cause in targets:
         definition = (definitions or {}).get(nomination.campaign_id) or \
             ctx.definitions.get(uow, nomination.campaign_id)
@@ -263,11 +268,12 @@ def reevaluate(
             continue
         uow.append(el.verdict_stream_id(nid), fresh, meta,
                    publish=Publication(ctx.topics.scoring, nid))
-        touched.append(nid)
+        if any(el.changes_decision(state, v) for v in fresh):
+            decided.append(nid)
         after = read_models.verdicts_of(uow.conn, nid)
         if state is None or after is None or state.eligible != after.eligible:
             flipped.append(nid)
-    return flipped, touched
+    return flipped, decided
 
 
 def dependants(uow: UnitOfWork, ctx: Context, changed: Tracked, cause: str

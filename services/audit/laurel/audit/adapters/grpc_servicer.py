@@ -31,7 +31,7 @@ from laurel.audit.settings import AuditSettings
 from laurel.audit.v1 import audit_pb2 as pb
 from laurel.audit.v1 import audit_pb2_grpc
 from laurel.chain import ChainBreak
-from laurel.envelope import canonical_json, parse_time, utcnow
+from laurel.envelope import canonical_json, format_time, parse_time, utcnow
 from laurel.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -65,12 +65,19 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         entries = await asyncio.to_thread(
             handlers.nomination_timeline, self.stores, nomination_id, as_of=as_of
         )
-        if not entries and (
-            as_of is None
-            or not await asyncio.to_thread(
-                handlers.nomination_timeline, self.stores, nomination_id
+        if not entries:
+            ever = (
+                await asyncio.to_thread(handlers.nomination_timeline, self.stores, nomination_id)
+                if as_of is not None
+                else []
             )
-        ):
+            if ever and as_of is not None:  # it did not exist yet at `as_of`
+                raise NotFound(
+                    f"nomination {nomination_id} did not exist yet at {format_time(as_of)}"
+                    f" (recorded time); its first event was recorded at "
+                    f"{ever[0].event.recorded_at}",
+                    field="as_of",
+                )
             raise NotFound(
                 f"no store holds an event of nomination {nomination_id}; check the "
                 f"id (stores searched: {', '.join(sorted(self.stores))})",
@@ -88,6 +95,17 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         state = await asyncio.to_thread(
             handlers.state_as_of, self.stores, subject_id, as_of, self.projections_of
         )
+        if not state.rows:  # nothing named it yet (or ever): not an empty answer
+            unread = (
+                f"; not rebuilt: {', '.join(sorted(state.unavailable))}"
+                if state.unavailable
+                else ""
+            )
+            raise NotFound(
+                f"no read model names {subject_id} as of {format_time(as_of)} "
+                f"(recorded time){unread}",
+                field="subject_id",
+            )
         return pb.GetStateAsOfResponse(
             subject_id=subject_id,
             as_of=_timestamp(as_of),

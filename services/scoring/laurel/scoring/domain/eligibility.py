@@ -410,6 +410,13 @@ def changes_verdict(state: NominationEligibility | None, verdict: NewEvent) -> b
         verdict.payload["parameters"])
 
 
+def changes_decision(state: NominationEligibility | None, verdict: NewEvent) -> bool:
+    """Whether a fresh verdict decides its rule differently from the one on
+    record (or decides it for the first time)."""
+    known = state.latest.get(verdict.payload["rule"]) if state is not None else None
+    return known is None or known.decision != verdict.payload["decision"]
+
+
 # -- re-evaluation -----------------------------------------------------------------
 
 
