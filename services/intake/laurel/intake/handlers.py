@@ -15,7 +15,7 @@ write lock.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -123,20 +123,20 @@ def draft_nomination(cmd: DraftNomination, uow: UnitOfWork, deps: Dependencies) 
     _, category = deps.catalog.category(form.campaign_id, form.category)
     placement = _placement(uow, deps, form.nominee)
     access.require_nominator_of(cmd.caller.actor, placement, form.nominee)
-    violations = rules.nominee_violations(form.nominee, category)
-    violations += category.validate(form.fields, partial=True)
+    fields, violations = category.normalize(form.fields, partial=True)
+    violations = rules.nominee_violations(form.nominee, category) + violations
     current = _load(uow, form.nomination_id)
-    return _record(uow, deps, cmd.caller, current,
-                   nomination.draft_nomination(current, form, placement, violations))
+    return _record(uow, deps, cmd.caller, current, nomination.draft_nomination(
+        current, _canonical(form, fields), placement, violations))
 
 
 def save_draft(cmd: SaveDraft, uow: UnitOfWork, deps: Dependencies) -> int:
     current = access.own(cmd.caller.actor, _load(uow, cmd.nomination_id,
                                                  cmd.expected_version))
     _, category = deps.catalog.category(current.campaign_id, current.category)
-    merged = nomination.merged_fields(current.fields, cmd.fields)
-    return _record(uow, deps, cmd.caller, current, nomination.save_draft(
-        current, cmd.fields, category.validate(merged, partial=True)))
+    changes, violations = category.normalize(cmd.fields, partial=True)
+    return _record(uow, deps, cmd.caller, current,
+                   nomination.save_draft(current, changes, violations))
 
 
 def submit_nomination(cmd: SubmitNomination, uow: UnitOfWork, deps: Dependencies) -> int:
@@ -158,8 +158,10 @@ def _submit(uow: UnitOfWork, deps: Dependencies, caller: Caller,
     campaign, category = deps.catalog.category(source.campaign_id, source.category)
     placement = _placement(uow, deps, source.nominee)
     access.require_nominator_of(caller.actor, placement, source.nominee)
-    violations = rules.nominee_violations(source.nominee, category)
-    violations += category.validate(source.fields)
+    fields, violations = category.normalize(source.fields)
+    violations = rules.nominee_violations(source.nominee, category) + violations
+    source = _canonical(source, fields)
+    form = source if form is not None else None
     if violations:
         raise InvalidArgument(f"the nomination has {len(violations)} invalid "
                               "field(s); nothing was stored", violations)
@@ -184,9 +186,9 @@ def resubmit_nomination(cmd: ResubmitNomination, uow: UnitOfWork,
                         deps: Dependencies) -> int:
     current = access.own(cmd.caller.actor, _load(uow, cmd.nomination_id,
                                                  cmd.expected_version))
-    _, violations, total = _corrected(deps, current, cmd.fields)
+    _, changes, violations, total = _corrected(deps, current, cmd.fields)
     return _record(uow, deps, cmd.caller, current, nomination.resubmit_nomination(
-        current, cmd.fields, violations, total))
+        current, changes, violations, total))
 
 
 def endorse_nomination(cmd: EndorseNomination, uow: UnitOfWork, deps: Dependencies) -> int:
@@ -215,11 +217,11 @@ def receive_nomination(cmd: ReceiveNomination, uow: UnitOfWork, deps: Dependenci
 def amend_nomination(cmd: AmendNomination, uow: UnitOfWork, deps: Dependencies) -> int:
     current = access.own(cmd.caller.actor, _load(uow, cmd.nomination_id,
                                                  cmd.expected_version))
-    campaign, violations, total = _corrected(deps, current, cmd.fields)
+    campaign, changes, violations, total = _corrected(deps, current, cmd.fields)
     open_now = campaign.stage_open("nomination",
                                    _campaign_now(uow, deps, campaign.campaign_id))
     return _record(uow, deps, cmd.caller, current, nomination.amend_nomination(
-        current, cmd.fields, cmd.reason, violations, open_now, total))
+        current, changes, cmd.reason, violations, open_now, total))
 
 
 def withdraw_nomination(cmd: WithdrawNomination, uow: UnitOfWork,
@@ -357,15 +359,25 @@ def _end(uow: UnitOfWork, deps: Dependencies, caller: Caller, current: Nominatio
 
 
 def _corrected(deps: Dependencies, current: Nomination, fields: Mapping[str, str]
-               ) -> tuple[campaigns.CampaignRules, list[FieldViolation], int | None]:
-    """A nomination's form with a caller's `fields` changed: its campaign, what
-    is wrong with the whole form, and its self-assessment total, which must
-    still reach the category's threshold."""
+               ) -> tuple[campaigns.CampaignRules, dict[str, str], list[FieldViolation],
+                          int | None]:
+    """A nomination's form with a caller's `fields` changed: its campaign, the
+    changes in canonical form, what is wrong with them or with the whole form
+    they make, and its self-assessment total, which must still reach the
+    category's threshold."""
     campaign, category = deps.catalog.category(current.campaign_id, current.category)
-    merged = nomination.merged_fields(current.fields, fields)
+    changes, violations = category.normalize(fields, partial=True)
+    if violations:
+        return campaign, changes, violations, None
+    merged = nomination.merged_fields(current.fields, changes)
     total = category.self_assessment_total(merged)
     rules.check_self_assessment(category, total, current.nomination_id)
-    return campaign, category.validate(merged), total
+    return campaign, changes, category.validate(merged), total
+
+
+def _canonical(form: NominationForm, fields: Mapping[str, str]) -> NominationForm:
+    """The form with its fields as stored: canonical, blank ones left out."""
+    return replace(form, fields={k: v for k, v in fields.items() if v != ""})
 
 
 def _placement(uow: UnitOfWork, deps: Dependencies, nominee: Nominee) -> Placement:

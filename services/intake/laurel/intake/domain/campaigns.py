@@ -25,6 +25,7 @@ from laurel.campaigns import (
     CampaignDefinition,
     Category,
     definition_digest,
+    normalize_form,
     self_assessment_total,
     validate_form,
 )
@@ -50,6 +51,13 @@ class CategoryRules:
     def validate(self, fields: Mapping[str, str], *, partial: bool = False
                  ) -> list[FieldViolation]:
         return validate_form(self.definition, dict(fields), partial=partial)
+
+    def normalize(self, fields: Mapping[str, str], *, partial: bool = False
+                  ) -> tuple[dict[str, str], list[FieldViolation]]:
+        """(the fields in canonical form, every violation): what intake stores
+        is the canonical form (`laurel.normalize`), never what was typed. A
+        blank value is "" (it clears the field in a change)."""
+        return normalize_form(self.definition, dict(fields), partial=partial)
 
     def self_assessment_total(self, fields: Mapping[str, str]) -> int | None:
         if self.definition.self_assessment is None:
