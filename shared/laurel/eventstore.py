@@ -61,7 +61,7 @@ from laurel.unit_of_work import (
 from laurel.upcasting import Upcasters
 
 __all__ = ["PG_APPEND_LOCK", "AlreadyProcessed", "EventStore", "OutboxEntry", "Projection",
-           "Publication", "UnitOfWork", "engine_for", "store_metadata"]
+           "Publication", "PublishedPage", "UnitOfWork", "engine_for", "store_metadata"]
 T = TypeVar("T")
 
 tracer = trace.get_tracer("laurel.eventstore")
@@ -167,6 +167,13 @@ class _Statements:
             "JOIN outbox ON outbox.position = events.position "
             f"WHERE outbox.published_at IS NULL ORDER BY events.position LIMIT {p}"
         )
+        self.published_page = (
+            f'SELECT {qualified}, outbox.topic, outbox."key" FROM events '
+            "JOIN outbox ON outbox.position = events.position "
+            f"WHERE events.position >= {p} AND events.position <= {p} "
+            f"ORDER BY events.position LIMIT {p}"
+        )
+        self.published_head = "SELECT max(position) FROM outbox"
 
 
 class Projection(Protocol):
@@ -191,6 +198,17 @@ class OutboxEntry:
     event: RecordedEvent
     topic: str
     key: str
+
+
+@dataclass(frozen=True)
+class PublishedPage:
+    """Part of a store's published log: the events in position order, where
+    the next page starts (one after the last position this page covered,
+    unpublished positions included), and the last published position."""
+
+    entries: list[OutboxEntry]
+    next_position: int
+    head_position: int
 
 
 def engine_for(url: str) -> Engine:
@@ -387,6 +405,26 @@ class EventStore:
                 .where(outbox_table.c.position.in_(list(positions)))
                 .values(published_at=format_time(self.clock()))
             )
+
+    def read_published(self, from_position: int, limit: int) -> PublishedPage:
+        """A page of the published log (events with an outbox row, sent or
+        not) from `from_position` on; see `PublishedPage`.
+
+        The log's end is read first and the page is bounded by it: appends
+        commit in position order, so every position up to that end is
+        committed and a page that is not full covers all of them."""
+        from_position = max(from_position, 1)
+        with self.engine.connect() as conn:
+            last = self._max_position(conn)
+            head = conn.exec_driver_sql(self._sql.published_head).scalar() or 0
+            rows = conn.exec_driver_sql(
+                self._sql.published_page, (from_position, last, limit)).fetchall()
+        entries = [OutboxEntry(self._decode_row(r[:11]), r[11], r[12]) for r in rows]
+        if len(entries) == limit:
+            next_position = entries[-1].event.position + 1
+        else:
+            next_position = max(from_position, last + 1)
+        return PublishedPage(entries, next_position, head)
 
     def pending_outbox_count(self) -> int:
         query = select(func.count()).select_from(outbox_table).where(

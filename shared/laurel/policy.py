@@ -101,6 +101,11 @@ POLICY: dict[str, frozenset[str]] = {
         "ApproveNotificationBatch": {ORGANIZER},
         "ListEmailDeliveries": OPERATIONS,
     }),
+    # Every publishing service serves its own published log; consumers
+    # catch up from it (laurel.published_log, laurel.catchup).
+    **_service("laurel.eventlog.v1", "EventLogService", {
+        "ReadLog": {SERVICE},
+    }),
     **_service("laurel.audit.v1", "AuditService", {
         "GetNominationTimeline": {AUDITOR},
         "GetStateAsOf": {AUDITOR},

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import grpc
 from faststream.kafka import KafkaBroker
 
+from laurel import published_log
 from laurel.auth import authenticator_for
 from laurel.config import ConfigError, SecuritySettings, Settings
 from laurel.eventstore import EventStore, Projection
@@ -137,11 +138,20 @@ def assemble(
     with_relay: bool = True,
     app: Any = None,
 ) -> ServiceRuntime:
-    """The parts every service has, configured the same way everywhere."""
+    """The parts every service has, configured the same way everywhere:
+    beside the service's own gRPC service, the log it publishes
+    (`laurel.published_log`), which its consumers catch up from."""
     configure_tracing(settings.service, settings.otel_exporter, settings.otel_endpoint,
                       insecure=settings.telemetry.insecure, ca_file=settings.telemetry.ca_file)
+    serve_log = published_log.register(settings.service, store)
+
+    def register_all(server: grpc.aio.Server) -> None:
+        register(server)
+        serve_log(server)
+
     server = secured_server(settings.service, settings.development, settings.security,
-                            settings.grpc_address(), register, service_names)
+                            settings.grpc_address(), register_all,
+                            [*service_names, published_log.SERVICE_NAME])
     relay = (
         OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000)
         if with_relay else None

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from laurel.grpcutil import REFLECTION_V1
+from laurel.published_log import SERVICE_NAME as LOG_SERVICE
 
 from .conftest import AUDIT, Stack
 
@@ -75,6 +76,8 @@ async def test_both_reflection_services_list_every_service_on_every_port(
     for server in stack.servers:
         address = stack.address(server)
         expected = {OWN[server], health.SERVICE_NAME, reflection.SERVICE_NAME, REFLECTION_V1}
+        if server != AUDIT:  # every publishing service serves its published log too
+            expected.add(LOG_SERVICE)
 
         listed = await _ask_v1(address, v1, list_services="")
         assert {s.name for s in listed.list_services_response.service} == expected, server

@@ -24,7 +24,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 
 from laurel.auth import key_id, mint_token
-from laurel.config import PROJECT_ROOT, load_settings
+from laurel.config import PROJECT_ROOT, SERVICES, load_settings
 from laurel.envelope import Actor
 from laurel.eventstore import EventStore
 from laurel.grpcutil import GrpcServer
@@ -115,11 +115,14 @@ def all_rpcs() -> list[Rpc]:
     """Every method of every service declared under proto/laurel/*/v1/."""
     found = []
     for proto in sorted((PROJECT_ROOT / "proto" / "laurel").glob("*/v1/*.proto")):
-        service = proto.parts[-3]
-        module = importlib.import_module(f"laurel.{service}.v1.{proto.stem}_pb2")
+        package = proto.parts[-3]
+        module = importlib.import_module(f"laurel.{package}.v1.{proto.stem}_pb2")
+        # The published log is served by every publishing service, beside its own.
+        servers = SERVICES if package == "eventlog" else (package,)
         for described in module.DESCRIPTOR.services_by_name.values():
             for method in described.methods:
-                found.append(Rpc(service, f"/{described.full_name}/{method.name}", method))
+                found += [Rpc(server, f"/{described.full_name}/{method.name}", method)
+                          for server in servers]
     return found
 
 
