@@ -129,7 +129,10 @@ class TansuBroker:
 
 
 def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 20.0) -> None:
-    """Create topics explicitly (Tansu's auto-created ones get 4 partitions)."""
+    """Create topics explicitly (Tansu's auto-created ones get 4 partitions).
+
+    Retries reaching the broker for `timeout` seconds (0: one attempt, bounded
+    by `kafka.max_block_ms`, as the outbox relay does between backoffs)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -137,6 +140,8 @@ def ensure_topics(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 
                 bootstrap_servers=kafka.bootstrap.split(","),
                 security_protocol=kafka.security_protocol,
                 request_timeout_ms=kafka.request_timeout_ms,
+                bootstrap_timeout_ms=max(kafka.max_block_ms,
+                                         min(int(timeout * 1000), 30000)),
                 **kafka.tls_options(),
                 **kafka.sasl_options(),
             )

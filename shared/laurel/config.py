@@ -206,11 +206,18 @@ class KafkaSettings(LaurelSettings):
     The defaults suit Tansu and Apache Kafka alike: short sessions because a
     group join takes about half the session timeout on Tansu, `earliest`
     because Tansu reports wrong end offsets (consumers rely on committed
-    offsets and their own inbox). The relay's producer is not idempotent:
-    kafka-python 3 turns idempotence on by default, and against Tansu such a
-    producer fails with UnknownProducerIdError after a broker restart until it
-    is recreated (see PLATFORM.md); consumers drop duplicates by event id
-    instead, so idempotence adds nothing Laurel relies on.
+    offsets and their own inbox).
+
+    The relay's producer is not idempotent unless `idempotent_producer` says
+    so: kafka-python 3 turns idempotence on by default, so `producer_options`
+    passes `enable_idempotence` explicitly. Against Tansu an idempotent
+    producer fails with UnknownProducerIdError after a broker restart (the
+    broker forgets producer ids); consumers drop duplicates by event id, so
+    idempotence adds nothing Laurel relies on. Turn it on only for a broker
+    that keeps producer state (Apache Kafka 3+, Redpanda). Without it, one
+    request in flight per connection keeps the events in position order
+    through retries. Every blocking step of the producer is bounded (a stop
+    must not wait for a lost broker): see `producer_options`.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAUREL_KAFKA_")
@@ -227,6 +234,12 @@ class KafkaSettings(LaurelSettings):
     security_protocol: SecurityProtocol = Field(
         "PLAINTEXT", description="`SSL` for TLS; `SASL_PLAINTEXT`/`SASL_SSL` with SASL")
     group_prefix: str = Field("laurel", description="consumer group prefix")
+    idempotent_producer: bool = Field(
+        False, description="idempotent outbox producer: only for a broker that keeps "
+                           "producer ids across restarts (Apache Kafka), never Tansu")
+    max_block_ms: int = Field(
+        5000, ge=100, description="longest the relay's producer blocks for metadata or "
+                                  "a connection before the pass fails and backs off")
     ssl_cafile: str = Field("", description="CA bundle (PEM) that signed the brokers' certificates")
     ssl_certfile: str = Field("", description="client certificate (PEM), for mutual TLS")
     ssl_keyfile: str = Field("", description="client private key (PEM), for mutual TLS")
@@ -266,8 +279,13 @@ class KafkaSettings(LaurelSettings):
         return {
             "bootstrap_servers": self.bootstrap.split(","),
             "acks": "all",
-            "enable_idempotence": False,  # see the class docstring
+            "enable_idempotence": self.idempotent_producer,  # see the class docstring
+            "max_in_flight_requests_per_connection": 5 if self.idempotent_producer else 1,
             "retries": 5,
+            "allow_auto_create_topics": False,  # the relay creates them (partitions)
+            "max_block_ms": self.max_block_ms,
+            "bootstrap_timeout_ms": self.max_block_ms,
+            "delivery_timeout_ms": self.delivery_timeout_ms(),
             "linger_ms": 5,
             "compression_type": "gzip",
             "max_request_size": self.max_message_bytes,
@@ -276,6 +294,11 @@ class KafkaSettings(LaurelSettings):
             **self.tls_options(),
             **self.sasl_options(),
         }
+
+    def delivery_timeout_ms(self) -> int:
+        """How long a sent event may wait for the broker's answer (kafka-python
+        requires at least linger + request timeout)."""
+        return self.request_timeout_ms + 5000
 
     def tls_options(self) -> dict[str, object]:
         """kafka-python TLS options when the protocol uses TLS (CA, client cert)."""
@@ -424,6 +447,9 @@ class ServiceSettings(LaurelSettings):
         "", json_schema_extra={"shown_default": "sqlite:///var/<service>.sqlite"},
         description="event store URL (`postgresql+psycopg://…`)")
     outbox_poll_ms: int = Field(200, ge=1, description="outbox relay idle poll")
+    outbox_stuck_after_s: float = Field(
+        30.0, gt=0, description="the relay reports unhealthy (readiness) once events "
+                                "have waited this long unpublished")
     campaigns_dir: Path = Field(
         CAMPAIGNS_DIR, json_schema_extra={"shown_default": "the shipped definitions"},
         description="campaign definitions")

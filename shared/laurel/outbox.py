@@ -3,19 +3,41 @@
 The relay only ever reads what the store committed, so a broker that loses
 its memory or a relay killed mid-batch loses nothing: unmarked rows are sent
 again on the next pass, and consumers drop the duplicates by event id.
+
+It outlives its broker:
+- a failed pass (broker gone, a send refused, a flush that did not finish
+  within its bounded timeout) drops the producer, so the next pass starts
+  from a new one (a producer id the broker forgot, UnknownProducerIdError,
+  heals the same way), and ensures the batch's topics first (a broker that
+  came back empty gets them as `laurel topics create` makes them);
+- failed passes are retried after exponential backoff with jitter, and the
+  relay logs once when the broker becomes unavailable and once when it
+  recovers (`laurel.backoff.StateLog`), not per attempt;
+- a stop interrupts a pass within a few seconds even with the broker gone
+  (bounded blocking in the producer, a flush waited for in slices).
+
+Readiness and metrics read `relay.status()` (a `RelayStatus`): `healthy` is
+False once events have waited unpublished for `stuck_after` seconds
+(`stuck_since` says since when); a replica that is not the store's
+publisher (`laurel.leadership`) is healthy and publishes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from laurel.backoff import Backoff, StateLog
 from laurel.config import KafkaSettings
 from laurel.envelope import RecordedEvent, canonical_json
 from laurel.eventstore import EventStore, OutboxEntry
@@ -43,6 +65,39 @@ def message_headers(event: RecordedEvent) -> list[tuple[str, bytes]]:
     return [(name, value.encode("utf-8")) for name, value in headers.items()]
 
 
+class Leader(Protocol):
+    """Whether this replica is its store's publisher (laurel.leadership)."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+
+class RelayStopped(Exception):
+    """The relay was asked to stop in the middle of a pass."""
+
+
+class PublishFailed(Exception):
+    """The broker did not take an event of the batch."""
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    """What readiness and metrics read (`OutboxRelay.status()`).
+
+    `state`: "starting" (nothing published yet), "connected", "unavailable"
+    (the last pass failed), "standby" (another replica publishes), "stopped".
+    `healthy` is False once events waited unpublished `stuck_after` seconds;
+    `stuck_since` (Unix time) is when the relay last stopped making progress
+    with events waiting, None while it keeps up."""
+
+    state: str
+    healthy: bool
+    stuck_since: float | None
+    published: int
+    failed_passes: int
+    last_error: str
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -52,34 +107,101 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 0.2,
         producer_factory: Callable[[], Any] | None = None,
+        ensure_topics: Callable[[set[str]], None] | None = None,
+        leader: Leader | None = None,
+        stuck_after: float = 30.0,
+        backoff: Backoff | None = None,
+        close_timeout: float = 1.0,
+        wall_clock: Callable[[], float] = time.time,
+        name: str = "outbox relay",
     ) -> None:
+        self.name = name  # in its log lines: "intake outbox relay"
         self.store = store
         self.kafka = kafka
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.leader = leader
+        self.stuck_after = stuck_after
+        self.close_timeout = close_timeout
+        # A flush waits at most as long as the producer may take to deliver.
+        self.flush_timeout = kafka.delivery_timeout_ms() / 1000 + 1
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nudged: asyncio.Event | None = None
         self._producer_factory = producer_factory or (
             lambda: KafkaProducer(**kafka.producer_options())
         )
+        if ensure_topics is None and producer_factory is None:
+            ensure_topics = self._create_topics
+        self._ensure_topics = ensure_topics
+        self._ensured: set[str] = set()
         self._producer: Any = None
+        self._halt = threading.Event()  # set on stop: a pass in its thread gives up
+        self._backoff = backoff or Backoff(base=min(max(poll_interval, 0.1), 1.0), cap=15.0)
+        self._state_log = StateLog(log, name)
+        self._wall_clock = wall_clock
+        self._state = "starting"
+        self._stuck_since: float | None = None
+        self._published = 0
+        self._failed_passes = 0
+        self._last_error = ""
+
+    # -- what readiness and metrics read -------------------------------------------
+
+    @property
+    def stuck_since(self) -> float | None:
+        """Unix time since which events wait and nothing was published; None
+        while the relay keeps up."""
+        return self._stuck_since
+
+    @property
+    def healthy(self) -> bool:
+        """False once events waited unpublished for `stuck_after` seconds."""
+        since = self._stuck_since
+        return since is None or self._wall_clock() - since < self.stuck_after
+
+    def backlog(self) -> int:
+        """Events committed and not yet published (a database query)."""
+        return self.store.pending_outbox_count()
+
+    def status(self) -> RelayStatus:
+        return RelayStatus(self._state, self.healthy, self._stuck_since, self._published,
+                           self._failed_passes, self._last_error)
+
+    # -- one pass ----------------------------------------------------------------
 
     def publish_pending(self) -> int:
-        """One pass: send a batch, wait for the broker, mark what it took."""
+        """One pass: send a batch, wait for the broker (bounded), mark what it took.
+
+        Raises when the broker did not take the whole batch (what it took
+        before the first failure is marked); the producer is then dropped, so
+        the next pass starts with a new one."""
         entries = self.store.unpublished(self.batch_size)
         if not entries:
             return 0
-        producer = self._ensure_producer()
-        sent = [(entry, self._send(producer, entry)) for entry in entries]
-        producer.flush()
+        sent: list[tuple[OutboxEntry, Any]] = []
+        error: BaseException | None = None
+        try:
+            producer = self._ensure_producer({entry.topic for entry in entries})
+            for entry in entries:
+                if self._halt.is_set():
+                    raise RelayStopped
+                sent.append((entry, self._send(producer, entry)))
+            self._flush(producer)
+        except Exception as failure:
+            error = failure
         published = []
         for entry, future in sent:
-            if not future.succeeded():
-                log.warning("publish of position %s failed: %s", entry.event.position,
-                            future.exception)
+            if not (future.is_done and future.succeeded()):
+                if error is None:
+                    error = PublishFailed(f"position {entry.event.position}: "
+                                          f"{future.exception!r}")
                 break
             published.append(entry.event.position)
         self.store.mark_published(published)
+        self._published += len(published)
+        if error is not None:
+            self._drop_producer()
+            raise error
         return len(published)
 
     def _send(self, producer: Any, entry: OutboxEntry) -> Any:
@@ -101,10 +223,49 @@ class OutboxRelay:
                 headers=message_headers(event),
             )
 
-    def _ensure_producer(self) -> Any:
+    def _flush(self, producer: Any) -> None:
+        """Wait for the broker's answers, in short slices so that a stop
+        interrupts it, and at most `flush_timeout` seconds."""
+        deadline = time.monotonic() + self.flush_timeout
+        while True:
+            try:
+                producer.flush(timeout=min(0.5, max(deadline - time.monotonic(), 0.01)))
+                return
+            except KafkaTimeoutError:
+                if self._halt.is_set():
+                    raise RelayStopped from None
+                if time.monotonic() >= deadline:
+                    raise KafkaTimeoutError(
+                        f"flush not done within {self.flush_timeout:.0f}s") from None
+
+    def _ensure_producer(self, topics: set[str]) -> Any:
+        """The producer, created if there is none; a new one first ensures the
+        topics it will write (the broker may have come back empty)."""
+        if self._producer is None:
+            self._ensured = set()
+        missing = topics - self._ensured
+        if missing and self._ensure_topics is not None:
+            self._ensure_topics(missing)
+        self._ensured |= missing
         if self._producer is None:
             self._producer = self._producer_factory()
         return self._producer
+
+    def _create_topics(self, topics: set[str]) -> None:
+        from laurel.broker import ensure_topics
+
+        ensure_topics(self.kafka, sorted(topics), timeout=0)
+
+    def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        self._ensured = set()
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception as error:  # a broken producer may fail to close
+                log.debug("closing a failed producer: %r", error)
+
+    # -- the loop ------------------------------------------------------------------
 
     def nudge(self) -> None:
         """Publish now: a commit wrote outbox rows (safe from any thread).
@@ -117,29 +278,85 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, at each nudge and at least every poll
-        interval; a failed pass is retried, never skipped."""
+        interval; a failed pass is retried after a backoff, never skipped.
+        Only the store's publisher publishes (when a `leader` is given)."""
         self._loop, self._nudged = asyncio.get_running_loop(), asyncio.Event()
+        self._halt.clear()
+        halt = asyncio.create_task(self._halt_on(stop))
         try:
             while not stop.is_set():
                 self._nudged.clear()
+                if self.leader is not None and not self.leader.is_leader:
+                    self._standing_by()
+                    await _first_of(stop, self._nudged, self.poll_interval)
+                    continue
                 try:
                     published = await asyncio.to_thread(self.publish_pending)
-                except Exception:
-                    log.exception("outbox pass failed; retrying")
-                    published = 0
-                if published == 0:
+                except RelayStopped:
+                    break
+                except Exception as error:
+                    if stop.is_set():
+                        break
+                    await _first_of(stop, None, self._failed(error))
+                    continue
+                self._progressed(published)
+                if published < self.batch_size:
                     await _first_of(stop, self._nudged, self.poll_interval)
         finally:
+            halt.cancel()
+            self._state = "stopped"
             self._loop = self._nudged = None
 
-    def close(self) -> None:
+    async def _halt_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._halt.set()
+
+    def _failed(self, error: BaseException) -> float:
+        """Note a failed pass; the seconds to wait before the next."""
+        self._failed_passes += 1
+        self._last_error = f"{type(error).__name__}: {error}"
+        self._state = "unavailable"
+        if self._stuck_since is None:
+            self._stuck_since = self._wall_clock()
+        delay = self._backoff.next_delay()
+        try:
+            waiting = f"{self.backlog()} events waiting"
+        except Exception:  # the database may be what failed
+            waiting = "events waiting"
+        self._state_log.failed(f"cannot publish to {self.kafka.bootstrap} "
+                               f"({self._last_error}); {waiting}", delay)
+        return delay
+
+    def _progressed(self, published: int) -> None:
+        self._backoff.reset()
+        self._stuck_since = None
+        if published and self._state != "connected":
+            if not self._state_log.recovered(f"publishing to {self.kafka.bootstrap} again"):
+                log.info("%s: connected to %s", self.name, self.kafka.bootstrap)
+            self._state = "connected"
+
+    def _standing_by(self) -> None:
+        if self._state != "standby":
+            self._state = "standby"
+            self._stuck_since = None
+            self._backoff.reset()
+            self._state_log.recovered()
+            self._drop_producer()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Close the producer, waiting at most `timeout` seconds (default
+        `close_timeout`) for what it still holds: unmarked events are sent
+        again by the next publisher, so a stop never waits for a lost broker."""
         if self._producer is not None:
-            self._producer.close(timeout=5)
+            self._producer.close(timeout=self.close_timeout if timeout is None else timeout)
             self._producer = None
 
 
-async def _first_of(stop: asyncio.Event, nudged: asyncio.Event, timeout: float) -> None:
-    waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(nudged.wait())}
+async def _first_of(stop: asyncio.Event, nudged: asyncio.Event | None,
+                    timeout: float) -> None:
+    waits = {asyncio.ensure_future(stop.wait())}
+    if nudged is not None:
+        waits.add(asyncio.ensure_future(nudged.wait()))
     _, pending = await asyncio.wait(waits, timeout=timeout,
                                     return_when=asyncio.FIRST_COMPLETED)
     for task in pending:

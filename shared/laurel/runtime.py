@@ -153,7 +153,9 @@ def assemble(
                             settings.grpc_address(), register_all,
                             [*service_names, published_log.SERVICE_NAME])
     relay = (
-        OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000)
+        OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000,
+                    stuck_after=settings.outbox_stuck_after_s,
+                    name=f"{settings.service} outbox relay")
         if with_relay else None
     )
     if relay is not None:

@@ -34,6 +34,7 @@ class Sent:
 
 class _Acknowledged:
     exception = None
+    is_done = True
 
     def succeeded(self) -> bool:
         return True
