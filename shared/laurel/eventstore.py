@@ -104,6 +104,37 @@ processed_table = Table(
     Column("processed_at", String(32), nullable=False),
 )
 
+# What each consumer did with each upstream position it was handed (by Kafka
+# or from the upstream's log): applied (with its inbox mark, in the same
+# transaction as the effect) or ignored (no reaction takes the type). A
+# consumer's contiguous watermark and its gaps per upstream are read from
+# here (laurel.catchup); the audit's completeness check reads it too.
+applied_positions_table = Table(
+    "applied_positions",
+    store_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("upstream", String(100), primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(36), nullable=False),
+    Column("stream_id", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("type", String(200), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("applied_at", String(32), nullable=False),
+    Index("ix_applied_positions_stream", "consumer", "upstream", "stream_id", "version"),
+)
+
+# Per consumer and upstream: every published position up to `position` is
+# applied or ignored, as checked against the upstream's log.
+upstream_watermarks_table = Table(
+    "upstream_watermarks",
+    store_metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("upstream", String(100), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("checked_at", String(32), nullable=False),
+)
+
 
 _EVENT_COLUMNS = (
     "position, event_id, stream_id, version, type, schema_version, payload, "
@@ -149,6 +180,12 @@ class _Statements:
         self.insert_processed = (
             "INSERT INTO processed_events (consumer, event_id, processed_at) "
             f"VALUES ({p}, {p}, {p})"
+        )
+        self.insert_position = (
+            "INSERT INTO applied_positions (consumer, upstream, position, event_id, "
+            "stream_id, version, type, outcome, applied_at) "
+            f"VALUES ({', '.join([p] * 9)}) "
+            "ON CONFLICT (consumer, upstream, position) DO NOTHING"
         )
         stream = (
             f"SELECT {_EVENT_COLUMNS} FROM events "

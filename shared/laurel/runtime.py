@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from laurel import published_log
 from laurel.auth import authenticator_for
+from laurel.catchup import Inbox
 from laurel.config import ConfigError, SecuritySettings, Settings
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer, ServerTls
@@ -62,6 +63,8 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     broker: KafkaBroker | None = None
     app: Any = None  # the service's application object, for tests and tools
+    inbox: Inbox | None = None  # a consumer's: catches up from its upstreams' logs
+    catchup_interval_s: float = 10.0
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -71,6 +74,10 @@ class ServiceRuntime:
             await self.broker.start()
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop)))
+        if self.inbox is not None:
+            self._tasks.append(asyncio.create_task(every(
+                self.catchup_interval_s, self._stop, self.inbox.reconcile,
+                f"{self.name}'s catch-up from its upstreams' logs")))
         await self.grpc.start()
         log.info("%s serving gRPC on port %s", self.name, self.grpc.port)
 
@@ -84,6 +91,8 @@ class ServiceRuntime:
             await asyncio.to_thread(self.relay.close)
         if self.broker is not None:
             await self.broker.stop()
+        if self.inbox is not None:
+            self.inbox.close()
         self.store.close()
         shutdown_tracing()
 
@@ -137,6 +146,7 @@ def assemble(
     broker: KafkaBroker | None = None,
     with_relay: bool = True,
     app: Any = None,
+    inbox: Inbox | None = None,
 ) -> ServiceRuntime:
     """The parts every service has, configured the same way everywhere:
     beside the service's own gRPC service, the log it publishes
@@ -161,7 +171,8 @@ def assemble(
     if relay is not None:
         store.on_published.append(relay.nudge)
     return ServiceRuntime(
-        settings.service, store, server, relay=relay, broker=broker, app=app
+        settings.service, store, server, relay=relay, broker=broker, app=app,
+        inbox=inbox, catchup_interval_s=settings.catchup.interval_s,
     )
 
 

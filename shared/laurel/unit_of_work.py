@@ -31,6 +31,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -60,6 +61,26 @@ T = TypeVar("T")
 class StaleRead(ConcurrencyConflict):
     """A stream this unit of work read moved on before it could write: decide
     again on fresh state (`EventStore.run` does, a few times)."""
+
+
+APPLIED, IGNORED = "applied", "ignored"
+
+
+@dataclass(frozen=True)
+class UpstreamEvent:
+    """Where a consumed event sits in the store that published it."""
+
+    upstream: str  # the upstream store, named after its service
+    position: int
+    event_id: str
+    stream_id: str
+    version: int
+    type: str
+
+    @classmethod
+    def of(cls, upstream: str, event: RecordedEvent) -> UpstreamEvent:
+        return cls(upstream, event.position, event.event_id, event.stream_id,
+                   event.version, event.type)
 
 
 class AlreadyProcessed(Exception):
@@ -259,15 +280,31 @@ class UnitOfWork:
         self.recorded.extend(stored)
         return stored
 
-    def mark_processed(self, consumer: str, event_id: str) -> None:
-        """Record that `consumer` applied `event_id`; AlreadyProcessed if it had."""
+    def mark_processed(self, consumer: str, event_id: str, *,
+                       source: UpstreamEvent | None = None) -> None:
+        """Record that `consumer` applied `event_id`; AlreadyProcessed if it had.
+
+        With `source` (where the event sits in its upstream's store), its
+        position is recorded as applied too: the consumer's watermark per
+        upstream is made of these (`laurel.catchup`)."""
         self.lock()
         seen = self.conn.exec_driver_sql(self._sql.seen, (consumer, event_id)).first()
         if seen is not None:
             raise AlreadyProcessed(f"{consumer} already applied {event_id}")
-        self.conn.exec_driver_sql(
-            self._sql.insert_processed,
-            (consumer, event_id, format_time(self._store.clock())))
+        now = format_time(self._store.clock())
+        self.conn.exec_driver_sql(self._sql.insert_processed, (consumer, event_id, now))
+        if source is not None:
+            self.mark_position(consumer, source, APPLIED)
+
+    def mark_position(self, consumer: str, source: UpstreamEvent, outcome: str) -> None:
+        """Record what `consumer` did with an upstream position (`APPLIED`, or
+        `IGNORED`: no reaction of it takes the event's type); a position
+        recorded before keeps its first outcome."""
+        self.lock()
+        self.conn.exec_driver_sql(self._sql.insert_position, (
+            consumer, source.upstream, source.position, source.event_id,
+            source.stream_id, source.version, source.type, outcome,
+            format_time(self._store.clock())))
 
     # -- after commit ------------------------------------------------------------
 

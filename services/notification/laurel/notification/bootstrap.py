@@ -21,13 +21,14 @@ from sqlalchemy import inspect
 
 from laurel.campaigns import CampaignDefinition
 from laurel.campaigns import load_catalog as load_campaigns
+from laurel.catchup import open_inbox
 from laurel.config import ConfigError
 from laurel.envelope import utcnow
 from laurel.eventstore import EventStore, Projection
 from laurel.messaging import kafka_broker
 from laurel.notification.adapters.delivery_worker import DeliveryWorker, Transport
 from laurel.notification.adapters.grpc_servicer import NotificationServicer
-from laurel.notification.adapters.kafka import subscribe_reactions
+from laurel.notification.adapters.kafka import subscribe_reactions, upstreams
 from laurel.notification.adapters.smtp import SmtpRelay, SmtpTransport
 from laurel.notification.adapters.templates import load_catalog
 from laurel.notification.adapters.watch import ChangeSignal
@@ -35,7 +36,7 @@ from laurel.notification.domain.delivery import RetryPolicy
 from laurel.notification.domain.notifications import Policy
 from laurel.notification.domain.templates import Catalog, TemplateError
 from laurel.notification.handlers import Context
-from laurel.notification.reactions import Reactions
+from laurel.notification.reactions import CONSUMER, Reactions
 from laurel.notification.read_models import ReadModels
 from laurel.notification.settings import NotificationSettings
 from laurel.notification.v1 import notification_pb2, notification_pb2_grpc
@@ -108,8 +109,9 @@ async def build(
     signal = ChangeSignal()
     store.on_published.append(signal.notify)  # what a watcher shows is published
     reactions = Reactions(store, ctx, catalog, settings.notification_language)
+    inbox = open_inbox(settings, store, CONSUMER, upstreams(settings.topics, reactions))
     broker = broker or kafka_broker(settings.kafka, "notification")
-    subscribe_reactions(broker, settings.kafka, settings.topics, reactions)
+    subscribe_reactions(broker, settings.kafka, inbox)
     servicer = NotificationServicer(store, ctx, signal)
     worker = None if relay is None else DeliveryWorker(
         store, ctx, transport or SmtpTransport(relay),
@@ -119,7 +121,8 @@ async def build(
         settings, store,
         lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
             servicer, server),
-        [SERVICE_NAME], broker=broker, app=NotificationApp(ctx, reactions, worker))
+        [SERVICE_NAME], broker=broker, app=NotificationApp(ctx, reactions, worker),
+        inbox=inbox)
     return NotificationRuntime(
         **{f.name: getattr(base, f.name) for f in fields(ServiceRuntime) if f.init},
         worker=worker)

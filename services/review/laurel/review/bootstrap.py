@@ -21,15 +21,16 @@ from faststream.kafka import KafkaBroker
 
 from laurel.campaigns import CampaignDefinition, load_catalog
 from laurel.campaigns.in_force import DefinitionsInForce
+from laurel.catchup import open_inbox
 from laurel.envelope import Actor, Caller, utcnow
 from laurel.eventstore import EventStore
 from laurel.messaging import kafka_broker
 from laurel.review import read_models
 from laurel.review.adapters.grpc_servicer import ReviewServicer, add_to_server
-from laurel.review.adapters.kafka import register_subscribers
+from laurel.review.adapters.kafka import register_subscribers, upstreams
 from laurel.review.domain import commands, events
 from laurel.review.handlers import HANDLERS
-from laurel.review.reactions import Reactions
+from laurel.review.reactions import CONSUMER, Reactions
 from laurel.review.read_models import ReviewProjection
 from laurel.review.settings import ReviewSettings
 from laurel.review.v1 import review_pb2
@@ -109,9 +110,11 @@ async def build(
     reactions = Reactions(store)
     app = ReviewApp(store, {kind: _inject(handler, dependencies)
                             for kind, handler in HANDLERS.items()}, reactions, clock)
+    inbox = None
     if with_kafka:
+        inbox = open_inbox(settings, store, CONSUMER, upstreams(settings.topics, reactions))
         broker = broker or kafka_broker(settings.kafka, "review")
-        register_subscribers(broker, settings, reactions)
+        register_subscribers(broker, settings, inbox)
     else:
         broker = None
     servicer = ReviewServicer(app.handle)
@@ -122,6 +125,7 @@ async def build(
         broker=broker,
         with_relay=with_relay and with_kafka,
         app=app,
+        inbox=inbox,
     )
     return ReviewRuntime(
         **{f.name: getattr(base, f.name) for f in fields(ServiceRuntime) if f.init},

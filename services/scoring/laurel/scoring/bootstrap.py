@@ -15,15 +15,16 @@ from faststream.kafka import KafkaBroker
 
 from laurel.campaigns import load_catalog
 from laurel.campaigns.in_force import DefinitionsInForce
+from laurel.catchup import open_inbox
 from laurel.envelope import utcnow
 from laurel.eventstore import EventStore
 from laurel.messaging import kafka_broker
 from laurel.runtime import ServiceRuntime, assemble, open_store
 from laurel.scoring.adapters.grpc_servicer import ScoringServicer
-from laurel.scoring.adapters.kafka import register_subscribers
+from laurel.scoring.adapters.kafka import register_subscribers, upstreams
 from laurel.scoring.domain.events import campaign_stream
 from laurel.scoring.handlers import Context
-from laurel.scoring.reactions import ScoringReactions
+from laurel.scoring.reactions import CONSUMER, ScoringReactions
 from laurel.scoring.read_models import ScoringProjection
 from laurel.scoring.settings import ScoringSettings
 from laurel.scoring.v1 import scoring_pb2, scoring_pb2_grpc
@@ -67,9 +68,12 @@ async def build(
     """The scoring runtime. Without Kafka (tests handing events to the
     reactions) no consumer joins a group and the relay publishes nothing."""
     scoring = wire(settings, store=store, clock=clock)
+    inbox = None
     if with_kafka:
+        inbox = open_inbox(settings, scoring.store, CONSUMER,
+                           upstreams(settings.topics, scoring.reactions))
         broker = broker or kafka_broker(settings.kafka, "scoring")
-        register_subscribers(broker, settings, scoring.reactions)
+        register_subscribers(broker, settings, scoring.reactions, inbox)
     else:
         broker = None
     servicer = ScoringServicer(scoring.store, scoring.context)
@@ -80,4 +84,5 @@ async def build(
         broker=broker,
         with_relay=with_relay and with_kafka,
         app=scoring,
+        inbox=inbox,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
+from laurel.catchup import Inbox, Upstream
 from laurel.config import KafkaSettings, Topics
-from laurel.envelope import RecordedEvent
 from laurel.messaging import events, subscribe
 from laurel.notification.reactions import CONSUMER, Reactions
 
@@ -15,9 +15,14 @@ def topics_read(topics: Topics) -> list[str]:
     return [topics.intake, topics.scoring, topics.review]
 
 
-def subscribe_reactions(broker: KafkaBroker, kafka: KafkaSettings, topics: Topics,
-                        reactions: Reactions) -> None:
-    def on_event(event: RecordedEvent) -> None:
-        reactions.on_event(event)
+def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
+    """The stores notification consumes, all to the one reaction (Kafka's
+    path and the catch-up from their logs reach the same one)."""
+    return [Upstream("intake", topics.intake, reactions.on_event),
+            Upstream("scoring", topics.scoring, reactions.on_event),
+            Upstream("review", topics.review, reactions.on_event)]
 
-    subscribe(broker, kafka, CONSUMER, dict.fromkeys(topics_read(topics), events(on_event)))
+
+def subscribe_reactions(broker: KafkaBroker, kafka: KafkaSettings, inbox: Inbox) -> None:
+    subscribe(broker, kafka, CONSUMER, {
+        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()})

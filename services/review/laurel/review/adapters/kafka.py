@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
-from laurel.config import ServiceSettings
+from laurel.catchup import Inbox, Upstream
+from laurel.config import ServiceSettings, Topics
 from laurel.messaging import events, subscribe
 from laurel.review.reactions import CONSUMER, Reactions
 
 
+def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
+    """The stores review consumes, each with its reaction (Kafka's path and
+    the catch-up from their logs reach the same one)."""
+    return [Upstream("intake", topics.intake, reactions.on_intake_event),
+            Upstream("scoring", topics.scoring, reactions.on_scoring_event)]
+
+
 def register_subscribers(broker: KafkaBroker, settings: ServiceSettings,
-                         reactions: Reactions) -> None:
-    topics = settings.topics
+                         inbox: Inbox) -> None:
     subscribe(broker, settings.kafka, CONSUMER, {
-        topics.intake: events(reactions.on_intake_event),
-        topics.scoring: events(reactions.on_scoring_event),
-    })
+        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()})

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
+from laurel.catchup import Inbox, Upstream
+from laurel.config import Topics
 from laurel.messaging import events, subscribe
 from laurel.scoring.reactions import CONSUMER, ScoringReactions
 from laurel.scoring.settings import ScoringSettings
 
 
+def upstreams(topics: Topics, reactions: ScoringReactions) -> list[Upstream]:
+    """The stores scoring consumes, each with its reaction (Kafka's path and
+    the catch-up from their logs reach the same one)."""
+    return [Upstream("intake", topics.intake, reactions.on_intake_event),
+            Upstream("review", topics.review, reactions.on_review_event)]
+
+
 def register_subscribers(broker: KafkaBroker, settings: ScoringSettings,
-                         reactions: ScoringReactions) -> None:
-    topics = settings.topics
+                         reactions: ScoringReactions, inbox: Inbox) -> None:
     subscribe(broker, settings.kafka, CONSUMER, {
-        topics.intake: events(reactions.on_intake_event),
-        topics.review: events(reactions.on_review_event),
+        **{u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
         settings.topic_compliance: reactions.on_compliance_report,
     })
