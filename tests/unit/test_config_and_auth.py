@@ -26,6 +26,7 @@ def test_missing_bootstrap_stops_start_up_naming_the_setting() -> None:
     ("LAUREL_DATABASE_URL", "mysql://db/laurel", "expected sqlite"),
     ("LAUREL_KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "needs LAUREL_KAFKA_SASL_USERNAME"),
     ("LAUREL_TLS_CERT_FILE", "/etc/cert.pem", "go together"),
+    ("LAUREL_KAFKA_BROKER_KIND", "redpanda", "expected one of"),
 ])
 def test_bad_settings_are_named(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as refused:
@@ -45,6 +46,29 @@ def test_defaults_are_production_with_a_sqlite_file_per_service() -> None:
     assert settings.grpc_port == 50052
     assert settings.database_url.endswith("scoring.sqlite")
     assert settings.kafka.consumer_options("g")["auto_offset_reset"] == "earliest"
+
+
+def test_the_broker_kind_picks_the_fetch_wait() -> None:
+    """Tansu answers a waiting fetch only when the wait ends: a short wait
+    there; Apache Kafka answers when data arrives: its client default."""
+    def wait(**env: str) -> object:
+        settings = load_settings("scoring", {**BASE, **env})
+        return settings.kafka.consumer_options("g")["fetch_max_wait_ms"]
+
+    assert wait() == 25
+    assert wait(LAUREL_KAFKA_BROKER_KIND="kafka") == 500
+    assert wait(LAUREL_KAFKA_BROKER_KIND="kafka", LAUREL_KAFKA_FETCH_MAX_WAIT_MS="100") == 100
+    producer = load_settings("intake", {**BASE, "LAUREL_KAFKA_LINGER_MS": "2"}).kafka
+    assert producer.producer_options()["linger_ms"] == 2
+
+
+def test_the_producer_checksums_with_the_crc32c_extension() -> None:
+    """kafka-python takes the C extension when it is installed (the lock pins
+    it): CRC-32C in pure Python costs the relay's network thread ~25 %."""
+    import crc32c
+    from kafka.record import util
+
+    assert util.calc_crc32c.__defaults__ == (crc32c.crc32c,)
 
 
 ACTOR = Actor("nominator-1", "nominator", "hospital-zz-1")

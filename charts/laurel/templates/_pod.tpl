@@ -175,6 +175,8 @@ defaultMode 288 is 0440: readable by the pod's group, which fsGroup sets.
   value: {{ $v.kafka.securityProtocol | quote }}
 - name: LAUREL_KAFKA_GROUP_PREFIX
   value: {{ $v.kafka.groupPrefix | quote }}
+- name: LAUREL_KAFKA_BROKER_KIND
+  value: {{ $v.kafka.brokerKind | quote }}
 - name: LAUREL_TOPIC_PARTITIONS
   value: {{ $v.kafka.topics.partitions | int | quote }}
 - name: LAUREL_TOPIC_REPLICATION_FACTOR
