@@ -41,6 +41,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from laurel.chain import ChainReport, RawEvent, verify_chain
 from laurel.envelope import (
@@ -257,7 +258,9 @@ def engine_for(url: str) -> Engine:
         )
         _make_sqlite_durable_and_explicit(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No pre-ping: a connection dropped while pooled fails on first use and
+    # the unit of work runs again on a fresh one (run_with_retries).
+    return create_engine(url)
 
 
 def _make_sqlite_durable_and_explicit(engine: Engine) -> None:
@@ -328,7 +331,11 @@ class EventStore:
                     uow.lock()
                 yield uow
                 if uow.locked:
-                    conn.commit()
+                    try:
+                        conn.commit()
+                    except DBAPIError as error:  # committed or not: unknown
+                        error.laurel_while_committing = True  # type: ignore[attr-defined]
+                        raise
                 else:
                     conn.rollback()
             except BaseException:
@@ -357,11 +364,13 @@ class EventStore:
         consumed: tuple[str, str] | None = None,
     ) -> list[RecordedEvent]:
         """Append atomically; with `consumed=(consumer, event_id)`, at most once."""
-        with self.unit_of_work() as uow:
+        def work(uow: UnitOfWork) -> list[RecordedEvent]:
             if consumed is not None:
                 uow.mark_processed(*consumed)
             return uow.append(stream_id, events, metadata, publish=publish,
                               expected_version=expected_version)
+
+        return run_with_retries(self.unit_of_work, work, 1)
 
     # -- reading -----------------------------------------------------------
 

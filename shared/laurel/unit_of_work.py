@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from laurel.envelope import (
     GENESIS_HASH,
@@ -130,6 +131,8 @@ class UnitOfWork:
         self._head: dict[str, tuple[int, str]] = {}  # stream -> (version, hash) written
         self._folded: dict[tuple[str, str], tuple[Any, int]] = {}
         self._next_position: int | None = None
+        # (stream, (log end, its version, its hash)) read with the lock
+        self._log_end_and_head: tuple[str, Any] | None = None
         self.locked = False
         self.recorded: list[RecordedEvent] = []
         self.published = False  # wrote outbox rows: the relay has work once we commit
@@ -196,11 +199,12 @@ class UnitOfWork:
 
     # -- the write lock ----------------------------------------------------------
 
-    def lock(self) -> None:
+    def lock(self, appending: str | None = None) -> None:
         """Take the store's write lock (idempotent) and check what was read.
 
         From here on, reads see everything committed and nothing else
-        commits before this unit does."""
+        commits before this unit does. `appending`: the stream about to be
+        appended to, whose head (and the log's end) is read with the lock."""
         if self.locked:
             return
         store = self._store
@@ -211,12 +215,46 @@ class UnitOfWork:
         self.conn.execution_options(laurel_write=True)
         if not self.conn.in_transaction():
             self.conn.begin()
+        reads = [(self._sql.head, (stream_id,)) for stream_id in self._seen]
+        if appending is not None and self._next_position is None:
+            reads.append((self._sql.max_position_and_head, (appending,)))
         if store.is_postgres:
-            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
-        for stream_id, seen in self._seen.items():
-            now = int(store._head(self.conn, stream_id)[0])
+            rows = self._pipelined(
+                [(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})", None), *reads])[1:]
+        else:
+            rows = [self.conn.exec_driver_sql(sql, params).first() for sql, params in reads]
+        if appending is not None and self._next_position is None:
+            self._log_end_and_head = (appending, rows.pop())
+        for (stream_id, seen), head in zip(self._seen.items(), rows, strict=True):
+            now = head[0] if head else 0
             if now != seen:
                 raise StaleRead(stream_id, seen, now)
+
+    def _pipelined(self, statements: list[tuple[str, tuple[Any, ...] | None]]
+                   ) -> list[Any]:
+        """PostgreSQL: the statements in one round trip (psycopg's pipeline
+        mode), each with its own snapshot in order, so a read after the
+        advisory lock sees what the lock's previous holder committed. The
+        first row of each; a driver error as SQLAlchemy would raise it
+        (a lost connection invalidated, so the unit can run again)."""
+        raw: Any = self.conn.connection.driver_connection  # a psycopg.Connection
+        try:
+            with raw.pipeline():
+                cursors = []
+                for sql, params in statements:
+                    cursor = raw.cursor()
+                    cursor.execute(sql, params)
+                    cursors.append(cursor)
+            return [cursor.fetchone() for cursor in cursors]
+        except self.conn.dialect.loaded_dbapi.Error as error:
+            dbapi = self.conn.connection.dbapi_connection
+            lost = self.conn.dialect.is_disconnect(error, dbapi, None)
+            if lost:
+                self.conn.invalidate(error)
+                self.conn.engine.dispose(close=False)  # the pool's others too
+            raise DBAPIError.instance(
+                statements[0][0], None, error, self.conn.dialect.loaded_dbapi.Error,
+                connection_invalidated=lost, dialect=self.conn.dialect) from error
 
     def _release(self) -> None:
         if self.locked:
@@ -236,12 +274,16 @@ class UnitOfWork:
     ) -> list[RecordedEvent]:
         """Append to a stream, after the version this unit read (if it did),
         else after `expected_version` (if given), else wherever it is."""
-        self.lock()
+        self.lock(appending=stream_id)
         store = self._store
         position = self._next_position
         if position is None:  # the first append: the log's end and this head at once
-            last, version, prev_hash = self.conn.exec_driver_sql(
-                self._sql.max_position_and_head, (stream_id,)).one()
+            if self._log_end_and_head and self._log_end_and_head[0] == stream_id:
+                last, version, prev_hash = self._log_end_and_head[1]
+            else:
+                last, version, prev_hash = self.conn.exec_driver_sql(
+                    self._sql.max_position_and_head, (stream_id,)).one()
+            self._log_end_and_head = None
             position = (last or 0) + 1
             if version is None:
                 version, prev_hash = 0, GENESIS_HASH
@@ -353,12 +395,26 @@ def _hashed_row(
 def run_with_retries(begin: Callable[[], Any], work: Callable[[UnitOfWork], T],
                      attempts: int) -> T:
     """`work` in a unit of work, decided again on a StaleRead (up to
-    `attempts` times; then the StaleRead, ABORTED, reaches the caller)."""
-    for attempt in range(1, attempts + 1):
+    `attempts` times; then the StaleRead, ABORTED, reaches the caller).
+
+    Pooled connections are not pinged before use (a round trip on every
+    checkout, 13 % of a PostgreSQL append): a connection the server dropped
+    while it sat in the pool fails on first use instead. SQLAlchemy then
+    invalidates it and the pool's older connections, and the unit, which
+    wrote nothing, runs once more on a fresh one. A connection lost while
+    committing is not retried: whether the commit happened is unknown, and
+    the caller gets the error."""
+    attempt, reconnected = 1, False
+    while True:
         try:
             with begin() as uow:
                 return work(uow)
         except StaleRead:
             if attempt == attempts:
                 raise
-    raise AssertionError("unreachable")
+            attempt += 1
+        except DBAPIError as error:
+            if (reconnected or not error.connection_invalidated
+                    or getattr(error, "laurel_while_committing", False)):
+                raise
+            reconnected = True

@@ -141,3 +141,53 @@ def test_a_read_only_unit_takes_no_write_lock(store: EventStore) -> None:
     with store.unit_of_work(lock=True) as writer:
         writer.append("counter-2", [add(1)], META)
         assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 1
+
+
+def _end_other_backends(url: str) -> None:
+    """pg_terminate_backend on every other connection to the store's database,
+    waiting until the server shows none left."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(url, poolclass=NullPool)
+    others = ("FROM pg_stat_activity WHERE datname = current_database() "
+              "AND pid <> pg_backend_pid()")
+    with admin.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) {others}")).scalar() == 1  # pooled
+        conn.execute(text(f"SELECT pg_terminate_backend(pid) {others}"))
+        while conn.execute(text(f"SELECT count(*) {others}")).scalar():
+            conn.rollback()  # a fresh snapshot of pg_stat_activity next time
+    admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_connection_the_server_dropped_is_replaced_and_the_unit_runs_again(
+    store: EventStore,
+) -> None:
+    """No ping before each checkout: the server ends the pooled connection's
+    backend between two appends; the next unit fails on it, SQLAlchemy
+    invalidates it, and the unit runs once more on a fresh connection. Both
+    ways a unit first touches its connection: a read (SQLAlchemy's execute),
+    and an append's lock and head read (one pipelined round trip)."""
+    store.append("counter-1", 0, [add(1)], META)
+    lost: list[bool] = []
+    event.listen(store.engine, "handle_error",
+                 lambda context: lost.append(context.is_disconnect))
+    _end_other_backends(store.url)
+
+    def work(uow: Any) -> int:
+        total = uow.load("counter-1", COUNTER)
+        uow.append("counter-1", [add(total)], META)
+        return uow.version("counter-1")
+
+    assert store.run(work) == 2
+    assert lost == [True]  # the dropped connection was used, and replaced
+
+    _end_other_backends(store.url)
+    pool = store.engine.pool
+    [appended] = store.append("counter-1", 2, [add(5)], META)
+    assert appended.version == 3
+    assert store.engine.pool is not pool  # the lost connection's pool was let go
+    assert [e.payload["n"] for e in store.read_stream("counter-1")] == [1, 1, 5]
+    assert store.verify().ok
