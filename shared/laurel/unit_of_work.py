@@ -218,10 +218,12 @@ class UnitOfWork:
         reads = [(self._sql.head, (stream_id,)) for stream_id in self._seen]
         if appending is not None and self._next_position is None:
             reads.append((self._sql.max_position_and_head, (appending,)))
-        if store.is_postgres:
+        if store.is_postgres and appending is not None:
             rows = self._pipelined(
                 [(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})", None), *reads])[1:]
         else:
+            if store.is_postgres:
+                self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
             rows = [self.conn.exec_driver_sql(sql, params).first() for sql, params in reads]
         if appending is not None and self._next_position is None:
             self._log_end_and_head = (appending, rows.pop())

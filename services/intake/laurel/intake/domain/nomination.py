@@ -325,6 +325,8 @@ _STATUS_OF = {events.NOMINATION_ENDORSED: "endorsed", events.NOMINATION_FORWARDE
 
 
 def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
+    """The state after `event`: one copy per event (the version and time it
+    was updated, with whatever the event changes)."""
     p = event.payload
     if event.type in (events.NOMINATION_DRAFTED, events.NOMINATION_SUBMITTED) and (
         state is None or event.type == events.NOMINATION_DRAFTED
@@ -332,28 +334,34 @@ def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
         state = _opened(p, event)
     if state is None:
         raise ValueError(f"{event.type} before nomination {event.stream_id} was opened")
-    state = replace(state, version=event.version, updated_at=event.recorded_at)
+    return replace(state, version=event.version, updated_at=event.recorded_at,
+                   **_changes(state, event))
+
+
+def _changes(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    """What `event` changes in `state`, besides its version and time."""
+    p = event.payload
     if event.type == events.NOMINATION_SUBMITTED:
-        return replace(state, status="submitted", submitted_at=event.recorded_at,
-                       submitted_by=event.actor.id)
+        return {"status": "submitted", "submitted_at": event.recorded_at,
+                "submitted_by": event.actor.id}
     if event.type in (events.DRAFT_SAVED, events.NOMINATION_AMENDED):
-        return replace(state, fields=apply_field_changes(state.fields, p["changes"]))
+        return {"fields": apply_field_changes(state.fields, p["changes"])}
     if event.type == events.NOMINATION_RETURNED:
-        return replace(state, status="returned", return_reasons=tuple(p["reasons"]))
+        return {"status": "returned", "return_reasons": tuple(p["reasons"])}
     if event.type == events.NOMINATION_REJECTED:
-        return replace(state, status="rejected", return_reasons=tuple(p["reasons"]))
+        return {"status": "rejected", "return_reasons": tuple(p["reasons"])}
     if event.type == events.NOMINATION_RESUBMITTED:
-        return replace(state, status="submitted", return_reasons=(),
-                       fields=apply_field_changes(state.fields, p["changes"]))
+        return {"status": "submitted", "return_reasons": (),
+                "fields": apply_field_changes(state.fields, p["changes"])}
     if event.type in _STATUS_OF:
-        return replace(state, status=_STATUS_OF[event.type])
+        return {"status": _STATUS_OF[event.type]}
     if event.type == events.MARKED_INELIGIBLE:
-        return replace(state, eligible=False, ineligible_reason=p["reason"])
+        return {"eligible": False, "ineligible_reason": p["reason"]}
     if event.type == events.EVIDENCE_ATTACHED:
         attachment = Attachment(p["sha256"], p["filename"], p["media_type"], p["size"],
                                 p["kind"])
-        return replace(state, attachments=(*state.attachments, attachment))
-    return state
+        return {"attachments": (*state.attachments, attachment)}
+    return {}
 
 
 NOMINATION = Aggregate("nomination", evolve)
