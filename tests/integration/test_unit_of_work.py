@@ -102,7 +102,7 @@ def test_a_callers_expected_version_is_checked_on_load(store: EventStore) -> Non
     with pytest.raises(ConcurrencyConflict) as raised:
         store.run(lambda uow: uow.load("counter-1", COUNTER, expected_version=1))
     assert (raised.value.expected, raised.value.actual) == (1, 2)
-    assert "version 2, not 1" in str(raised.value)
+    assert "at version 1 when you read it and is now at version 2" in str(raised.value)
 
 
 def test_folds_are_cached_and_extended_with_newer_events_only(store: EventStore) -> None:
