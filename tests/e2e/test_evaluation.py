@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TypeVar
 
 import grpc
@@ -39,6 +39,9 @@ from laurel.scoring.v1 import scoring_pb2 as sc
 from laurel.scoring.v1 import scoring_pb2_grpc
 
 T = TypeVar("T")
+BEIJING = timezone(timedelta(hours=8))
+EVALUATION = datetime(2021, 12, 10, 9, 0, tzinfo=BEIJING)
+FORUMS = datetime(2022, 1, 10, 9, 0, tzinfo=BEIJING)
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 HOTLINE = Actor("hotline-12320", "service", "health-hotline")
 INTAKE = Actor("intake", "service", "")
@@ -85,6 +88,22 @@ async def until(check: Callable[[], Awaitable[T | None]], what: str,
     raise AssertionError(f"{what}: not within {timeout}s")
 
 
+async def in_stage(call: Callable[[], Awaitable[T]], what: str,
+                   timeout: float = 30.0) -> T:
+    """`call`, once the service noted the campaign clock intake moved: until
+    then it refuses the act as out of stage (FAILED_PRECONDITION stage_window)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as error:
+            if (error.code() != grpc.StatusCode.FAILED_PRECONDITION
+                    or "campaign clock says" not in (error.details() or "")
+                    or time.monotonic() > deadline):
+                raise
+        await asyncio.sleep(0.1)
+
+
 def intake_log(url: str, topic: str) -> Callable[[str, str, dict], None]:
     """Intake's events, recorded and published as intake's outbox would."""
     store = EventStore(url)
@@ -97,6 +116,15 @@ def intake_log(url: str, topic: str) -> Callable[[str, str, dict], None]:
 
     record.store = store  # type: ignore[attr-defined]
     return record
+
+
+def set_campaign_clock(store: EventStore, topic: str, moment: datetime) -> None:
+    """Intake's CampaignClockSet, recorded and published as intake records it."""
+    stream = f"campaign-clock-{CAMPAIGN}"
+    store.append(stream, None, [NewEvent("CampaignClockSet", {
+        "campaign_id": CAMPAIGN, "now": moment.isoformat()})],
+        EventMetadata(ORGANIZER, f"clock-{moment.isoformat()}"),
+        publish=Publication(topic, CAMPAIGN))
 
 
 async def test_henan_warm_service_posts_from_receipt_to_published_results(
@@ -116,6 +144,9 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
     record = intake_log(f"sqlite:///{tmp_path / 'intake.sqlite'}", env["LAUREL_TOPIC_INTAKE"])
     relay = OutboxRelay(record.store, kafka)  # type: ignore[attr-defined]
     try:
+        # -- the campaign clock: henan-2021's expert evaluation (2021-12) ---------
+        set_campaign_clock(record.store, env["LAUREL_TOPIC_INTAKE"],  # type: ignore[attr-defined]
+                           EVALUATION)
         # -- intake: five posts received by the center -------------------------
         for nid, (hospital, jurisdiction, _) in POSTS.items():
             record("NominationSubmitted", nid, {
@@ -131,7 +162,7 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
                                              "size": 10})
             record("NominationReceived", nid, {"nomination_id": nid,
                                                "center_id": "henan-center"})
-        assert await asyncio.to_thread(relay.publish_pending) == 3 * len(POSTS)
+        assert await asyncio.to_thread(relay.publish_pending) == 3 * len(POSTS) + 1
 
         async def all_eligible() -> bool:
             for nid in POSTS:
@@ -148,9 +179,10 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
             await review_api.RegisterReviewer(rv.RegisterReviewerRequest(
                 reviewer_id=rid, name=rid, organization_id=organization,
                 jurisdiction_id=jurisdiction, group=group), metadata=org)
-        await review_api.FormPanel(rv.FormPanelRequest(
+        await in_stage(lambda: review_api.FormPanel(rv.FormPanelRequest(
             campaign_id=CAMPAIGN, category=CATEGORY, round_id=ROUND,
-            members=[r[0] for r in REVIEWERS], seed=ROUND), metadata=org)
+            members=[r[0] for r in REVIEWERS], seed=ROUND), metadata=org),
+            "review keeping to the evaluation's clock")
 
         async def assigned() -> list:
             try:
@@ -283,8 +315,13 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
         await review_api.RecordDecision(rv.RecordDecisionRequest(
             round_id=ROUND, nomination_id="post-5", outcome="not_awarded",
             reason="ineligible: complaint c-7"), metadata=org)
-        published = await review_api.PublishResults(
-            rv.PublishResultsRequest(round_id=ROUND), metadata=org)
+        # -- the forums and awards (2022-01): results are published ------------------
+        set_campaign_clock(record.store, env["LAUREL_TOPIC_INTAKE"],  # type: ignore[attr-defined]
+                           FORUMS)
+        assert await asyncio.to_thread(relay.publish_pending) == 1
+        published = await in_stage(lambda: review_api.PublishResults(
+            rv.PublishResultsRequest(round_id=ROUND), metadata=org),
+            "review keeping to the forums' clock")
         assert (published.result_version, published.decisions) == (ranking.version, 5)
         await until(lambda: asyncio.to_thread(
             lambda: review.store.pending_outbox_count() == 0),

@@ -20,6 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +45,7 @@ from laurel.smtpsink import SmtpSink
 T = TypeVar("T")
 ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 NOMINATOR = Actor("nominator-lankao-1", "nominator", "lankao-peoples")
+BEIJING = timezone(timedelta(hours=8))
 REVIEW_OFFICE = Actor("service:review", "service")
 
 
@@ -145,6 +147,13 @@ class Upstream:
             },
             REVIEW_OFFICE,
         )
+
+    async def campaign_clock(self, moment: datetime) -> RecordedEvent:
+        """Intake's CampaignClockSet, on intake's topic."""
+        return await self.publish(
+            self.settings.topics.intake, "campaign-clock-henan-2021", "henan-2021",
+            "CampaignClockSet", {"campaign_id": "henan-2021", "now": moment.isoformat()},
+            ORGANIZER)
 
     def redeliver(self, event: RecordedEvent, topic: str) -> None:
         """The broker hands the same message over again."""
@@ -289,6 +298,20 @@ async def test_results_wait_for_approval_and_go_out_once_after_it(
         )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
+    # Results go out in henan-2021's forums and awards (2022-01, Asia/Shanghai),
+    # on the campaign clock intake announces: refused the second before it.
+    intake_topic = upstream.settings.topics.intake
+    await upstream.campaign_clock(datetime(2021, 12, 31, 23, 59, 59, tzinfo=BEIJING))
+    await broker_view.until_consumed(upstream.settings.kafka, intake_topic, "notification")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await notification.stub().ApproveNotificationBatch(
+            pb.ApproveNotificationBatchRequest(batch_id=batch.batch_id),
+            metadata=call_metadata(ORGANIZER),
+        )
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "2022-01-01 to 2022-01-31" in (refused.value.details() or "")
+    await upstream.campaign_clock(datetime(2022, 1, 1, 0, 0, tzinfo=BEIJING))
+    await broker_view.until_consumed(upstream.settings.kafka, intake_topic, "notification")
     approved = await notification.stub().ApproveNotificationBatch(
         pb.ApproveNotificationBatchRequest(batch_id=batch.batch_id),
         metadata=call_metadata(ORGANIZER),
@@ -394,7 +417,8 @@ async def test_watching_an_inbox_streams_new_entries_as_they_arrive(
 
 @pytest.mark.slow
 async def test_killing_the_service_mid_batch_and_restarting_it_sends_nothing_twice(
-    env: dict[str, str], upstream: Upstream, sink: SmtpSink, tmp_path: Path
+    env: dict[str, str], upstream: Upstream, sink: SmtpSink, tmp_path: Path,
+    broker_view: Any,
 ) -> None:
     port = free_port()
     log = tmp_path / "notification.log"
@@ -406,6 +430,10 @@ async def test_killing_the_service_mid_batch_and_restarting_it_sends_nothing_twi
         await until(lambda: len(sink.messages) >= 10, "ten receipts by e-mail")
         await upstream.results("round-kill", nominations)
         [batch] = await until(lambda: pending(service), "the results batch")
+        # henan-2021's forums and awards: results may go out
+        await upstream.campaign_clock(datetime(2022, 1, 10, 9, 0, tzinfo=BEIJING))
+        await broker_view.until_consumed(upstream.settings.kafka,
+                                         upstream.settings.topics.intake, "notification")
 
         sink.hold_reply_s = 0.4  # the sink keeps each message, then answers late
         await service.stub().ApproveNotificationBatch(

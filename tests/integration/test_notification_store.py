@@ -48,6 +48,9 @@ async def runtime(database_url: str, tmp_path: Path) -> AsyncIterator[Notificati
         "LAUREL_ENV": "development", "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",
         "LAUREL_DATA_DIR": str(tmp_path), "LAUREL_DATABASE_URL": database_url,
         "LAUREL_SMTP_PORT": "2525", "LAUREL_SMTP_FROM": "laurel@laurel.test"}))
+    # henan-2021's forums and awards: results go out (intake's clock, noted)
+    built.app.reactions.on_event(arriving("CampaignClockSet", {
+        "campaign_id": "henan-2021", "now": "2022-01-10T09:00:00+08:00"}, ORGANIZER))
     yield built
     built.store.close()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import grpc
@@ -49,6 +49,13 @@ POSTS = {"post-1": ("zhengzhou-peoples", "zhengzhou"),
          "post-3": ("xinxiang-peoples", "xinxiang")}
 
 
+BEIJING = timezone(timedelta(hours=8))
+# The campaign clock, as intake announces it: henan-2021's expert evaluation
+# (2021-12), then its forums and awards (2022-01).
+EVALUATION = datetime(2021, 12, 10, 9, 0, tzinfo=BEIJING)
+FORUMS = datetime(2022, 1, 10, 9, 0, tzinfo=BEIJING)
+
+
 def md(actor_id: str = "", role: str = "reviewer") -> tuple[tuple[str, str], ...]:
     return call_metadata(Actor(actor_id, role, "") if actor_id else ORGANIZER)
 
@@ -72,6 +79,11 @@ class Served:
         else:
             self.reactions.on_scoring_event(event)
 
+    def campaign_clock(self, moment: datetime) -> None:
+        """Intake's CampaignClockSet, as its topic brings it."""
+        self.deliver("CampaignClockSet", {"campaign_id": "henan-2021",
+                                          "now": moment.isoformat()}, "intake")
+
     async def assigned(self, nid: str) -> dict[str, str]:
         found = await self.stub.ExplainAssignment(
             pb.ExplainAssignmentRequest(round_id=ROUND, nomination_id=nid),
@@ -94,6 +106,7 @@ async def review(database_url: str, tmp_path) -> AsyncIterator[Served]:  # noqa:
     served = Served(runtime, runtime.app.reactions,
                     review_pb2_grpc.ReviewServiceStub(channel))
     try:
+        served.campaign_clock(EVALUATION)
         for nid, (hospital, jurisdiction) in POSTS.items():
             served.deliver("NominationSubmitted", {
                 "nomination_id": nid, "campaign_id": "henan-2021",
@@ -267,6 +280,7 @@ async def test_reminders_decisions_and_publication(review: Served) -> None:
         await review.stub.RecordDecision(pb.RecordDecisionRequest(
             round_id=ROUND, nomination_id=nid, outcome=outcome, tier=tier,
             reason="on result v1"), metadata=md())
+    review.campaign_clock(FORUMS)
     published = await review.stub.PublishResults(
         pb.PublishResultsRequest(round_id=ROUND), metadata=md())
     assert (published.result_version, published.decisions) == (1, 3)
@@ -294,6 +308,7 @@ async def publish_round(review: Served) -> None:
         await review.stub.RecordDecision(pb.RecordDecisionRequest(
             round_id=ROUND, nomination_id=nid, outcome=outcome, tier=tier,
             reason="on result v1"), metadata=md())
+    review.campaign_clock(FORUMS)
 
 
 def forum(grouping: str, **selection: list[str]) -> pb.IssueForumInvitationsRequest:
@@ -371,7 +386,8 @@ async def test_an_organizer_of_another_campaign_runs_none_of_this_one(
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await call(request, metadata=other)
         assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED, call
-        assert "does not organize henan-2021" in raised.value.details()
+        assert "is not for organizer-hubei" in raised.value.details()
+        assert "its organizers are from henan-center" in raised.value.details()
     assert review.runtime.store.last_position() == before
 
 

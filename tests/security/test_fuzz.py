@@ -26,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import grpc
@@ -178,6 +178,9 @@ def _seed(served: Any, loop: Loop, metadata: dict[str, Any]) -> str:
             nomination_id=nid, opinion="同意推荐"), metadata=endorser)
         intake.ForwardNomination(ip.ForwardNominationRequest(nomination_id=nid), metadata=endorser)
         intake.ReceiveNomination(ip.ReceiveNominationRequest(nomination_id=nid), metadata=organizer)
+        # the expert evaluation (2021-12): panels and rounds are its acts
+        intake.SetCampaignClock(campaign_clock_request(now=datetime(
+            2021, 12, 10, 9, 0, tzinfo=timezone(timedelta(hours=8)))), metadata=organizer)
 
     apps = served.apps
     review_inbox = apps["review"].reactions

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,6 +57,12 @@ class Upstream:
             "route": {"to": "commission", "organization_id": "lankao"},
             "fields": {"contact.email": email, "contact.mobile": "13900000002", **fields},
         })
+
+    def campaign_clock(self, moment: datetime, campaign_id: str = "henan-2021"
+                       ) -> RecordedEvent:
+        """Intake's CampaignClockSet."""
+        return self.event("CampaignClockSet", {"campaign_id": campaign_id,
+                                               "now": moment.isoformat()}, actor=ORGANIZER)
 
     def results(self, *nids: str) -> RecordedEvent:
         return self.event("ResultsPublished", {
@@ -137,6 +144,12 @@ async def build_notification(tmp_path: Path, shipped: dict[str, Any]
         runtime.store.close()
 
 
+# henan-2021's forums and awards (2022-01): results and invitations go out.
+FORUMS = datetime(2022, 1, 10, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
 @pytest.fixture
-async def notification(build_notification: Build) -> Notification:
-    return await build_notification()
+async def notification(build_notification: Build, upstream: Upstream) -> Notification:
+    built = await build_notification()
+    built.react(upstream.campaign_clock(FORUMS))
+    return built

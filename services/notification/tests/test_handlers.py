@@ -5,12 +5,13 @@ log, one database connection per command and per reaction."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event as sa_event
 
 from laurel.envelope import Actor
-from laurel.errors import InvalidArgument, NotFound, PermissionDenied
+from laurel.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from laurel.notification import handlers
 from laurel.notification.domain.commands import (
     ApproveNotificationBatch,
@@ -18,7 +19,11 @@ from laurel.notification.domain.commands import (
     ListPendingBatches,
     WatchNotifications,
 )
-from laurel.notification.domain.events import NOTIFICATION_UNADDRESSED, email_stream
+from laurel.notification.domain.events import (
+    NOTIFICATION_UNADDRESSED,
+    batch_stream,
+    email_stream,
+)
 from laurel.notification.reactions import CONSUMER
 from laurel.policy import DEFAULT_POLICY, PolicyDenied
 
@@ -197,11 +202,42 @@ def test_only_the_campaigns_organizers_approve_its_results(notification, upstrea
     notification.react(upstream.submitted("n-1"))
     notification.react(upstream.results("n-1"))
     [batch] = pending(notification)
-    with pytest.raises(PermissionDenied, match="does not organize henan-2021"):
+    with pytest.raises(PermissionDenied, match="is not for organizer-hubei"):
         approve(notification, batch["batch_id"],
                 Actor("organizer-hubei", "organizer", "hubei-center"))
     assert pending(notification) == [batch]
     assert approve(notification, batch["batch_id"]).released == 1
+
+
+def test_results_go_out_only_in_the_stage_that_publishes_them(notification, upstream
+                                                              ) -> None:
+    """henan-2021 publishes results in its forums and awards stage
+    (2022-01-01 to 2022-01-31, Asia/Shanghai), on the campaign clock intake
+    announced; the newspaper co-organizes the evaluation, not the results."""
+    beijing = timezone(timedelta(hours=8))
+    notification.react(upstream.submitted("n-1"))
+    notification.react(upstream.results("n-1"))
+    [batch] = pending(notification)
+    before = notification.store.last_position()
+    for moment in (datetime(2021, 12, 31, 23, 59, 59, tzinfo=beijing),
+                   datetime(2022, 2, 1, 0, 0, tzinfo=beijing)):
+        notification.react(upstream.campaign_clock(moment))
+        with pytest.raises(FailedPrecondition) as refused:
+            approve(notification, batch["batch_id"])
+        assert refused.value.rule == "stage_window"
+        assert "2022-01-01 to 2022-01-31" in refused.value.message
+    assert notification.store.last_position() == before + 2  # the clock's notes
+    notification.react(upstream.campaign_clock(datetime(2022, 1, 1, tzinfo=beijing)))
+    with pytest.raises(PermissionDenied, match="medicine-health-news co-organizes"):
+        approve(notification, batch["batch_id"],
+                Actor("editor-1", "organizer", "medicine-health-news"))
+    assert approve(notification, batch["batch_id"]).released == 1
+    [approved] = [e for e in notification.store.read_stream(batch_stream(batch["batch_id"]))
+                  if e.type == "NotificationBatchApproved"]
+    assert approved.metadata["campaign_time"] == "2022-01-01T00:00:00+08:00"
+    notification.react(upstream.campaign_clock(datetime(2022, 1, 31, 23, 59,
+                                                        tzinfo=beijing)))
+    assert approve(notification, batch["batch_id"]).already_approved
 
 
 def test_an_event_missing_what_its_kind_needs_tells_nobody_and_says_why(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,7 +15,11 @@ from laurel.envelope import RecordedEvent
 from laurel.review.bootstrap import ReviewRuntime, build
 from laurel.review.settings import ReviewSettings
 
-NOW = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
+NOW = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)  # the wall clock: deadlines
+BEIJING = timezone(timedelta(hours=8))
+# The campaign clock intake announced: henan-2021's expert evaluation.
+EVALUATION = datetime(2021, 12, 10, 9, 0, tzinfo=BEIJING)
+FORUMS = datetime(2022, 1, 10, 9, 0, tzinfo=BEIJING)
 
 
 class Review:
@@ -38,6 +42,11 @@ class Review:
                       "correlation_id": "c-1"},
             recorded_at="2021-11-20T08:00:00.000000Z", prev_hash="0" * 64,
             hash="f" * 64)
+
+    def campaign_clock(self, moment: datetime, campaign_id: str = "henan-2021") -> None:
+        """Intake's CampaignClockSet, as its topic brings it."""
+        self.reactions.on_intake_event(self.event("CampaignClockSet", {
+            "campaign_id": campaign_id, "now": moment.isoformat()}))
 
     def nomination(self, nid: str, hospital: str, jurisdiction: str, *,
                    category: str = "warm_service_post", kind: str = "department",
@@ -75,5 +84,7 @@ async def review(tmp_path) -> AsyncIterator[Review]:  # noqa: ANN001
     })
     clock = [NOW]
     runtime = await build(settings, clock=lambda: clock[0], with_kafka=False)
-    yield Review(runtime, clock)
+    served = Review(runtime, clock)
+    served.campaign_clock(EVALUATION)
+    yield served
     await runtime.stop()

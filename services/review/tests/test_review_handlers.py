@@ -5,7 +5,7 @@ decisions and publication."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy
@@ -36,6 +36,10 @@ from laurel.review.domain.commands import (
     RegisterReviewer,
     SubmitReview,
 )
+
+BEIJING = timezone(timedelta(hours=8))
+EVALUATION = datetime(2021, 12, 10, 9, 0, tzinfo=BEIJING)  # as the fixture sets it
+FORUMS = datetime(2022, 1, 10, 9, 0, tzinfo=BEIJING)
 
 
 def caller(actor: Actor) -> Caller:
@@ -204,23 +208,36 @@ def test_decisions_need_a_result_respect_eligibility_and_publish(review) -> None
     assert raised.value.rule == "ineligible" and "c-7" in raised.value.message
     with pytest.raises(InvalidArgument):
         review.handle(RecordDecision(ORGANIZER, ROUND, "post-2", "tier", "gold", "nice"))
+    with pytest.raises(FailedPrecondition) as raised:  # results are the forums' stage's
+        review.handle(PublishResults(ORGANIZER, ROUND))
+    assert raised.value.rule == "stage_window"
+    assert "2022-01-01 to 2022-01-31" in raised.value.message
+    review.campaign_clock(FORUMS)
     with pytest.raises(FailedPrecondition) as raised:
         review.handle(PublishResults(ORGANIZER, ROUND))
     assert raised.value.rule == "decisions_missing"
-    assert review.store.last_position() == before
+    with pytest.raises(FailedPrecondition) as raised:  # deciding is the evaluation's
+        review.handle(RecordDecision(ORGANIZER, ROUND, "post-2", "tier", "awarded", "x"))
+    assert raised.value.rule == "stage_window"
+    assert "2021-12-01 to 2021-12-31" in raised.value.message
+    assert review.store.last_position() == before + 1  # the clock's note only
+    review.campaign_clock(EVALUATION)
     review.handle(RecordDecision(ORGANIZER, ROUND, "post-1", "not_awarded", "",
                                  "ineligible: complaint c-7"))
     review.handle(RecordDecision(ORGANIZER, ROUND, "post-2", "tier", "awarded", "top", 1))
     review.handle(RecordDecision(ORGANIZER, ROUND, "post-3", "not_awarded", "", "below",
                                  1))
     review.result(ROUND, 2, ["post-2", "post-3"])
+    review.campaign_clock(FORUMS)
     with pytest.raises(FailedPrecondition) as raised:
         review.handle(PublishResults(ORGANIZER, ROUND))
     assert raised.value.rule == "decisions_stale"
+    review.campaign_clock(EVALUATION)
     for nid, outcome, tier in (("post-1", "not_awarded", ""),
                                ("post-2", "tier", "awarded"),
                                ("post-3", "not_awarded", "")):
         review.handle(RecordDecision(ORGANIZER, ROUND, nid, outcome, tier, "on v2"))
+    review.campaign_clock(FORUMS)
     assert review.handle(PublishResults(ORGANIZER, ROUND)) == (2, 3)
     [published] = [e.event for e in review.store.unpublished()
                    if e.event.type == "ResultsPublished"]

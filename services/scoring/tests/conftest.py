@@ -78,6 +78,13 @@ class Scoring:
         self.reactions.on_intake_event(event)
         return event
 
+    def campaign_clock(self, moment: datetime, campaign_id: str = "henan-2021"
+                       ) -> RecordedEvent:
+        """Intake's CampaignClockSet, as its topic brings it."""
+        return self.intake("CampaignClockSet", {"campaign_id": campaign_id,
+                                                "now": moment.isoformat()},
+                           stream=f"campaign-clock-{campaign_id}")
+
     def review(self, type_: str, payload: dict[str, Any]) -> RecordedEvent:
         event = self.event(type_, payload, stream=f"review-round-{payload['round_id']}")
         self.reactions.on_review_event(event)

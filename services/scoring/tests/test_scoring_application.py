@@ -184,3 +184,40 @@ def test_an_announced_definition_that_does_not_parse_leaves_the_file_in_force(
         el.ELIGIBLE)
     warnings = [r for r in caplog.records if "does not parse" in r.getMessage()]
     assert len(warnings) == 1  # remembered, not re-parsed for every nomination
+
+
+def test_the_look_back_ends_on_the_declared_day_capped_by_the_campaign_clock(
+    scoring,  # noqa: ANN001
+) -> None:
+    """Issue 16: henan-2021 declares `lookback_reference: {stage: evaluation,
+    day: last}`. A complaint dated after the campaign's "now" does not count
+    until the campaign clock reaches its day; one dated after the reference
+    day never counts; a move of the clock judges the verdicts again."""
+    from datetime import datetime, timedelta, timezone
+
+    beijing = timezone(timedelta(hours=8))
+    scoring.campaign_clock(datetime(2021, 12, 10, 9, 0, tzinfo=beijing))
+    warm_post(scoring)
+    assert scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]["parameters"][
+        "as_of"] == "2021-12-10"
+    future = scoring.call(c.RecordComplaint(scoring.caller(HOTLINE),
+                                            complaint("c-later", on=date(2021, 12, 31))))
+    assert future.recorded and future.reevaluated == []
+    after_reference = scoring.call(c.RecordComplaint(
+        scoring.caller(HOTLINE), complaint("c-2022", on=date(2022, 1, 1))))
+    assert after_reference.reevaluated == []
+    verdict = scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]
+    assert verdict["decision"] == el.ELIGIBLE and verdict["entries_counted"] == []
+
+    # the clock reaches the last day of the evaluation: c-later counts now
+    scoring.campaign_clock(datetime(2021, 12, 31, 23, 59, tzinfo=beijing))
+    verdict = scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]
+    assert verdict["decision"] == el.INELIGIBLE
+    assert verdict["entries_counted"] == ["c-later"]
+    assert verdict["cause"] == "campaign_clock:2021-12-31T23:59:00+08:00"
+    assert verdict["parameters"]["as_of"] == "2021-12-31"
+    # the forums: past the reference day, the window ends on it still
+    scoring.campaign_clock(datetime(2022, 1, 10, 9, 0, tzinfo=beijing))
+    verdict = scoring.verdicts("post-1")[el.RULE_NO_COMPLAINT]
+    assert verdict["parameters"]["as_of"] == "2021-12-31"
+    assert verdict["entries_counted"] == ["c-later"]

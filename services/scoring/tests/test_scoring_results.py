@@ -3,14 +3,14 @@ on late amendments, ineligible nominations left out, breakdowns explained."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from laurel.envelope import Actor
-from laurel.errors import InvalidArgument, NotFound, PermissionDenied
+from laurel.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from laurel.scoring.domain import commands as c
 from laurel.scoring.domain import eligibility as el
 from laurel.scoring.domain import round_inputs
@@ -22,6 +22,8 @@ PANEL = {"mgr-1": "hospital_manager", "mgr-2": "hospital_manager",
          "exp-1": "industry_expert", "exp-2": "industry_expert",
          "media-1": "media"}
 CRITERIA = ("warm_service", "supporting_cases", "achievements")
+
+BEIJING = timezone(timedelta(hours=8))
 
 
 def posts(scoring, count: int = 3) -> list[str]:  # noqa: ANN001
@@ -140,6 +142,10 @@ def test_compute_results_on_request_and_its_refusals(scoring) -> None:  # noqa: 
         return scoring.call(c.ComputeResults(scoring.caller(actor), "henan-2021",
                                              category, round_id))
 
+    with pytest.raises(FailedPrecondition) as raised:  # the clock says 2026
+        compute(ORGANIZER)
+    assert raised.value.rule == "stage_window"
+    scoring.campaign_clock(datetime(2021, 12, 10, 9, 0, tzinfo=BEIJING))
     done, again = compute(ORGANIZER), compute(ORGANIZER)
     assert (done.version, done.changed) == (1, True)
     assert (again.version, again.changed) == (1, False)
@@ -151,7 +157,7 @@ def test_compute_results_on_request_and_its_refusals(scoring) -> None:  # noqa: 
                                   "warm_service_post", ROUND))
     with pytest.raises(PermissionDenied) as raised:  # organizes another campaign
         compute(Actor("organizer-ly", "organizer", "luoyang-center"))
-    assert "does not organize henan-2021" in raised.value.message
+    assert "is not for organizer-ly" in raised.value.message
     with pytest.raises(InvalidArgument):
         compute(ORGANIZER, category="ten_measures_benchmark")
     with pytest.raises(NotFound):

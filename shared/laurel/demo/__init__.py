@@ -29,6 +29,11 @@ ORGANIZER = Actor("organizer-henan-1", "organizer", "henan-center")
 # henan-2021's nomination stage ran in November-December 2021; the demo and the
 # tests move the campaign's clock (a recorded event) into it.
 DEMO_NOW = datetime(2021, 11, 25, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+# Its expert evaluation (2021-12: panels, rounds, scores, decisions) and its
+# forums and awards (2022-01: results, invitations), where the demo moves the
+# clock next.
+EVALUATION_NOW = datetime(2021, 12, 10, 9, 0, tzinfo=timezone(timedelta(hours=8)))
+FORUMS_NOW = datetime(2022, 1, 10, 9, 0, tzinfo=timezone(timedelta(hours=8)))
 # The first nominations of demo/campaign.yaml: enough for every category, a
 # return, a complaint, a conflict, a recusal, trimming and a tie.
 DEMO_SIZE = 8

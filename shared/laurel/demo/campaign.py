@@ -33,7 +33,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from laurel.auth import call_metadata
 from laurel.campaigns import SHIPPED_DIR, load_catalog
 from laurel.campaigns.specimen import specimen_fields
-from laurel.demo import ORGANIZER, campaign_clock_request, demo_organizations
+from laurel.demo import (
+    EVALUATION_NOW,
+    FORUMS_NOW,
+    ORGANIZER,
+    campaign_clock_request,
+    demo_organizations,
+)
 from laurel.envelope import Actor
 from laurel.grpcutil import client_channel
 from laurel.intake.v1 import intake_pb2 as ip
@@ -229,6 +235,14 @@ async def register_organizations(apis: Apis, plan: Plan) -> int:
     return registered
 
 
+async def move_clock(apis: Apis, plan: Plan, now: datetime) -> None:
+    """Move the campaign's clock (intake publishes it; the other services
+    note it and keep to its stages: the next act of a stage waits, in
+    `until`, while a service still refuses it as out of stage)."""
+    await apis.intake.SetCampaignClock(campaign_clock_request(plan.campaign_id, now),
+                                       metadata=md(ORGANIZER))
+
+
 @functools.cache
 def henan() -> Any:
     return load_catalog(SHIPPED_DIR)["henan-2021"]
@@ -355,9 +369,18 @@ async def assign_panels(apis: Apis, run: CampaignRun, say: Say) -> None:
     members = [r["id"] for r in plan.reviewers]
     for category in plan.categories:
         rid = round_id(plan.campaign_id, category)
-        await apis.review.FormPanel(rv.FormPanelRequest(
-            campaign_id=plan.campaign_id, category=category, round_id=rid,
-            members=members, seed=rid), metadata=md(ORGANIZER))
+
+        async def formed(rid: str = rid, category: str = category) -> bool:
+            try:
+                await apis.review.FormPanel(rv.FormPanelRequest(
+                    campaign_id=plan.campaign_id, category=category, round_id=rid,
+                    members=members, seed=rid), metadata=md(ORGANIZER))
+            except grpc.aio.AioRpcError as error:  # formed by an earlier attempt
+                if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+                    raise
+            return True
+
+        await until(formed, f"review forming the {category} panel in the evaluation")
 
         async def assigned(rid: str = rid, category: str = category
                            ) -> list[rv.Assignment]:
@@ -499,7 +522,8 @@ async def close_and_rank(apis: Apis, run: CampaignRun, say: Say) -> None:
 
 
 async def decide_and_publish(apis: Apis, run: CampaignRun, say: Say) -> None:
-    """The organizer decides on the ranking review heard of, and publishes."""
+    """The organizer decides on the ranking review heard of (in the
+    evaluation) and publishes (in the forums and awards)."""
     for category, ranking in run.rankings.items():
         rid = round_id(run.plan.campaign_id, category)
 
@@ -521,8 +545,17 @@ async def decide_and_publish(apis: Apis, run: CampaignRun, say: Say) -> None:
                 round_id=rid, nomination_id=x.nomination_id, outcome="not_awarded",
                 reason=f"不符合参评条件：{x.reason}", result_version=ranking.version),
                 metadata=md(ORGANIZER))
-        run.published[category] = await apis.review.PublishResults(
-            rv.PublishResultsRequest(round_id=rid), metadata=md(ORGANIZER))
+    say(f"   the campaign clock moves to the forums and awards ({FORUMS_NOW:%Y-%m-%d})")
+    await move_clock(apis, run.plan, FORUMS_NOW)
+    for category in run.rankings:
+        rid = round_id(run.plan.campaign_id, category)
+
+        async def published(rid: str = rid) -> rv.PublishResultsResponse:
+            reply: rv.PublishResultsResponse = await apis.review.PublishResults(
+                rv.PublishResultsRequest(round_id=rid), metadata=md(ORGANIZER))
+            return reply
+
+        run.published[category] = await until(published, f"publishing {rid}")
         say(f"   {rid}: {run.published[category].decisions} decisions published "
             f"(result version {run.published[category].result_version})")
 
@@ -602,7 +635,9 @@ async def run_campaign(apis: Apis, size: int = 20, say: Say = lambda _: None
     say(f"   {ORGANIZER.id} received all {len(run.ids)}; scoring heard over Kafka and "
         f"found {sum(v.eligible for v in verdicts.values())} eligible")
     await observe(apis, run)
-    say("4. panels and assignment without conflicts (review)")
+    say(f"4. the expert evaluation ({EVALUATION_NOW:%Y-%m-%d}): panels and assignment "
+        "without conflicts (review)")
+    await move_clock(apis, run.plan, EVALUATION_NOW)
     await assign_panels(apis, run, say)
     await recuse_one(apis, run, say)
     say("5. a complaint mid-stage (scoring's compliance registry)")

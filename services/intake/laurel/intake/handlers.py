@@ -89,8 +89,10 @@ def set_campaign_clock(cmd: SetCampaignClock, uow: UnitOfWork, deps: Dependencie
     campaign = deps.catalog.campaign(cmd.campaign_id)
     decided = campaigns.set_clock(campaign, cmd.now, cmd.caller.actor,
                                   development=deps.development)
+    # Published: review, scoring and notification note it and keep to it.
     return uow.append(campaigns.clock_stream(cmd.campaign_id), decided,
-                      event_metadata(caller=cmd.caller))[-1].version
+                      event_metadata(caller=cmd.caller),
+                      publish=Publication(deps.topic, cmd.campaign_id))[-1].version
 
 
 # -- organizations -------------------------------------------------------------------

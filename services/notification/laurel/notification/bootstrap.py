@@ -21,6 +21,7 @@ from sqlalchemy import inspect
 
 from laurel.campaigns import CampaignDefinition
 from laurel.campaigns import load_catalog as load_campaigns
+from laurel.campaigns.clock import CampaignClocks
 from laurel.catchup import open_inbox
 from laurel.config import ConfigError
 from laurel.envelope import utcnow
@@ -105,6 +106,7 @@ async def build(
         RetryPolicy(settings.email_max_attempts, settings.email_backoff_ms,
                     settings.email_backoff_cap_ms),
         timedelta(seconds=settings.send_stale_after_s),
+        CampaignClocks(clock or utcnow),
     )
     signal = ChangeSignal()
     store.on_published.append(signal.notify)  # what a watcher shows is published

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from laurel.campaigns import CampaignDefinition
-from laurel.campaigns.access import require_organizer_of
+from laurel.campaigns.access import require_organizer_of, require_organizing
+from laurel.campaigns.clock import CampaignClocks, stamped
+from laurel.campaigns.stages import require_stage
 from laurel.envelope import Caller, EventMetadata, NewEvent
 from laurel.errors import FieldViolation, InvalidArgument, PermissionDenied
 from laurel.eventstore import Publication
@@ -60,6 +62,22 @@ class Context:
     # Longer than any live send lasts (two SMTP timeouts and a margin): a send
     # started longer ago than this has lost its worker.
     stale_after: timedelta = timedelta(seconds=65)
+    # Each campaign's clock as notification noted intake's (else the wall clock).
+    clocks: CampaignClocks = field(default_factory=CampaignClocks)
+
+
+# What approving a batch of a kind is, as an act of a campaign stage
+# (`laurel.campaigns.vocabulary`): results go out in the stage that publishes
+# them, forum invitations in the one that invites; other kinds have no stage.
+RESULTS_KIND, FORUM_KIND_PREFIX = "results", "forum_invitation"
+
+
+def stage_act(kind: str) -> str | None:
+    if kind == RESULTS_KIND:
+        return "publish_results"
+    if kind.startswith(FORUM_KIND_PREFIX):
+        return "invite_to_forums"
+    return None
 
 
 def record(uow: UnitOfWork, appends: Sequence[Append], metadata: EventMetadata,
@@ -85,15 +103,30 @@ def approve_notification_batch(cmd: ApproveNotificationBatch, uow: UnitOfWork,
                                ctx: Context) -> BatchApproval:
     """Release a held batch, in one transaction; approving twice releases
     nothing (two concurrent approvals: the second decides again and finds it
-    approved)."""
+    approved).
+
+    Results and forum invitations are approved by an organizer of their
+    campaign (or a co-organizer of the stage that permits the act) while a
+    stage open on the campaign clock permits it (`stage_act`): outside,
+    FAILED_PRECONDITION names the stage and its dates."""
     batch = uow.load(batch_stream(cmd.batch_id), BATCH,
                      expected_version=cmd.expected_version)
+    metadata = cmd.caller.metadata(current_trace_carrier(),
+                                   batch.source_event_id if batch else "")
     if batch is not None and batch.campaign_id in ctx.campaigns:
-        require_organizer_of(ctx.campaigns[batch.campaign_id], cmd.caller.actor)
+        definition = ctx.campaigns[batch.campaign_id]
+        act = stage_act(batch.kind)
+        at = ctx.clocks.now(uow, batch.campaign_id)
+        if act is None:
+            require_organizer_of(definition, cmd.caller.actor)
+        else:
+            require_organizing(definition, cmd.caller.actor, act)
+            if batch.status != approval.APPROVED:
+                require_stage(definition, act, at, batch.batch_id)
+        metadata = stamped(metadata, at)
     appends = approval.approve(batch, cmd.caller.actor, ctx.policy)
     assert batch is not None  # approve refused a missing batch
-    record(uow, appends, cmd.caller.metadata(current_trace_carrier(),
-                                             batch.source_event_id), ctx.topic)
+    record(uow, appends, metadata, ctx.topic)
     [row] = ctx.read.batches.find(uow.conn, batch_id=cmd.batch_id)
     return BatchApproval(row, len(batch.held) if appends else 0, not appends)
 

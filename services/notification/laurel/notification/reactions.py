@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from laurel.campaigns import clock
 from laurel.consumption import apply_once
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.eventstore import EventStore
@@ -23,7 +24,7 @@ from laurel.unit_of_work import UnitOfWork
 CONSUMER = "notification"
 SERVICE_ACTOR = Actor(id="service:notification", role="service")
 # Every upstream event type that can change the directory or tell someone.
-TYPES = directory.TYPES | kinds.BUILDERS.keys()
+TYPES = directory.TYPES | kinds.BUILDERS.keys() | {clock.CLOCK_SET}
 log = logging.getLogger("laurel.notification.reactions")
 
 
@@ -51,6 +52,9 @@ class Reactions:
         return appended[-1]
 
     def _react(self, uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+        if event.type == clock.CLOCK_SET:  # approvals follow the campaign's stages
+            clock.note(uow, event, meta)
+            return
         self._note_contacts(uow, event, meta)
         try:
             items = kinds.intents_for(event, self._facts(uow, event), self.catalog)

@@ -20,6 +20,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from laurel.campaigns import CampaignDefinition, load_catalog
+from laurel.campaigns.clock import CampaignClocks
 from laurel.campaigns.in_force import DefinitionsInForce
 from laurel.catchup import open_inbox
 from laurel.envelope import Actor, Caller, utcnow
@@ -106,7 +107,8 @@ async def build(
     definitions = DefinitionsInForce(
         load_catalog(settings.campaigns_dir) if catalog is None else catalog,
         events.campaign_stream)
-    dependencies = {"definitions": definitions, "topics": settings.topics, "now": clock}
+    dependencies = {"definitions": definitions, "topics": settings.topics, "now": clock,
+                    "clocks": CampaignClocks(clock)}
     reactions = Reactions(store)
     app = ReviewApp(store, {kind: _inject(handler, dependencies)
                             for kind, handler in HANDLERS.items()}, reactions, clock)

@@ -12,10 +12,20 @@ version scoring reported) are not versioned streams, so a handler reads them
 after `uow.lock()`, serialized with every other writer.
 
 Who may call which RPC at all is the policy table's (`laurel.policy`). What
-is checked here depends on the data: an organizer acts on their own
-campaign's panels and rounds, a reviewer declares, recuses and scores only
-for themself, sees only their part of a round, and others' reviews only when
-the round allows (`rounds.visible_reviews`).
+is checked here depends on the data: an organizer of the campaign (its
+organizers, and a co-organizer for the acts of the stages it co-organizes:
+`laurel.campaigns.access.may_organize`) acts on its panels and rounds, a
+reviewer declares, recuses and scores only for themself, sees only their
+part of a round, and others' reviews only when the round allows
+(`rounds.visible_reviews`).
+
+Every act that belongs to a stage is checked against the campaign clock
+(`laurel.campaigns.stages.require_stage`): panels, recusals, rounds, scores
+and decisions in the expert evaluation, results and forum invitations in the
+stage that permits them. The clock is the one intake announced, as review
+noted it (`clocks`); outside its stage an act is FAILED_PRECONDITION naming
+the stage and its dates. What an act appends carries the campaign time it
+counts at (`EventMetadata.campaign_time`).
 """
 
 from __future__ import annotations
@@ -26,8 +36,11 @@ from datetime import datetime
 from typing import Any
 
 from laurel.auth import event_metadata
-from laurel.campaigns.access import require_organizer_of
+from laurel.campaigns.access import require_organizing
+from laurel.campaigns.clock import CampaignClocks, stamped
 from laurel.campaigns.in_force import DefinitionsInForce, category_of
+from laurel.campaigns.schema import CampaignDefinition
+from laurel.campaigns.stages import require_stage
 from laurel.config import Topics
 from laurel.envelope import Caller, NewEvent, RecordedEvent
 from laurel.errors import (
@@ -48,6 +61,9 @@ REVIEWER = "reviewer"
 RULE_NO_RESULT = "no_result"
 RULE_STALE = "decisions_stale"
 RULE_INELIGIBLE = "ineligible"
+# The acts of `laurel.campaigns.vocabulary.ACTIONS` review does.
+FORM_PANELS, RUN_ROUNDS, SCORE, DECIDE = "form_panels", "run_rounds", "score", "decide"
+PUBLISH_RESULTS, INVITE_TO_FORUMS = "publish_results", "invite_to_forums"
 
 Clock = Callable[[], datetime]
 
@@ -77,25 +93,28 @@ def declare_conflict(cmd: commands.DeclareConflict, uow: UnitOfWork, *,
 
 
 def form_panel(cmd: commands.FormPanel, uow: UnitOfWork, *,
-               definitions: DefinitionsInForce, topics: Topics) -> int:
+               definitions: DefinitionsInForce, clocks: CampaignClocks,
+               topics: Topics) -> int:
     spec = cmd.spec
-    _require_organizer(uow, cmd.caller, spec.campaign_id, definitions)
-    definition = definitions.require(uow, spec.campaign_id)
+    definition, at = _act(uow, cmd.caller, spec.campaign_id, FORM_PANELS, definitions,
+                          clocks, organizing=True)
     category_of(definition, spec.category)
     spec = replace(spec, panel_id=spec.panel_id or spec.round_id,
-                   mix=campaign.panel_mix(definition, spec.mix))
+                   mix=campaign.panel_mix(definition, spec.category, spec.mix))
     state = _assignment(uow, spec.round_id)
     if state.panel_of_round(spec.round_id) is not None:
         raise AlreadyExists(f"round {spec.round_id} has its panel already")
     decided = assignment.form_panel(state, spec)
-    return _append_round(uow, cmd.caller, spec.round_id, decided, topics)[-1].version
+    return _append_round(uow, cmd.caller, spec.round_id, decided, topics,
+                         at)[-1].version
 
 
 def assign_reviewers(cmd: commands.AssignReviewers, uow: UnitOfWork, *,
-                     definitions: DefinitionsInForce, topics: Topics
-                     ) -> list[dict[str, Any]]:
+                     definitions: DefinitionsInForce, clocks: CampaignClocks,
+                     topics: Topics) -> list[dict[str, Any]]:
     """All or nothing; nominees already complete are left as they are."""
-    _require_round_organizer(uow, cmd.caller, cmd.round_id, definitions)
+    _, at = _round_act(uow, cmd.caller, cmd.round_id, FORM_PANELS, definitions, clocks,
+                       organizing=True)
     state = _assignment(uow, cmd.round_id)
     panel = state.round_panel(cmd.round_id)
     current = _round(uow, cmd.round_id, cmd.expected_version)
@@ -103,17 +122,20 @@ def assign_reviewers(cmd: commands.AssignReviewers, uow: UnitOfWork, *,
     nominees = _nominees(uow, panel, cmd.nomination_ids, current)
     decided = assignment.assign_reviewers(
         state, panel.panel_id, [n.conflict_subject() for n in nominees])
-    _append_round(uow, cmd.caller, cmd.round_id, decided, topics)
+    _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)
     return [e.payload for e in decided]
 
 
-def recuse(cmd: commands.Recuse, uow: UnitOfWork, *, topics: Topics) -> dict[str, Any]:
+def recuse(cmd: commands.Recuse, uow: UnitOfWork, *, definitions: DefinitionsInForce,
+           clocks: CampaignClocks, topics: Topics) -> dict[str, Any]:
     """The reviewer steps out with a reason; the replacement's assignment."""
     actor = cmd.caller.actor
     reviewer_id = cmd.reviewer_id or actor.id
     if actor.role == REVIEWER and actor.id != reviewer_id:
         raise PermissionDenied("a reviewer recuses themself; an organizer may "
                                "recuse a reviewer")
+    _, at = _round_act(uow, cmd.caller, cmd.round_id, FORM_PANELS, definitions, clocks,
+                       organizing=actor.role != REVIEWER)
     current = _round(uow, cmd.round_id, cmd.expected_version)
     if current is not None and current.status == rounds.CLOSED:
         raise FailedPrecondition(rounds.RULE_ROUND_CLOSED, f"round {cmd.round_id} "
@@ -123,14 +145,14 @@ def recuse(cmd: commands.Recuse, uow: UnitOfWork, *, topics: Topics) -> dict[str
     nominee = _nomination(uow, cmd.nomination_id)
     decided = assignment.recuse(state, panel.panel_id, nominee.conflict_subject(),
                                 reviewer_id, cmd.reason)
-    _append_round(uow, cmd.caller, cmd.round_id, decided, topics)
+    _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)
     return decided[-1].payload
 
 
 def explain_assignment(query: commands.ExplainAssignment, uow: UnitOfWork, *,
                        definitions: DefinitionsInForce
                        ) -> tuple[assignment.ReviewerExplanation, ...]:
-    _require_round_organizer(uow, query.caller, query.round_id, definitions)
+    _require_round_organizer(uow, query.caller, query.round_id, definitions, FORM_PANELS)
     state = _assignment(uow, query.round_id)
     panel = state.round_panel(query.round_id)
     nominee = _nomination(uow, query.nomination_id)
@@ -141,71 +163,84 @@ def explain_assignment(query: commands.ExplainAssignment, uow: UnitOfWork, *,
 
 
 def open_round(cmd: commands.OpenRound, uow: UnitOfWork, *,
-               definitions: DefinitionsInForce, topics: Topics, now: Clock) -> int:
-    _require_round_organizer(uow, cmd.caller, cmd.round_id, definitions)
+               definitions: DefinitionsInForce, clocks: CampaignClocks, topics: Topics,
+               now: Clock) -> int:
+    definition, at = _round_act(uow, cmd.caller, cmd.round_id, RUN_ROUNDS, definitions,
+                                clocks, organizing=True)
     if cmd.deadline <= now():
         raise InvalidArgument("the deadline has passed", [FieldViolation(
             "deadline", "must be in the future")])
     panel = _assignment(uow, cmd.round_id).round_panel(cmd.round_id)
-    criteria = campaign.criteria(definitions.require(uow, panel.campaign_id),
-                                 panel.category)
+    criteria = campaign.criteria(definition, panel.category)
     ids = cmd.nomination_ids or tuple(sorted(
         nid for nid, assigned in panel.assignments.items() if assigned))
     decided = rounds.open_round(
         _round(uow, cmd.round_id, cmd.expected_version), rounds.RoundSpec(
             cmd.round_id, panel.campaign_id, panel.category, cmd.number or 1,
             cmd.deadline, criteria, ids, cmd.previous_round_id))
-    return _append_round(uow, cmd.caller, cmd.round_id, decided, topics)[-1].version
+    return _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)[-1].version
 
 
 def submit_review(cmd: commands.SubmitReview, uow: UnitOfWork, *,
+                  definitions: DefinitionsInForce, clocks: CampaignClocks,
                   topics: Topics, now: Clock) -> tuple[int, bool]:
     """(form version, changed): the caller's form, or its amendment."""
     state = _round(uow, cmd.round_id, cmd.expected_version)
     if state is None:
         raise NotFound(f"no round {cmd.round_id!r}", field="round_id")
+    _, at = _act(uow, cmd.caller, state.campaign_id, SCORE, definitions, clocks,
+                 subject=cmd.round_id)
     reviewer_id = cmd.caller.actor.id
     decided = rounds.record_score(state, cmd.nomination_id, reviewer_id, cmd.scores,
                                   cmd.comment, now())
     if not decided:  # the same form again
         own = state.form(cmd.nomination_id, reviewer_id)
         return (own.version if own else 0), False
-    _append_round(uow, cmd.caller, cmd.round_id, decided, topics)
+    _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)
     return decided[0].payload["form_version"], True
 
 
 def close_round(cmd: commands.CloseRound, uow: UnitOfWork, *,
-                definitions: DefinitionsInForce, topics: Topics, now: Clock
-                ) -> dict[str, Any] | None:
+                definitions: DefinitionsInForce, clocks: CampaignClocks, topics: Topics,
+                now: Clock) -> dict[str, Any] | None:
     """The ReviewRoundClosed payload (what was outstanding); None if closed already."""
-    _require_round_organizer(uow, cmd.caller, cmd.round_id, definitions)
+    _, at = _round_act(uow, cmd.caller, cmd.round_id, RUN_ROUNDS, definitions, clocks,
+                       organizing=True)
     decided = rounds.close_round(_round(uow, cmd.round_id, cmd.expected_version), now(),
                                  cmd.reason)
-    _append_round(uow, cmd.caller, cmd.round_id, decided, topics)
+    _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)
     return decided[0].payload if decided else None
 
 
 def reopen_round(cmd: commands.ReopenRound, uow: UnitOfWork, *,
-                 definitions: DefinitionsInForce, topics: Topics, now: Clock) -> int:
-    _require_round_organizer(uow, cmd.caller, cmd.round_id, definitions)
+                 definitions: DefinitionsInForce, clocks: CampaignClocks, topics: Topics,
+                 now: Clock) -> int:
+    _, at = _round_act(uow, cmd.caller, cmd.round_id, RUN_ROUNDS, definitions, clocks,
+                       organizing=True)
     decided = rounds.reopen_round(_round(uow, cmd.round_id, cmd.expected_version),
                                   cmd.reason, cmd.deadline, now())
-    return _append_round(uow, cmd.caller, cmd.round_id, decided, topics)[-1].version
+    return _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)[-1].version
 
 
 def remind_reviewers(cmd: commands.RemindReviewers, uow: UnitOfWork, *,
-                     topics: Topics) -> int:
+                     clocks: CampaignClocks, topics: Topics) -> int:
     """ReviewDeadlineReminderDue for reviewers with forms still to submit."""
-    decided = rounds.reminders_due(_round(uow, cmd.round_id), cmd.at)
-    return len(_append_round(uow, cmd.caller, cmd.round_id, decided, topics))
+    state = _round(uow, cmd.round_id)
+    decided = rounds.reminders_due(state, cmd.at)
+    if not decided or state is None:
+        return 0
+    at = clocks.now(uow, state.campaign_id)
+    return len(_append_round(uow, cmd.caller, cmd.round_id, decided, topics, at))
 
 
 # -- decisions, publication, forums ---------------------------------------------------
 
 
 def record_decision(cmd: commands.RecordDecision, uow: UnitOfWork, *,
-                    definitions: DefinitionsInForce, topics: Topics) -> int:
-    _require_round_organizer(uow, cmd.caller, cmd.round_id, definitions)
+                    definitions: DefinitionsInForce, clocks: CampaignClocks,
+                    topics: Topics) -> int:
+    definition, at = _round_act(uow, cmd.caller, cmd.round_id, DECIDE, definitions,
+                                clocks, organizing=True)
     state = rounds.opened(_round(uow, cmd.round_id, cmd.expected_version))
     uow.lock()  # the result version and the verdicts: read-model rows
     latest = read_models.result_version(uow.conn, cmd.round_id)
@@ -222,17 +257,19 @@ def record_decision(cmd: commands.RecordDecision, uow: UnitOfWork, *,
             raise FailedPrecondition(
                 RULE_INELIGIBLE, f"{cmd.nomination_id} cannot be awarded: "
                 f"{why[cmd.nomination_id]}", cmd.nomination_id)
-    tiers = campaign.tier_keys(definitions.require(uow, state.campaign_id), state.category)
+    tiers = campaign.tier_keys(definition, state.category)
     if cmd.outcome == rounds.TIER and cmd.tier not in tiers:
         raise InvalidArgument("not a prize tier of the category", [
             FieldViolation("tier", f"expected one of {tiers}")])
-    return _append_round(uow, cmd.caller, cmd.round_id, decided, topics)[-1].version
+    return _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)[-1].version
 
 
 def publish_results(cmd: commands.PublishResults, uow: UnitOfWork, *,
-                    definitions: DefinitionsInForce, topics: Topics) -> tuple[int, int]:
+                    definitions: DefinitionsInForce, clocks: CampaignClocks,
+                    topics: Topics) -> tuple[int, int]:
     """(result version, decisions published): every decision at once."""
-    _require_round_organizer(uow, cmd.caller, cmd.round_id, definitions)
+    _, at = _round_act(uow, cmd.caller, cmd.round_id, PUBLISH_RESULTS, definitions,
+                       clocks, organizing=True)
     state = rounds.opened(_round(uow, cmd.round_id, cmd.expected_version))
     uow.lock()  # the result version: a read-model row
     latest = read_models.result_version(uow.conn, cmd.round_id)
@@ -248,22 +285,27 @@ def publish_results(cmd: commands.PublishResults, uow: UnitOfWork, *,
         raise FailedPrecondition(
             RULE_STALE, f"result version {latest} came after the decisions on "
             f"{', '.join(stale)}: decide them again on it", cmd.round_id)
-    _append_round(uow, cmd.caller, cmd.round_id, decided, topics)
+    _append_round(uow, cmd.caller, cmd.round_id, decided, topics, at)
     return latest, len(decided[0].payload["decisions"])
 
 
 def issue_forum_invitations(cmd: commands.IssueForumInvitations, uow: UnitOfWork, *,
-                            definitions: DefinitionsInForce, topics: Topics) -> list[str]:
+                            definitions: DefinitionsInForce, clocks: CampaignClocks,
+                            topics: Topics) -> list[str]:
     """Invite the matching winners, once per forum; returns who was invited."""
     plan = cmd.plan
-    _require_organizer(uow, cmd.caller, plan.campaign_id, definitions)
+    if not plan.campaign_id:
+        raise InvalidArgument("which campaign's forum?", [FieldViolation(
+            "campaign_id", "required")])
+    _, at = _act(uow, cmd.caller, plan.campaign_id, INVITE_TO_FORUMS, definitions, clocks,
+                 organizing=True, subject=plan.forum_id)
     published = [_round(uow, round_id) for round_id in plan.round_ids]
     candidates = {nid for state in published if state is not None for nid in state.decisions}
     nominations = {nid: found for nid in sorted(candidates)
                    if (found := uow.load(events.nomination_stream(nid), facts.NOMINATION))}
     stream = events.forum_stream(plan.forum_id)
     decided = forums.issue_invitations(bool(uow.read(stream)), plan, published, nominations)
-    uow.append(stream, decided, event_metadata(caller=cmd.caller),
+    uow.append(stream, decided, stamped(event_metadata(caller=cmd.caller), at),
                publish=Publication(topics.review, plan.forum_id))
     return list(decided[0].payload["nomination_ids"])
 
@@ -402,23 +444,48 @@ def _nomination(uow: UnitOfWork, nomination_id: str) -> Nomination:
     return found
 
 
-def _require_organizer(uow: UnitOfWork, caller: Caller, campaign_id: str,
-                       definitions: DefinitionsInForce) -> None:
-    """An organizer of this campaign (the policy table has let in organizers
-    only; a call naming no campaign is refused by what follows)."""
-    if campaign_id:
-        require_organizer_of(definitions.require(uow, campaign_id), caller.actor)
+def _act(uow: UnitOfWork, caller: Caller, campaign_id: str, action: str,
+         definitions: DefinitionsInForce, clocks: CampaignClocks, *,
+         organizing: bool = False, subject: str = "") -> tuple[CampaignDefinition, datetime]:
+    """The campaign's definition and its "now", once the caller may do
+    `action` in it (`organizing`: an organizer's act, which the campaign's
+    organizers and its co-organizers of the stage that permits it do) and a
+    stage open on the campaign clock permits it."""
+    definition = definitions.require(uow, campaign_id)
+    if organizing:
+        require_organizing(definition, caller.actor, action)
+    at = clocks.now(uow, campaign_id)
+    require_stage(definition, action, at, subject or campaign_id)
+    return definition, at
 
 
-def _require_round_organizer(uow: UnitOfWork, caller: Caller, round_id: str,
-                             definitions: DefinitionsInForce) -> None:
-    """The round's campaign is its panel's until the round opens."""
+def _round_act(uow: UnitOfWork, caller: Caller, round_id: str, action: str,
+               definitions: DefinitionsInForce, clocks: CampaignClocks, *,
+               organizing: bool = False) -> tuple[CampaignDefinition, datetime]:
+    """`_act` in the round's campaign (its panel's until the round opens); a
+    round nobody formed is not found."""
+    campaign_id = _round_campaign(uow, round_id)
+    if not campaign_id:
+        raise NotFound(f"no round {round_id!r}: form its panel first", field="round_id")
+    return _act(uow, caller, campaign_id, action, definitions, clocks,
+                organizing=organizing, subject=round_id)
+
+
+def _round_campaign(uow: UnitOfWork, round_id: str) -> str:
     state = _round(uow, round_id)
     campaign_id = state.campaign_id if state else ""
     if not campaign_id:
         panel = _assignment(uow, round_id).panel_of_round(round_id)
         campaign_id = panel.campaign_id if panel else ""
-    _require_organizer(uow, caller, campaign_id, definitions)
+    return campaign_id
+
+
+def _require_round_organizer(uow: UnitOfWork, caller: Caller, round_id: str,
+                             definitions: DefinitionsInForce, action: str) -> None:
+    """For reading: an organizer of the round's campaign who may do `action`."""
+    campaign_id = _round_campaign(uow, round_id)
+    if campaign_id:
+        require_organizing(definitions.require(uow, campaign_id), caller.actor, action)
 
 
 def _nominees(uow: UnitOfWork, panel: assignment.Panel, asked: Sequence[str],
@@ -473,9 +540,12 @@ def _append_reviewers(uow: UnitOfWork, caller: Caller, reviewer_id: str,
 
 
 def _append_round(uow: UnitOfWork, caller: Caller, round_id: str,
-                  decided: list[NewEvent], topics: Topics) -> list[RecordedEvent]:
-    """Round events are keyed by round, so consumers see them in order."""
+                  decided: list[NewEvent], topics: Topics, at: datetime
+                  ) -> list[RecordedEvent]:
+    """Round events are keyed by round, so consumers see them in order; they
+    count at campaign time `at`."""
     if not decided:
         return []
-    return uow.append(events.round_stream(round_id), decided, event_metadata(caller=caller),
+    return uow.append(events.round_stream(round_id), decided,
+                      stamped(event_metadata(caller=caller), at),
                       publish=Publication(topics.review, round_id))

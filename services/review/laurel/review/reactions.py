@@ -1,7 +1,8 @@
 """What review does with intake's and scoring's events: it notes them.
 
 Each consumed event is applied once: its inbox mark commits with the note,
-in one unit of work. Intake says which campaigns are in force and which
+in one unit of work. Intake says which campaigns are in force, where each
+campaign's clock stands (`laurel.campaigns.clock`), and which
 nominations exist and are received (reviewable), with the ids conflicts are
 checked against; scoring says which are ineligible and which result version
 a round has, which the organizer's decisions must use.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from laurel.campaigns import clock
 from laurel.consumption import Handler, apply_once
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.eventstore import EventStore
@@ -24,6 +26,11 @@ REVIEW_ACTOR = Actor("review", "service")
 def note_campaign(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
     uow.append(events.campaign_stream(event.payload["campaign_id"]),
                [events.campaign_noted(event)], meta)
+
+
+def note_clock(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+    """Intake moved the campaign clock: the stages review checks follow it."""
+    clock.note(uow, event, meta)
 
 
 def note_nomination(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
@@ -46,6 +53,7 @@ def note_result(uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> N
 
 FROM_INTAKE: Mapping[str, Handler] = {
     "CampaignDefined": note_campaign, "CampaignAmended": note_campaign,
+    clock.CLOCK_SET: note_clock,
     **dict.fromkeys(facts.TRACKED_TYPES, note_nomination),
 }
 FROM_SCORING: Mapping[str, Handler] = {

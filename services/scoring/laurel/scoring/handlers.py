@@ -23,12 +23,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from laurel.auth import event_metadata
-from laurel.campaigns.access import require_organizer_of
+from laurel.campaigns.access import require_organizing
+from laurel.campaigns.clock import CampaignClocks, stamped
 from laurel.campaigns.in_force import DefinitionsInForce
 from laurel.campaigns.schema import CampaignDefinition
+from laurel.campaigns.stages import lookback_as_of, require_stage
 from laurel.config import Topics
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent, utcnow
 from laurel.errors import FailedPrecondition, FieldViolation, InvalidArgument, LaurelError, NotFound
@@ -43,6 +44,7 @@ from laurel.scoring.domain.results import decide_results
 from laurel.unit_of_work import UnitOfWork
 
 log = logging.getLogger("laurel.scoring")
+DECIDE = "decide"  # the act of `laurel.campaigns.vocabulary` computing results is
 
 # (nomination, rules to run or None for all, cause)
 Target = tuple[Tracked, Collection[str] | None, str]
@@ -50,14 +52,27 @@ Target = tuple[Tracked, Collection[str] | None, str]
 
 @dataclass(frozen=True)
 class Context:
-    """What handlers and reactions share besides the unit of work."""
+    """What handlers and reactions share besides the unit of work: the
+    definitions and the campaign clocks as scoring noted them (intake's), and
+    the wall clock (when a registry entry was withdrawn)."""
 
     definitions: DefinitionsInForce
     topics: Topics
     clock: Callable[[], datetime] = utcnow
 
-    def today(self, definition: CampaignDefinition) -> date:
-        return self.clock().astimezone(ZoneInfo(definition.timezone)).date()
+    @property
+    def clocks(self) -> CampaignClocks:
+        return CampaignClocks(self.clock)
+
+    def lookback_day(self, uow: UnitOfWork, definition: CampaignDefinition) -> date | None:
+        """The day "within three years" windows end on, inclusive: the
+        definition's `lookback_reference` day (henan-2021: the last day of the
+        expert evaluation), or the campaign clock's day if that is earlier, so
+        an entry dated after the campaign's "now" does not count yet. None for
+        a campaign that declares no reference (it has no look-back rule)."""
+        if definition.lookback_reference is None:
+            return None
+        return lookback_as_of(definition, self.clocks.now(uow, definition.id))
 
 
 @dataclass(frozen=True)
@@ -162,11 +177,13 @@ def _may_read(actor: Actor, known: Tracked | None) -> bool:
 
 def compute_results(cmd: commands.ComputeResults, uow: UnitOfWork, ctx: Context
                     ) -> Computed:
-    definition = ctx.definitions.get(uow, cmd.campaign_id)
-    if definition is not None:
-        require_organizer_of(definition, cmd.caller.actor)
+    """Asked for by an organizer of the campaign (or a co-organizer of the
+    evaluation), while a stage permits deciding results."""
+    definition = ctx.definitions.require(uow, cmd.campaign_id)
+    require_organizing(definition, cmd.caller.actor, DECIDE)
     state = round_state(uow, cmd.round_id)
     _same_round(state, cmd.campaign_id, cmd.category)
+    require_stage(definition, DECIDE, ctx.clocks.now(uow, definition.id), cmd.round_id)
     return compute(uow, ctx, state, event_metadata(caller=cmd.caller),
                    f"requested by {cmd.caller.actor.id}")
 
@@ -259,14 +276,15 @@ def reevaluate(
         registry = registry if registry is not None else registry_of(uow)
         world = World(registry, [t.as_hospital_nomination() for t in
                                  read_models.of_hospital(uow.conn, nomination.hospital_id)],
-                      policy.evaluation_date(definition, ctx.today(definition)))
+                      ctx.lookback_day(uow, definition))
         rules = policy.rules_for(definition, nomination.category)
         nid = nomination.nomination_id
         state = read_models.verdicts_of(uow.conn, nid)
         fresh = changed_verdicts(state, evaluate(nomination, rules, world, cause, only))
         if not fresh:
             continue
-        uow.append(el.verdict_stream_id(nid), fresh, meta,
+        uow.append(el.verdict_stream_id(nid), fresh,
+                   stamped(meta, ctx.clocks.now(uow, definition.id)),
                    publish=Publication(ctx.topics.scoring, nid))
         if any(el.changes_decision(state, v) for v in fresh):
             decided.append(nid)
@@ -373,6 +391,7 @@ def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
     latest = current.latest.version if current and current.latest else 0
     if not events:
         return Computed(latest, False)
-    uow.append(stream, events, meta, publish=Publication(
-        ctx.topics.scoring, f"{state.campaign_id}/{state.category}"))
+    uow.append(stream, events, stamped(meta, ctx.clocks.now(uow, definition.id)),
+               publish=Publication(ctx.topics.scoring,
+                                   f"{state.campaign_id}/{state.category}"))
     return Computed(events[0].payload["version"], True)

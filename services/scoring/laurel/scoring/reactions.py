@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from laurel.campaigns import clock
 from laurel.consumption import Handler, apply_once
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.errors import LaurelError
@@ -39,6 +40,8 @@ CONSUMER = "scoring"
 SCORING_ACTOR = Actor("scoring", "service")
 FEED_ACTOR = Actor("compliance-feed", "service")
 RECOMPUTE_ON = (round_inputs.SCORE_RECORDED, round_inputs.REVIEWER_RECUSED)
+# The rules whose verdicts depend on the day they judge on.
+LOOKING_BACK = (el.RULE_NO_COMPLAINT, el.RULE_NO_PENALTY)
 
 
 class ScoringReactions:
@@ -51,6 +54,8 @@ class ScoringReactions:
     def on_intake_event(self, event: RecordedEvent) -> None:
         if event.type in events.CAMPAIGN_TYPES:
             self._once(event, self._campaign)
+        elif event.type == clock.CLOCK_SET:
+            self._once(event, self._clock)
         elif event.type in facts.TRACKED_TYPES:
             self._once(event, self._nomination)
 
@@ -94,6 +99,20 @@ class ScoringReactions:
             flipped, _ = reevaluate(uow, self.ctx, targets, meta,
                                     definitions={campaign_id: after})
             recompute_rounds(uow, self.ctx, flipped, meta, cause)
+
+    def _clock(self, uow: UnitOfWork, event: RecordedEvent, meta: EventMetadata) -> None:
+        """Note the campaign clock; the look-back verdicts of the campaign's
+        nominations are judged again on the day it now gives (an entry dated
+        after the old "now" may count from the new one), and the results
+        they change are recomputed."""
+        campaign_id = event.payload["campaign_id"]
+        clock.note(uow, event, meta)
+        cause = f"campaign_clock:{event.payload['now']}"
+        targets: list[Target] = [(t, LOOKING_BACK, cause)
+                                 for t in read_models.evaluable(uow.conn)
+                                 if t.campaign_id == campaign_id]
+        flipped, _ = reevaluate(uow, self.ctx, targets, meta)
+        recompute_rounds(uow, self.ctx, flipped, meta, cause)
 
     # -- review ----------------------------------------------------------------
 

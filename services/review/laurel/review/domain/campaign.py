@@ -31,12 +31,6 @@ def labels(definition: CampaignDefinition, category_key: str
     return {c.key: (c.label_zh, c.label_en) for c in rubric.criteria}
 
 
-def default_mix(definition: CampaignDefinition) -> dict[str, int]:
-    """Reviewers per nominee and group, where the campaign sets them."""
-    return {g.key: g.reviewers_per_nomination for g in definition.panel_groups
-            if g.reviewers_per_nomination}
-
-
 def groups(definition: CampaignDefinition) -> list[str]:
     return [g.key for g in definition.panel_groups]
 
@@ -45,17 +39,50 @@ def tier_keys(definition: CampaignDefinition, category_key: str) -> list[str]:
     return [t.key for t in category_of(definition, category_key).prize_tiers]
 
 
-def panel_mix(definition: CampaignDefinition, asked: Mapping[str, int]) -> dict[str, int]:
-    """Reviewers per nominee and group: the mix asked for, else the campaign's;
-    either way only groups the campaign has."""
-    mix = dict(asked) or default_mix(definition)
+def panel_mix(definition: CampaignDefinition, category_key: str,
+              asked: Mapping[str, int]) -> dict[str, int]:
+    """Reviewers per nominee and group, as the category's panel says
+    (`CampaignDefinition.panel_for`):
+
+    - a fixed `mix` (henan-2021: 2 managers, 2 experts, 1 media) is the
+      panel's; asking for another is refused, naming it;
+    - `one_group_of` (innovation-year: the medical, nursing, medical
+      technology or management group): the organizer names the one group
+      that fits the round's projects (`{"nursing": 0}` or with the
+      definition's number of reviewers);
+    - `set_per_round` (definitions recorded before panels were data): the
+      mix asked for, of groups the campaign has.
+    """
+    panel = definition.panel_for(category_key)
     known = groups(definition)
-    if not mix:
-        raise InvalidArgument("the campaign sets no panel size; give the mix",
-                              [FieldViolation("mix", "reviewers per group, e.g. "
-                                                     f"{{{known[0]!r}: 3}}")])
-    unknown = [g for g in mix if g not in known]
-    if unknown:
-        raise InvalidArgument("the mix names groups the campaign does not have", [
-            FieldViolation(f"mix[{g}]", f"expected one of {known}") for g in unknown])
-    return mix
+    if panel is None or panel.set_per_round:
+        if not asked:
+            raise InvalidArgument("the campaign sets no panel size; give the mix",
+                                  [FieldViolation("mix", "reviewers per group, e.g. "
+                                                         f"{{{known[0]!r}: 3}}")])
+        unknown = [g for g in asked if g not in known]
+        if unknown:
+            raise InvalidArgument("the mix names groups the campaign does not have", [
+                FieldViolation(f"mix[{g}]", f"expected one of {known}") for g in unknown])
+        return dict(asked)
+    if panel.mix:
+        if asked and dict(asked) != dict(panel.mix):
+            raise InvalidArgument(
+                f"{definition.id} sets the panel of {category_key}: "
+                f"{_mix_text(panel.mix)}", [FieldViolation(
+                    "mix", f"leave it empty, or give {dict(panel.mix)}")])
+        return dict(panel.mix)
+    named = list(asked)
+    reviewers = panel.reviewers or 0
+    if len(named) != 1 or named[0] not in panel.one_group_of or \
+            asked[named[0]] not in (0, reviewers):
+        raise InvalidArgument(
+            f"in {definition.id} one group scores a {category_key} project, with "
+            f"{reviewers} of its members: name the group that fits it",
+            [FieldViolation("mix", f"one of {list(panel.one_group_of)}, e.g. "
+                                   f"{{{panel.one_group_of[0]!r}: {reviewers}}}")])
+    return panel.reviewers_by_group(named[0])
+
+
+def _mix_text(mix: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} of {g}" for g, n in mix.items())

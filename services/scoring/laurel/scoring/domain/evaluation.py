@@ -27,7 +27,16 @@ class World:
 
     registry: el.ComplianceRegistry
     hospital_nominations: Sequence[el.HospitalNomination]
-    as_of: date
+    # The day look-back windows end on (`Context.lookback_day`); None where
+    # the campaign declares no `lookback_reference` (no rule looks back).
+    as_of: date | None
+
+
+def _as_of(world: World, rule: str) -> date:
+    if world.as_of is None:
+        raise ValueError(f"rule {rule} looks back, and its campaign declares no "
+                         "lookback_reference")
+    return world.as_of
 
 
 def evaluate(
@@ -51,10 +60,10 @@ def _one(nomination: Tracked, rule: RuleInForce, world: World, cause: str
     nid, params = nomination.nomination_id, rule.params
     if rule.rule == el.RULE_NO_COMPLAINT:
         return el.no_complaint_within(world.registry, nid, nomination.subject_ids(),
-                                      params["years"], world.as_of, cause)
+                                      params["years"], _as_of(world, rule.rule), cause)
     if rule.rule == el.RULE_NO_PENALTY:
         return el.no_penalty_within(world.registry, nid, nomination.subject_ids(),
-                                    params["years"], world.as_of, cause)
+                                    params["years"], _as_of(world, rule.rule), cause)
     if rule.rule == el.RULE_SELF_ASSESSMENT:
         return el.self_assessment_at_least(nid, nomination.self_assessment_total,
                                            params["min_total"], cause)

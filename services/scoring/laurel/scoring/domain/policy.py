@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from fractions import Fraction
 from typing import Any
 
@@ -40,8 +39,8 @@ DOMAIN_RULE = {
     "names_ten_measures": RULE_NAMES_MEASURES,
     "requires_evidence": RULE_EVIDENCE,
 }
-# The stage whose last day is the "as of" date of "within N years" rules.
-AS_OF_STAGES = ("evaluation", "nomination")
+# The day "within N years" rules judge on is the definition's declared
+# `lookback_reference`, capped by the campaign clock: `Context.lookback_day`.
 
 
 @dataclass(frozen=True)
@@ -70,20 +69,6 @@ def benchmark_categories(definitions: Iterable[CampaignDefinition]) -> tuple[str
                 if rule.name == "requires_live_nomination":
                     found.update(rule.params.categories)
     return tuple(sorted(found))
-
-
-def evaluation_date(definition: CampaignDefinition, today: date) -> date:
-    """The last day of the evaluation stage, or today if that is earlier.
-
-    "No complaint within three years" is judged as the experts judge: at the
-    end of the evaluation stage, whenever the verdict is (re)computed, so a
-    replay years later reaches the same verdict from the same entries.
-    """
-    for key in AS_OF_STAGES:
-        stage = definition.stage(key)
-        if stage is not None:
-            return min(stage.end, today)
-    return today
 
 
 def eligibility_signature(definition: CampaignDefinition | None, category_key: str
