@@ -170,8 +170,9 @@ class DevStack:
             self.broker = TansuBroker(log_path=self.logs / "broker.log").start()
             self.kafka_bootstrap = self.broker.bootstrap
         ensure_topics(KafkaSettings(bootstrap=self.kafka_bootstrap), Topics().all())
-        for service in SERVICES:
+        for service in SERVICES:  # every port first: consumers read their upstreams' logs
             self.ports[service] = port_or_free(DEFAULT_PORTS[service])
+        for service in SERVICES:
             self.processes[service] = self._spawn(service)
         for service in SERVICES:
             self._wait_healthy(service)
@@ -202,6 +203,9 @@ class DevStack:
             "LAUREL_GRPC_PORT": str(self.ports[service]),
             "LAUREL_DATA_DIR": str(self.data_dir),
             "LAUREL_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            # where each service's published log is read (laurel.catchup)
+            **{f"LAUREL_CATCHUP_{upstream.upper()}_ADDRESS": self.address(upstream)
+               for upstream in SERVICES},
         })
         if self.smtp is not None:
             env.update(self.smtp.env())
