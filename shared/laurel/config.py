@@ -516,6 +516,9 @@ class ServiceSettings(LaurelSettings):
         "", json_schema_extra={"shown_default": "sqlite:///var/<service>.sqlite"},
         description="event store URL (`postgresql+psycopg://…`)")
     outbox_poll_ms: int = Field(200, ge=1, description="outbox relay idle poll")
+    leader_check_s: float = Field(
+        1.0, gt=0, description="how often a replica tries to become, or confirms it is, the "
+                               "one that publishes the outbox and runs periodic jobs")
     outbox_stuck_after_s: float = Field(
         30.0, gt=0, description="the relay reports unhealthy (readiness) once events "
                                 "have waited this long unpublished")

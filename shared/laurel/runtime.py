@@ -23,6 +23,7 @@ from laurel.catchup import Inbox
 from laurel.config import ConfigError, SecuritySettings, Settings
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer, ServerTls
+from laurel.leadership import Leadership
 from laurel.outbox import OutboxRelay
 from laurel.securitylog import SecurityLog
 from laurel.telemetry import configure_tracing, shutdown_tracing
@@ -65,11 +66,17 @@ class ServiceRuntime:
     app: Any = None  # the service's application object, for tests and tools
     inbox: Inbox | None = None  # a consumer's: catches up from its upstreams' logs
     catchup_interval_s: float = 10.0
+    # Which replica publishes the outbox and runs the periodic jobs
+    # (laurel.leadership); None: this one, always.
+    leadership: Leadership | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         self._stop.clear()
+        if self.leadership is not None:
+            await asyncio.to_thread(self.leadership.step)  # lead at once if free
+            self._tasks.append(asyncio.create_task(self.leadership.run(self._stop)))
         if self.broker is not None:
             await self.broker.start()
         if self.relay is not None:
@@ -101,14 +108,16 @@ class ServiceRuntime:
 
 
 async def every(interval_s: float, stop: asyncio.Event, work: Callable[[], Any],
-                what: str) -> None:
+                what: str, *, leader: Leadership | None = None) -> None:
     """Run blocking `work` in a thread now and every `interval_s` until `stop`.
 
     A failed pass is logged and tried again at the next interval: a periodic
-    job (reminders, checkpoints) must outlive a database hiccup."""
+    job (reminders, checkpoints) must outlive a database hiccup. With a
+    `leader`, only the replica leading the store runs it (laurel.leadership)."""
     while not stop.is_set():
         try:
-            await asyncio.to_thread(work)
+            if leader is None or leader.is_leader:
+                await asyncio.to_thread(work)
         except Exception:
             log.exception("%s failed; trying again in %ss", what, interval_s)
         with contextlib.suppress(TimeoutError):
@@ -168,11 +177,16 @@ def assemble(
                     name=f"{settings.service} outbox relay")
         if with_relay else None
     )
+    leadership = Leadership(settings.database_url, settings.service,
+                            interval=settings.leader_check_s)
     if relay is not None:
         store.on_published.append(relay.nudge)
+        relay.leader = leadership
+        leadership.on_change.append(lambda leading: relay.nudge())
     return ServiceRuntime(
         settings.service, store, server, relay=relay, broker=broker, app=app,
         inbox=inbox, catchup_interval_s=settings.catchup.interval_s,
+        leadership=leadership,
     )
 
 

@@ -158,3 +158,27 @@ class ServiceProcess:
 
 def suffix() -> str:
     return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (LAUREL_TEST_POSTGRES_URL names the server)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get("LAUREL_TEST_POSTGRES_URL", "")
+    if not server:
+        pytest.skip("PostgreSQL not requested: set LAUREL_TEST_POSTGRES_URL (CI does)")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    name = f"laurel_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # unreachable server: fail loudly, never skip
+        pytest.fail(f"LAUREL_TEST_POSTGRES_URL={server} is not usable: {error}")
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

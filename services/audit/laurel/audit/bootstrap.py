@@ -34,6 +34,7 @@ from laurel.audit.settings import AuditSettings
 from laurel.config import ConfigError
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer
+from laurel.leadership import Leadership
 from laurel.runtime import every, run_service, secured_server
 from laurel.telemetry import configure_tracing, shutdown_tracing
 
@@ -51,6 +52,9 @@ class AuditRuntime:
     key: Ed25519PrivateKey | None
     development: bool
     checkpoint_every: float = 0.0
+    # Per store, whether this audit replica is the one that checkpoints it
+    # (laurel.leadership): replicas sharing the stores sign each once.
+    leaders: dict[str, Leadership] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -61,12 +65,19 @@ class AuditRuntime:
     def checkpoint_pass(self) -> list[str]:
         """Sign each store with events since its last checkpoint."""
         assert self.key is not None
-        return handlers.checkpoint_pass(self.stores, self.key)
+        led = {name: store for name, store in self.stores.items()
+               if name not in self.leaders or self.leaders[name].is_leader}
+        return handlers.checkpoint_pass(led, self.key)
 
     async def start(self) -> None:
         self._stop.clear()
         await self.grpc.start()
         if self.checkpoint_every > 0:
+            for name, store in self.stores.items():
+                leader = self.leaders.setdefault(
+                    name, Leadership(store.url, "audit-checkpoints"))
+                await asyncio.to_thread(leader.step)
+                self._tasks.append(asyncio.create_task(leader.run(self._stop)))
             self._tasks.append(asyncio.create_task(every(
                 self.checkpoint_every, self._stop, self.checkpoint_pass,
                 "audit's checkpoint pass")))

@@ -80,7 +80,7 @@ class ReviewRuntime(ServiceRuntime):
         if self.reminder_poll_s > 0:
             self._tasks.append(asyncio.create_task(every(
                 self.reminder_poll_s, self._stop, self.app.send_due_reminders,
-                "review's reminder pass")))
+                "review's reminder pass", leader=self.leadership)))
 
 
 def _inject(handler: Callable[..., Any], dependencies: Mapping[str, Any]
