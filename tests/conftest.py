@@ -90,3 +90,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'store.sqlite'}"
     else:
         yield from _fresh_postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (for tests about PostgreSQL only)."""
+    yield from _fresh_postgres_database()

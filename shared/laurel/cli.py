@@ -1,8 +1,8 @@
 """`laurel`: the command line for operators, nominators, auditors and the demo.
 
-One Typer application. Its own commands (`up`, `notifications`, `migrate`
-and intake's lifecycle from `laurel.cli_intake`) are registered here; every
-command group (`audit`, `topics`, …) comes from the entry point group
+One Typer application. Its own commands (`up`, `notifications` and intake's
+lifecycle from `laurel.cli_intake`) are registered here; every command group
+(`audit`, `topics`, `migrate`, …) comes from the entry point group
 `laurel.cli` (name -> a `typer.Typer`), so a distribution adds its group by
 declaring it in its pyproject.toml, without this module naming it.
 
@@ -44,7 +44,7 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
-from laurel.config import SERVICES, ConfigError
+from laurel.config import ConfigError
 from laurel.envelope import Actor
 
 ENTRY_POINT_GROUP = "laurel.cli"
@@ -376,7 +376,6 @@ def application() -> Any:
     root = new_app(_root.__doc__ or "", root=True)
     root.callback()(_root)
     root.command("up", rich_help_panel="Run")(up)
-    root.command("migrate", rich_help_panel="Run")(migrate)
     root.add_typer(intake_app)
     root.command("notifications", rich_help_panel="Nominations")(notifications)
     command = typer.main.get_command(root)
@@ -441,21 +440,6 @@ def notifications(
         table.add_row(created, note.kind, note.recipient_id, note.nomination_id[:8],
                       note.title)
     console().print(table)
-
-
-def migrate(
-    service: Annotated[str, typer.Option(
-        help=f"the service whose store to create: {', '.join(SERVICES)}",
-        callback=lambda value: choice(value, SERVICES, "--service"))],
-) -> None:
-    """Create (or bring up to date) a service's store tables."""
-    from laurel.config import load_settings
-    from laurel.runtime import open_store
-
-    settings = load_settings(service, {**os.environ, "LAUREL_KAFKA_BOOTSTRAP":
-                                       os.environ.get("LAUREL_KAFKA_BOOTSTRAP", "unused:0")})
-    open_store(settings).close()
-    print(f"{service}: store schema is current at {settings.database_url.split('@')[-1]}")
 
 
 def choice(value: str, allowed: Sequence[str], option: str) -> str:

@@ -317,10 +317,26 @@ class EventStore:
         self.on_published: list[Callable[[], None]] = []
 
     def create_schema(self) -> None:
-        """Create missing tables (the store's and its projections'); idempotent."""
-        store_metadata.create_all(self.engine)
+        """Bring the store's tables and its projections' to this code's schema
+        (laurel.migrator: the `core` chain and each projection's service
+        chain; a projection no chain owns, a test's say, is created as
+        declared); idempotent, and safe when processes do it at once."""
+        from laurel.migrator import chains_for, owning_chain, upgrade
+
+        chains = chains_for(None)
+        unchained: list[Projection] = []
         for projection in self.projections:
-            projection.metadata.create_all(self.engine)
+            owner = owning_chain(projection)
+            if owner is None:
+                unchained.append(projection)
+            elif owner not in chains:
+                chains.append(owner)
+
+        def create_unchained(conn: Connection, _before: set[str]) -> None:
+            for projection in unchained:
+                projection.metadata.create_all(conn)
+
+        upgrade(self.engine, chains, then=create_unchained)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -541,6 +557,17 @@ class EventStore:
             for recorded in self.read_all(batch_size=2000):
                 projection.apply(conn, recorded)
                 count += 1
+        return count
+
+    def refill_projection(self, conn: Connection, projection: Projection) -> int:
+        """Empty a projection's tables and apply the whole log to them, on
+        `conn` (the caller's transaction, so it is all or nothing)."""
+        for table in reversed(projection.metadata.sorted_tables):
+            conn.execute(table.delete())
+        count = 0
+        for recorded in self.read_all(batch_size=2000):
+            projection.apply(conn, recorded)
+            count += 1
         return count
 
     # -- internals ---------------------------------------------------------

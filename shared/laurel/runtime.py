@@ -12,15 +12,19 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import grpc
 from faststream.kafka import KafkaBroker
+from sqlalchemy import Connection
 
+from laurel import migrator
 from laurel import published_log
 from laurel.auth import authenticator_for
 from laurel.catchup import Inbox
 from laurel.config import ConfigError, SecuritySettings, Settings
+from laurel.envelope import utcnow
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer, ServerTls
 from laurel.leadership import Leadership
@@ -137,13 +141,49 @@ def run_service(build: Callable[[], Awaitable[Lifecycle]]) -> None:
 
 
 def open_store(settings: Settings, projections: Sequence[Projection] = (),
-               upcasters: Upcasters | None = None) -> EventStore:
-    """The service's store, its tables created if missing."""
+               upcasters: Upcasters | None = None,
+               clock: Callable[[], datetime] = utcnow) -> EventStore:
+    """The service's store, its schema ready (see `prepare_schema`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = EventStore(settings.database_url, projections=projections,
-                       upcasters=upcasters)
-    store.create_schema()
+                       upcasters=upcasters, clock=clock)
+    try:
+        prepare_schema(store, settings.service,
+                       migrate=settings.development or not store.is_postgres)
+    except BaseException:
+        store.close()
+        raise
     return store
+
+
+def migrate_command(service: str) -> str:
+    return f"laurel migrate --service {service}"
+
+
+def prepare_schema(store: EventStore, service: str, *, migrate: bool) -> None:
+    """In development and on SQLite, migrate the service's chains at start
+    (one process at a time, see laurel.migrator); otherwise refuse to run
+    unless `laurel migrate` (the chart's hook) has brought them to this
+    code's head. Then refill any read model a revision asked to be refilled,
+    in one transaction with taking the request away."""
+    chains = migrator.chains_for(service)
+
+    def refill(conn: Connection, _before: set[str]) -> None:
+        requested = migrator.refills_requested(conn)
+        for projection in store.projections:
+            if projection.name in requested:
+                count = store.refill_projection(conn, projection)
+                migrator.refilled(conn, projection.name)
+                log.info("refilled read model %s from %d events", projection.name, count)
+
+    if migrate:
+        migrator.upgrade(store.engine, chains, then=refill)
+        return
+    migrator.check(store.engine, chains, migrate_command(service))
+    with migrator.locked(store.engine) as conn, conn.begin():
+        if migrator.refills_requested(conn):
+            migrator.take_lock(conn)
+            refill(conn, set())
 
 
 def assemble(

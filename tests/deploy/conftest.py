@@ -412,8 +412,8 @@ def _click_refusal(command: Any, words: list[str]) -> str:
                 if not hasattr(command, "resolve_command"):
                     return ""
                 rest = [*ctx._protected_args, *ctx.args]  # noqa: SLF001 (click's own)
-                if not rest:
-                    return "missing command"
+                if not rest:  # a group that is also a command (`laurel migrate`) runs
+                    return "" if command.invoke_without_command else "missing command"
                 name, command, args = command.resolve_command(ctx, rest)
                 parent = ctx
         except click_errors.Exit as done:

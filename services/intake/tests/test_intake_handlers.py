@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from laurel.campaigns.specimen import specimen_fields
+from laurel.cli import main as laurel_cli
 from laurel.demo import DEMO_NOW, ORGANIZER
 from laurel.envelope import Actor, parse_time
 from laurel.errors import (
@@ -403,8 +404,10 @@ def test_the_campaign_clock_moves_the_stage_window(intake: Any) -> None:
 
 
 async def test_outside_development_the_campaign_clock_cannot_be_set(
-    build_intake: Any, tmp_path: Any,
+    build_intake: Any, tmp_path: Any, database_url: str,
 ) -> None:
+    # Outside development a service does not migrate its store: the chart's hook does.
+    assert laurel_cli(["migrate", "--service", "intake", "--database", database_url]) == 0
     key = tmp_path / "issuer.pem"
     key.write_bytes(ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))

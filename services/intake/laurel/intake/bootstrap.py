@@ -14,7 +14,6 @@ from datetime import datetime
 from laurel.campaigns import load_catalog
 from laurel.envelope import SYSTEM_ACTOR, Caller, utcnow
 from laurel.eventstore import EventStore
-from laurel.intake import evidence_store
 from laurel.intake.adapters.grpc_servicer import IntakeServicer
 from laurel.intake.domain.campaigns import CampaignCatalog
 from laurel.intake.domain.commands import RecordCampaignDefinitions
@@ -36,7 +35,7 @@ def projections() -> list[IntakeProjection]:
 
 
 def open_intake_store(url: str, *, clock: Callable[[], datetime] = utcnow) -> EventStore:
-    """An event store with intake's read models and upcasters, its tables created."""
+    """An event store with intake's read models and upcasters, its schema migrated."""
     store = EventStore(url, projections=projections(), upcasters=UPCASTERS, clock=clock)
     store.create_schema()
     return store
@@ -55,7 +54,6 @@ async def build(
     `store` (default: the settings' database) must hold intake's read models
     and upcasters (`open_intake_store`)."""
     store = store or open_store(settings, projections(), UPCASTERS)
-    evidence_store.create_table(store.engine)
     intake = Intake(store, Dependencies(
         catalog=catalog or CampaignCatalog(load_catalog(settings.campaigns_dir)),
         topic=settings.topics.intake,

@@ -6,7 +6,8 @@ every file, a file is written in the transaction of the event that names it
 nothing behind), and backups of the store carry the evidence with it.
 
 Not a read model: the bytes are not in the log and cannot be rebuilt from
-it, so this table has a metadata of its own and no projection ever drops it.
+it, so this table has a metadata of its own and no projection ever drops it;
+intake's migration chain creates it (laurel/intake/migrations).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     Connection,
-    Engine,
     Integer,
     LargeBinary,
     MetaData,
@@ -34,10 +34,6 @@ EVIDENCE = Table(
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
-
-
-def create_table(engine: Engine) -> None:
-    METADATA.create_all(engine)
 
 
 def keep(conn: Connection, content: bytes) -> None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import inspect
 
 from laurel.campaigns import CampaignDefinition
 from laurel.campaigns import load_catalog as load_campaigns
@@ -41,7 +40,7 @@ from laurel.notification.reactions import CONSUMER, Reactions
 from laurel.notification.read_models import ReadModels
 from laurel.notification.settings import NotificationSettings
 from laurel.notification.v1 import notification_pb2, notification_pb2_grpc
-from laurel.runtime import ServiceRuntime, assemble
+from laurel.runtime import ServiceRuntime, assemble, open_store
 
 SERVICE_NAME = notification_pb2.DESCRIPTOR.services_by_name[
     "NotificationService"
@@ -96,7 +95,7 @@ async def build(
             f"{sorted(unknown)}; known: {catalog.kinds}")
     relay = _relay(settings)  # before opening anything: a bad secret stops start-up
     read = ReadModels()
-    store = store or _open_store(settings, read.all(), clock or utcnow)
+    store = store or open_store(settings, read.all(), clock=clock or utcnow)
     ctx = Context(
         read,
         Policy(settings.approval_required_kinds, settings.email_enabled,
@@ -145,18 +144,3 @@ def _relay(settings: NotificationSettings) -> SmtpRelay | None:
         settings.smtp_port, settings.smtp_host, settings.smtp_from,
         settings.smtp_timeout_ms / 1000, settings.smtp_starttls, settings.smtp_username,
         settings.relay_password())
-
-
-def _open_store(settings: NotificationSettings, read_models: list[Projection],
-                clock: Callable[[], datetime]) -> EventStore:
-    """The store; a read model whose tables are new is refilled from the log."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = EventStore(settings.database_url, projections=read_models, clock=clock)
-    existing = set(inspect(store.engine).get_table_names())
-    store.create_schema()
-    if "events" in existing:
-        for projection in read_models:
-            if not set(projection.metadata.tables) <= existing:
-                count = store.rebuild_projection(projection)
-                log.info("rebuilt projection %s from %d events", projection.name, count)
-    return store

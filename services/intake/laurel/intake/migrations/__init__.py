@@ -1,0 +1,1 @@
+"""Intake's schema chain (Alembic revisions in versions/; see laurel.migrator)."""

@@ -1,0 +1,1 @@
+"""Notification's schema chain (Alembic revisions in versions/; see laurel.migrator)."""

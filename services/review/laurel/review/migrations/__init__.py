@@ -1,0 +1,1 @@
+"""Review's schema chain (Alembic revisions in versions/; see laurel.migrator)."""

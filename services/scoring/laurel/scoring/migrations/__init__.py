@@ -1,0 +1,1 @@
+"""Scoring's schema chain (Alembic revisions in versions/; see laurel.migrator)."""

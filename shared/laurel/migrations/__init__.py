@@ -1,0 +1,1 @@
+"""The store's schema chain (Alembic revisions in versions/; see laurel.migrator)."""
