@@ -19,8 +19,7 @@ import grpc
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Connection
 
-from laurel import migrator
-from laurel import published_log
+from laurel import migrator, published_log
 from laurel.auth import authenticator_for
 from laurel.catchup import Inbox
 from laurel.config import ConfigError, SecuritySettings, Settings
