@@ -10,7 +10,8 @@ because every choice is made by (current load, seeded hash, reviewer id) and
 the seed is recorded with the panel. No clock, no random module.
 
 A reviewer is never assigned a nomination they conflict with: same hospital
-as the nominee, same local health commission (jurisdiction), or a conflict
+as the nominee, the nominated department or ward itself (a hospital's own
+campaign), same local health commission (jurisdiction), or a conflict
 they declared (naming the nomination, the hospital or a related id). A recusal
 records the reason and brings in a replacement from the same group.
 
@@ -171,6 +172,10 @@ def conflict(reviewer: Reviewer, nominee: Nominee) -> str:
     """Why this reviewer may not score this nominee, or '' when they may."""
     if reviewer.organization_id and reviewer.organization_id == nominee.hospital_id:
         return f"same hospital as the nominee ({nominee.hospital_id})"
+    if reviewer.organization_id and reviewer.organization_id in nominee.related_ids:
+        # a hospital's own campaign (innovation-year): its departments review
+        # each other's projects, never their own
+        return f"same organization as the nominee ({reviewer.organization_id})"
     if reviewer.jurisdiction_id and reviewer.jurisdiction_id == nominee.jurisdiction_id:
         return (f"same local health commission / jurisdiction as the nominee "
                 f"({nominee.jurisdiction_id})")

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.contracts.intake import apply_field_changes
 from laurel.envelope import RecordedEvent
 from laurel.review.domain.assignment import Nominee as ConflictSubject
@@ -55,7 +56,7 @@ class Nomination:
     def conflict_subject(self) -> ConflictSubject:
         """The ids a reviewer may conflict with: hospital, jurisdiction, nominee."""
         related = [self.nominee_organization_id]
-        if self.nominee_kind == "manager":
+        if canonical_nominee_kind(self.nominee_kind) == "person":  # "manager" too
             related.append(f"{self.hospital_id}/{self.nominee_name.strip()}")
         return ConflictSubject(self.nomination_id, self.hospital_id,
                                self.jurisdiction_id,

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
 from laurel.envelope import Aggregate, NewEvent, RecordedEvent
 from laurel.scoring.domain.eligibility import HospitalNomination, NominationFacts
@@ -73,9 +74,10 @@ class Tracked:
         A department or ward answers for itself, a manager for themself (a
         person is `<hospital>/<name>`), anything else for its hospital.
         """
-        if self.nominee_kind in ("department", "ward", "project"):
+        kind = canonical_nominee_kind(self.nominee_kind)  # old words read too
+        if kind in ("department", "ward", "innovation_project"):
             return (self.nominee_organization_id or self.hospital_id,)
-        if self.nominee_kind == "manager":
+        if kind == "person":
             return (person_id(self.hospital_id, self.nominee_name),)
         return (self.hospital_id,)
 
