@@ -50,6 +50,15 @@ log = logging.getLogger("laurel.catchup")
 
 PAGE_SIZE = 500
 
+# Which stores each consumer reads (its Kafka subscriptions and its catch-up):
+# the audit's completeness check goes by this; a test keeps each service's
+# `upstreams()` to it.
+UPSTREAMS: dict[str, tuple[str, ...]] = {
+    "scoring": ("intake", "review"),
+    "review": ("intake", "scoring"),
+    "notification": ("intake", "scoring", "review"),
+}
+
 
 class LogReader(Protocol):
     """An upstream's published log (`laurel.published_log.EventLogClient`)."""

@@ -6,7 +6,8 @@ SQLite files. Nominations are submitted and received; intake's relay hands
 them to the broker, which is then killed and restarted empty before
 notification has read any (it starts afterwards) and while scoring and
 review may be anywhere; more nominations follow. Without any command, every
-consumer ends where a fresh replay of its upstreams' stores ends.
+consumer ends where a fresh replay of its upstreams' stores ends, and the
+audit's completeness check finds nothing missing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from laurel.audit.handlers import completeness
 from laurel.auth import call_metadata
 from laurel.broker import TansuBroker, ensure_topics, free_port
 from laurel.client import flatten
@@ -230,6 +232,13 @@ async def test_an_empty_broker_loses_nothing_and_needs_no_command(
         receipts = [e for e in stores["notification"].read_all()
                     if e.type == "SubmissionReceiptIssued"]
         assert len(receipts) == len(HOSPITALS)
+
+        # The audit finds every consumer complete up to every upstream's head.
+        accounts = completeness(stores)
+        assert {(a.consumer, a.upstream) for a in accounts} == {
+            (c, u) for c, ups in CONSUMERS.items() for u in ups}
+        assert [(a.consumer, a.upstream, a.missing) for a in accounts if not a.complete] == []
+        assert sum(a.applied for a in accounts) > 0
     finally:
         for runtime in runtimes.values():
             await runtime.stop()

@@ -6,6 +6,8 @@ export     an evidence package for a nomination, a campaign or --all
 checkpoint sign and record each store's Merkle root up to its head (cron it,
            or let `serve --checkpoint-every` do it)
 timeline   a nomination's events from every store in causal order
+completeness  each consumer applied or ignored every event its upstreams
+           published, up to a position; any it did not is named
 replay     rebuild every projection into a scratch database and diff it
 keygen     a development signing key
 serve      the AuditService gRPC API over the stores (auditor role only)
@@ -54,6 +56,7 @@ from laurel.audit.domain.checkpoints import Checkpoint, CheckpointRefused
 from laurel.audit.domain.keys import key_id, load_public_key
 from laurel.audit.handlers import (
     create_checkpoint,
+    verify_against_published,
     verify_package,
     verify_recorded_checkpoints,
 )
@@ -172,14 +175,21 @@ def verify(
     published: Annotated[list[Path] | None, typer.Option(
         help="a checkpoint JSON published earlier (repeatable)")] = None,
 ) -> int:
-    """Check the stores' hash chains and positions, or an evidence package."""
+    """Check the stores' hash chains and positions (and against checkpoints
+    published earlier: still matching, still recorded, so a cut tail shows),
+    or an evidence package."""
     trusted = load_public_key(public_key.read_bytes()) if public_key else None
     if package is not None:
         if database:
             fail("verify either --package or --database, not both")
         return _verify_package(package, trusted, published or [])
+    earlier = _published(published or [])
     failed = False
     stores = _open_stores(database)
+    unknown = sorted({c.store_name for c in earlier} - stores.keys())
+    if unknown:
+        fail(f"--published names stores not opened here: {', '.join(unknown)} "
+             f"(open them with --database STORE=URL)")
     with _each_store(stores, "verifying") as each:
         for name, store in each:
             report = store.verify()
@@ -199,17 +209,46 @@ def verify(
                 failed = failed or bool(problems)
                 for problem in problems:
                     print(f"  checkpoint: {problem}")
+            against = verify_against_published(store, name, earlier, trusted)
+            failed = failed or bool(against)
+            for problem in against:
+                print(f"  published: {problem}")
+            matched = sum(c.store_name == name for c in earlier)
+            if matched and not against:
+                print(f"  published: {matched} checkpoint(s) match and are recorded"
+                      + ("" if trusted else " (signatures not checked: no --public-key)"))
     return 1 if failed else 0
+
+
+def _published(files: list[Path]) -> list[Checkpoint]:
+    """Checkpoints published earlier: a JSON file holding one checkpoint, a
+    list of them, or one per line (what `laurel audit checkpoint` prints)."""
+    found: list[Checkpoint] = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            fail(f"--published {path}: {error.strerror}")
+        try:
+            try:
+                whole = json.loads(text)
+                documents = whole if isinstance(whole, list) else [whole]
+            except json.JSONDecodeError:
+                documents = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            fail(f"--published {path}: not checkpoint JSON ({error.msg})")
+        try:
+            found += [Checkpoint.from_dict(d) for d in documents]
+        except (KeyError, TypeError, AttributeError) as error:
+            fail(f"--published {path}: not a checkpoint ({error!r} missing or malformed)")
+    return found
 
 
 def _verify_package(package: Path, trusted: Any, published_files: list[Path]) -> int:
     if not package.is_dir():
         fail(f"{package}: no such folder (an evidence package is the folder "
              "`laurel audit export --out` wrote)")
-    published = [
-        Checkpoint.from_dict(json.loads(p.read_text(encoding="utf-8")))
-        for p in published_files
-    ]
+    published = _published(published_files)
     with progress(None, f"verifying {package}"):
         result = verify_package(package, trusted_key=trusted, published=published)
     verdict = "ok" if result.ok else f"FAILED ({len(result.problems)} problems)"
@@ -339,6 +378,40 @@ def replay(
                 print(f"  {difference}")
             failed = failed or bool(differences)
     return 1 if failed else 0
+
+
+@app.command()
+@_guarded
+def completeness(
+    database: Databases = None,
+    through: Annotated[list[str] | None, typer.Option(
+        metavar="STORE=POSITION",
+        help="check an upstream up to this position (default: its last published one)")
+    ] = None,
+) -> int:
+    """Prove each consumer applied or ignored every event its upstreams
+    published (up to a position), naming any it did not."""
+    from laurel.audit.handlers import completeness as accounts_of
+
+    limits = {}
+    for name, value in _pairs(through, "--through").items():
+        if not value.isdigit():
+            raise typer.BadParameter(f"{name}={value!r}: the position is not a whole number",
+                                     param_hint="--through")
+        limits[name] = int(value)
+    accounts = accounts_of(_open_stores(database), limits)
+    if not accounts:
+        fail("no consumer and upstream store are both open here: open them with "
+             "--database STORE=URL (scoring, review and notification consume intake, "
+             "scoring and review)")
+    for a in accounts:
+        verdict = "complete" if a.complete else f"INCOMPLETE: {len(a.missing)} missing"
+        print(f"{a.consumer} <- {a.upstream}: {verdict} up to position {a.through} "
+              f"({a.applied} applied, {a.ignored} ignored)")
+        for event in a.missing:
+            print(f"  missing: {a.upstream}:{event.position} {event.type} {event.event_id} "
+                  f"(stream {event.stream_id})")
+    return 0 if all(a.complete for a in accounts) else 1
 
 
 @app.command()

@@ -32,7 +32,9 @@ from laurel.audit.domain.checkpoints import (
     checkpoints_in,
     is_checkpoint,
     recording,
+    unrecorded_published,
 )
+from laurel.audit.domain.completeness import Account, account
 from laurel.audit.domain.merkle import MerkleTree
 from laurel.audit.domain.package import Package, sealed, store_files, store_names
 from laurel.audit.domain.replay import Difference, StateAsOf
@@ -43,6 +45,7 @@ from laurel.audit.domain.selection import (
 )
 from laurel.audit.domain.timeline import TimelineEntry, merge_timeline
 from laurel.audit.domain.verification import VerificationResult, verify_files
+from laurel.catchup import UPSTREAMS
 from laurel.chain import ChainReport
 from laurel.envelope import format_time, utcnow
 from laurel.eventstore import EventStore, Projection
@@ -120,6 +123,41 @@ def verify_store(
 def verify_recorded_checkpoints(store: EventStore, public_key: Ed25519PublicKey) -> list[str]:
     """Each checkpoint the store recorded, against the store's rows now."""
     return checkpoint_problems(recorded_checkpoints(store), event_logs.rows(store), public_key)
+
+
+def completeness(stores: Stores, through: Mapping[str, int] | None = None
+                 ) -> list[Account]:
+    """For each consumer among `stores` and each upstream of it among them:
+    every event the upstream published up to a position (`through[upstream]`,
+    default its last published one) applied or ignored by the consumer, or
+    named as missing."""
+    accounts = []
+    for consumer, upstreams in UPSTREAMS.items():
+        if consumer not in stores:
+            continue
+        for upstream in upstreams:
+            if upstream not in stores:
+                continue
+            last = (through or {}).get(upstream) or event_logs.published_head(stores[upstream])
+            outcomes, marked = event_logs.consumed(stores[consumer], consumer, upstream)
+            accounts.append(account(consumer, upstream, last,
+                                    event_logs.published(stores[upstream], last),
+                                    outcomes, marked))
+    return accounts
+
+
+def verify_against_published(store: EventStore, store_name: str,
+                             published: Sequence[Checkpoint],
+                             public_key: Ed25519PublicKey | None) -> list[str]:
+    """A store against checkpoints published earlier for it (others are
+    skipped): each must still match the store's rows (root, length,
+    signature given the key) and still be recorded in it (a cut tail)."""
+    mine = [c for c in published if c.store_name == store_name]
+    if not mine:
+        return []
+    problems = checkpoint_problems(mine, event_logs.rows(store), public_key)
+    return problems + unrecorded_published(mine, recorded_checkpoints(store),
+                                           store.last_position())
 
 
 def verify_package(

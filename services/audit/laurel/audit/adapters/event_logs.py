@@ -10,10 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from laurel.audit.domain.completeness import Published
 from laurel.chain import RawEvent
-from laurel.eventstore import EventStore, events_table
+from laurel.eventstore import (
+    EventStore,
+    applied_positions_table,
+    events_table,
+    outbox_table,
+    processed_table,
+)
 
 
 def rows(store: EventStore, up_to_position: int | None = None) -> Iterator[RawEvent]:
@@ -56,3 +63,39 @@ def hashes(store: EventStore, up_to_position: int) -> list[str]:
     with store.unit_of_work() as uow:
         return list(uow.conn.execute(query).scalars())
 
+
+
+def published(store: EventStore, through: int) -> Iterator[Published]:
+    """The events the store published (those with an outbox row, sent or
+    not) up to a position, in position order, in batches."""
+    e = events_table.c
+    position = 1
+    while True:
+        query = (select(e.position, e.event_id, e.type, e.stream_id)
+                 .join(outbox_table, outbox_table.c.position == e.position)
+                 .where(e.position >= position, e.position <= through)
+                 .order_by(e.position).limit(2000))
+        with store.engine.connect() as conn:
+            batch = [Published(*row) for row in conn.execute(query).tuples()]
+        if not batch:
+            return
+        yield from batch
+        position = batch[-1].position + 1
+
+
+def published_head(store: EventStore) -> int:
+    """The store's last published position (0: none)."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.max(outbox_table.c.position))).scalar() or 0)
+
+
+def consumed(store: EventStore, consumer: str, upstream: str
+             ) -> tuple[dict[int, str], set[str]]:
+    """What `consumer` recorded in its store: the outcome of each upstream
+    position, and every event id it marked applied (from any upstream)."""
+    t, p = applied_positions_table.c, processed_table.c
+    with store.engine.connect() as conn:
+        outcomes = dict(conn.execute(select(t.position, t.outcome).where(
+            t.consumer == consumer, t.upstream == upstream)).tuples().all())
+        marked = set(conn.execute(select(p.event_id).where(p.consumer == consumer)).scalars())
+    return outcomes, marked

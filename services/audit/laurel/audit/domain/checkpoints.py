@@ -164,9 +164,10 @@ def _feeding(
 def checkpoint_problems(
     checkpoints: Sequence[Checkpoint],
     rows: Iterable[RawEvent],
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | None,
 ) -> list[str]:
-    """Each checkpoint a store recorded, against the store's `rows` now.
+    """Each checkpoint (recorded by the store, or published), against the
+    store's `rows` now; signatures checked when `public_key` is given.
 
     Catches what the chain cannot: a log rewritten with every later hash
     recomputed still differs from the root signed before the rewrite.
@@ -176,7 +177,7 @@ def checkpoint_problems(
     problems = [
         f"checkpoint up to position {c.up_to_position}: {reason}"
         for c in ordered
-        if (reason := verify_checkpoint(c, public_key))
+        if public_key is not None and (reason := verify_checkpoint(c, public_key))
     ]
     pending = deque(ordered)
     accumulator = RootAccumulator()
@@ -202,3 +203,23 @@ def checkpoint_problems(
             continue
         accumulator.add(row.recomputed_hash())
     return problems
+
+
+def unrecorded_published(published: Sequence[Checkpoint], recorded: Sequence[Checkpoint],
+                         last_position: int) -> list[str]:
+    """Published checkpoints the store no longer holds.
+
+    A checkpoint is recorded in the store it covers, after the positions it
+    covers; a store holding the events 1..N of a published checkpoint but
+    not the checkpoint itself had its tail cut after N (or the checkpoint
+    was never recorded there). Either way the store is not what it was when
+    the checkpoint was published."""
+    held = {(c.up_to_position, c.merkle_root) for c in recorded}
+    return [
+        f"published checkpoint up to position {c.up_to_position} (signed at "
+        f"{c.created_at}) is not recorded in the store, which ends at position "
+        f"{last_position}: events after position {c.up_to_position} were cut, or the "
+        "checkpoint was never recorded here"
+        for c in sorted(published, key=lambda c: c.up_to_position)
+        if (c.up_to_position, c.merkle_root) not in held
+    ]
