@@ -497,6 +497,18 @@ class TelemetrySettings(LaurelSettings):
         return self
 
 
+class LogSettings(LaurelSettings):
+    """How a service process logs (`laurel.logs`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LAUREL_LOG_")
+
+    format: Literal["json", "text"] = Field(
+        "json", description="`json`: one JSON object a line (for a log collector); `text`: "
+                            "for a person at a terminal")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="the least severe records written")
+
+
 class ServiceSettings(LaurelSettings):
     """What every service reads. A service's own settings class extends it
     (`laurel.<service>.settings`) and is declared as a `laurel.settings`
@@ -522,6 +534,11 @@ class ServiceSettings(LaurelSettings):
     outbox_stuck_after_s: float = Field(
         30.0, gt=0, description="the relay reports unhealthy (readiness) once events "
                                 "have waited this long unpublished")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535,
+        description="serve Prometheus metrics at /metrics on this port, on the gRPC listen "
+                    "address (0: any free port; unset: not served; the chart and the "
+                    "image set 9464)")
     campaigns_dir: Path = Field(
         CAMPAIGNS_DIR, json_schema_extra={"shown_default": "the shipped definitions"},
         description="campaign definitions")
@@ -530,6 +547,7 @@ class ServiceSettings(LaurelSettings):
     security: SecuritySettings = _nested(SecuritySettings)
     telemetry: TelemetrySettings = _nested(TelemetrySettings)
     catchup: CatchUpSettings = _nested(CatchUpSettings)
+    logging: LogSettings = _nested(LogSettings)
 
     @model_validator(mode="after")
     def _per_service_defaults(self) -> Self:
@@ -596,7 +614,7 @@ TABLE_BEGIN = ("<!-- settings-table:begin "
 TABLE_END = "<!-- settings-table:end -->"
 SHARED_GROUPS: tuple[type[LaurelSettings], ...] = (
     ServiceSettings, KafkaSettings, Topics, SecuritySettings, TelemetrySettings,
-    CatchUpSettings)
+    CatchUpSettings, LogSettings)
 
 
 def settings_table() -> str:

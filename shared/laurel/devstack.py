@@ -22,6 +22,7 @@ SIGTERM should `laurel up` itself die without stopping them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -45,6 +46,9 @@ from laurel.smtpsink import SmtpSink
 
 AUDIT = "audit"
 AUDIT_PORT = DEFAULT_PORTS[AUDIT]
+# Each process serves /metrics on a port of its own (9464 is Prometheus's
+# usual exporter port; a pod has it to itself, one machine does not).
+METRICS_PORTS = {name: 9464 + i for i, name in enumerate((*SERVICES, AUDIT))}
 CHECKPOINT_KEY = "checkpoint-key.pem"
 RUN_FILE = "run.json"  # the pid of the `laurel up` using a data folder
 RUNS = "runs"
@@ -153,6 +157,7 @@ class DevStack:
     kafka_bootstrap: str = ""
     broker: TansuBroker | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     smtp: SmtpSink | None = None
 
@@ -181,7 +186,8 @@ class DevStack:
         self._wait_healthy(AUDIT)
         (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(
             {s: self.address(s) for s in (*SERVICES, AUDIT)}
-            | {"kafka": self.kafka_bootstrap},
+            | {"kafka": self.kafka_bootstrap,
+               "metrics": {s: f"127.0.0.1:{p}" for s, p in self.metrics_ports.items()}},
             indent=2,
         ))
 
@@ -195,12 +201,17 @@ class DevStack:
             raise StartupFailed(f"{error}; see {shown(self.logs / f'{service}.log')}"
                                 f"{_last_error(self.logs / f'{service}.log')}") from None
 
+    def _metrics_port(self, name: str) -> str:
+        self.metrics_ports[name] = port_or_free(METRICS_PORTS[name])
+        return str(self.metrics_ports[name])
+
     def _spawn(self, service: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
         env.update({
             "LAUREL_ENV": "development",
             "LAUREL_GRPC_HOST": "127.0.0.1",
             "LAUREL_GRPC_PORT": str(self.ports[service]),
+            "LAUREL_METRICS_PORT": self._metrics_port(service),
             "LAUREL_DATA_DIR": str(self.data_dir),
             "LAUREL_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             # where each service's published log is read (laurel.catchup)
@@ -221,10 +232,14 @@ class DevStack:
                     "LAUREL_DATA_DIR": str(self.data_dir)})
         audit = [sys.executable, "-m", "laurel.audit"]
         if not key.exists():
-            with open(self.logs / f"{AUDIT}.log", "ab") as log:
-                subprocess.run([*audit, "keygen", "--out", str(key)], env=env, stdout=log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               check=True, timeout=60)
+            # Its output is a message for a person, not a log record.
+            made = subprocess.run([*audit, "keygen", "--out", str(key)], env=env,
+                                  capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=60)
+            if made.returncode != 0:
+                raise StartupFailed(f"making the development checkpoint key failed: "
+                                    f"{(made.stderr or made.stdout).strip()[-300:]}")
+        env["LAUREL_METRICS_PORT"] = self._metrics_port(AUDIT)
         return self._popen(
             [*audit, "serve", "--port", str(self.ports[AUDIT]), "--key", str(key),
              "--checkpoint-every", "60"], env, AUDIT)
@@ -269,8 +284,11 @@ def _last_error(log: Path) -> str:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return ""
-    errors = [line for line in lines if "ERROR" in line or "Error" in line]
+    errors = [line for line in lines
+              if "ERROR" in line or "CRITICAL" in line or "Error" in line]
     last = (errors or lines or [""])[-1].strip()
+    with contextlib.suppress(ValueError, KeyError, TypeError):  # a JSON record: its message
+        last = str(json.loads(last)["message"])
     return f" (last: {last[:300]})" if last else ""
 
 
@@ -359,6 +377,8 @@ def _summary(stack: DevStack) -> str:
     if stack.smtp is not None:
         lines.append(f"  smtp sink     {stack.smtp.host}:{stack.smtp.port} "
                      f"(mail in {shown(stack.data_dir / 'mail')})")
+    lines.append("  metrics       " + " ".join(
+        f"{name}=:{port}" for name, port in stack.metrics_ports.items()))
     lines.append(f"  logs          {shown(stack.logs)}")
     lines.append(f"  endpoints     {shown(stack.data_dir / ENDPOINTS_FILE)}")
     return "Laurel is up and serving:\n" + "\n".join(lines)

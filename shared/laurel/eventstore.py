@@ -315,6 +315,9 @@ class EventStore:
         # Called (in the committing thread) after a transaction that wrote
         # outbox rows commits: the relay publishes now instead of at its next poll.
         self.on_published: list[Callable[[], None]] = []
+        # Called (in the committing thread) with the events a transaction
+        # appended, once it committed (metrics count them).
+        self.on_committed: list[Callable[[Sequence[RecordedEvent]], None]] = []
 
     def create_schema(self) -> None:
         """Bring the store's tables and its projections' to this code's schema
@@ -536,6 +539,18 @@ class EventStore:
         else:
             next_position = max(from_position, last + 1)
         return PublishedPage(entries, next_position, head)
+
+    def outbox_backlog(self) -> tuple[int, str | None]:
+        """How many events wait for the relay, and when the oldest was recorded."""
+        query = (
+            select(func.count(), func.min(events_table.c.recorded_at))
+            .select_from(outbox_table.join(
+                events_table, outbox_table.c.position == events_table.c.position))
+            .where(outbox_table.c.published_at.is_(None))
+        )
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(query).one()
+        return int(count), oldest
 
     def pending_outbox_count(self) -> int:
         query = select(func.count()).select_from(outbox_table).where(

@@ -8,7 +8,10 @@ service.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -35,6 +38,8 @@ from laurel.errors import (
     NotFound,
     PermissionDenied,
 )
+from laurel.logs import handling
+from laurel.metrics import Metrics
 from laurel.policy import DEFAULT_POLICY, AccessPolicy
 from laurel.securitylog import SecurityLog
 from laurel.text import _is_map, _repeated, control_violations
@@ -74,6 +79,18 @@ def rpc_status_for(error: LaurelError) -> grpc.Status:
         code=getattr(code_pb2, error.code), message=error.message, details=details
     )
     return rpc_status.to_status(status)
+
+
+def internal_error(error: BaseException, method: str = "") -> LaurelError:
+    """What the caller of a call that failed unexpectedly gets: INTERNAL and a
+    reference, nothing of the cause (no host, port, SQL or file text). The
+    cause goes to the log under that reference, with its traceback."""
+    reference = uuid.uuid4().hex[:16]
+    log.error("internal error, reference %s, in %s: %s", reference, method or "a call",
+              type(error).__name__, exc_info=error, extra={"error_id": reference})
+    return LaurelError(f"internal error, reference {reference}: the service failed "
+                       "unexpectedly; nothing was done unless a later read shows it. "
+                       "Try again, and give the reference to the operators if it persists")
 
 
 def _pack(message: Any) -> any_pb2.Any:
@@ -123,7 +140,7 @@ class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
             await self._record(details.method, error, request.actor,
                                request.correlation_id)
             return _refusing(handler, error)
-        return _bound(handler, request, self._refused_in(details.method))
+        return _bound(handler, request, self._refused_in(details.method), details.method)
 
     def _refused_in(self, method: str) -> Recorder:
         async def record(error: LaurelError, actor: Any, correlation_id: str) -> None:
@@ -135,6 +152,111 @@ class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
         if self.security_log is not None:
             await self.security_log.refused(method, error.code, error.message, actor,
                                             correlation_id)
+
+
+# Methods probed or browsed by tools all day: counted, logged at DEBUG only.
+QUIET_METHODS = ("grpc.health.v1.Health/", "grpc.reflection.")
+request_log = logging.getLogger("laurel.grpc.requests")
+
+
+class ObservingInterceptor(grpc.aio.ServerInterceptor):
+    """Counts and times every call by method and final status code (the
+    Prometheus series `laurel_grpc_requests_total` and
+    `laurel_grpc_request_duration_seconds`), logs one line a call (method,
+    code, duration; INFO, health checks at DEBUG), and puts the request's
+    nomination id, when it has one, in the log context of the call.
+
+    It sits inside the tracing interceptor (so its log lines carry the call's
+    trace and span ids) and outside the access interceptor (so refused
+    calls are counted with their codes). Calls to unknown methods are left to
+    gRPC (UNIMPLEMENTED) and not counted: a caller cannot grow the series."""
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
+
+    async def intercept_service(
+        self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        method = details.method.lstrip("/")
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            async def unary(message: Any, context: grpc.aio.ServicerContext) -> Any:
+                started, code = time.perf_counter(), "UNKNOWN"
+                with handling(nomination_id=_nomination_of(message)):
+                    try:
+                        reply = await inner(message, context)
+                        code = _code_of(context, "OK")
+                        return reply
+                    except grpc.aio.AbortError:
+                        code = _code_of(context, "UNKNOWN")
+                        raise
+                    except BaseException as error:
+                        code = _code_of_raised(error)
+                        raise
+                    finally:
+                        self._done(method, code, started)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary, handler.request_deserializer, handler.response_serializer)
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def streaming(message: Any, context: grpc.aio.ServicerContext) -> Any:
+                started, code = time.perf_counter(), "UNKNOWN"
+                with handling(nomination_id=_nomination_of(message)):
+                    try:
+                        async for item in inner_stream(message, context):
+                            yield item
+                        code = _code_of(context, "OK")
+                    except grpc.aio.AbortError:
+                        code = _code_of(context, "UNKNOWN")
+                        raise
+                    except BaseException as error:
+                        code = _code_of_raised(error)
+                        raise
+                    finally:
+                        self._done(method, code, started)
+
+            return grpc.unary_stream_rpc_method_handler(
+                streaming, handler.request_deserializer, handler.response_serializer)
+        return handler  # client streaming: reflection only; neither counted nor logged
+
+    def _done(self, method: str, code: str, started: float) -> None:
+        seconds = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.observe_call(method, code, seconds)
+        level = logging.DEBUG if method.startswith(QUIET_METHODS) else logging.INFO
+        request_log.log(level, "%s %s %.1f ms", method, code, seconds * 1000,
+                        extra={"grpc_method": method, "grpc_code": code,
+                               "duration_ms": round(seconds * 1000, 3)})
+
+
+def _nomination_of(message: Any) -> str:
+    value = getattr(message, "nomination_id", "") if hasattr(message, "DESCRIPTOR") else ""
+    return value if isinstance(value, str) else ""
+
+
+def _code_of(context: grpc.aio.ServicerContext, default: str) -> str:
+    """The status the call ends with, as its name (OK unless one was set)."""
+    try:
+        code = context.code()
+    except Exception:  # the context is gone (a cancelled call)
+        return default
+    if code is None:
+        return default
+    if isinstance(code, grpc.StatusCode):
+        return str(code.name)
+    if isinstance(code, int):
+        return next((c.name for c in grpc.StatusCode if c.value[0] == code), default)
+    return default
+
+
+def _code_of_raised(error: BaseException) -> str:
+    return "CANCELLED" if isinstance(error, asyncio.CancelledError) else "UNKNOWN"
 
 
 @dataclass(frozen=True)
@@ -244,7 +366,7 @@ def _leads_to_required(field: Any, seen: frozenset[str]) -> bool:
 
 
 def _bound(handler: grpc.RpcMethodHandler, request: Any,
-           record: Recorder | None = None) -> grpc.RpcMethodHandler:
+           record: Recorder | None = None, method: str = "") -> grpc.RpcMethodHandler:
     async def refused(error: LaurelError, context: grpc.aio.ServicerContext) -> None:
         if isinstance(error, PermissionDenied) and record is not None:
             await record(error, request.actor, request.correlation_id)
@@ -261,6 +383,10 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
                 return await inner(message, context)
             except LaurelError as error:
                 await refused(error, context)
+            except grpc.aio.AbortError:
+                raise  # the handler chose its status
+            except Exception as error:
+                await refused(internal_error(error, method), context)
             finally:
                 unbind_request(token)
 
@@ -279,6 +405,10 @@ def _bound(handler: grpc.RpcMethodHandler, request: Any,
                     yield item
             except LaurelError as error:
                 await refused(error, context)
+            except grpc.aio.AbortError:
+                raise  # the handler chose its status
+            except Exception as error:
+                await refused(internal_error(error, method), context)
             finally:
                 # A cancelled stream is closed from another context, where the
                 # binding cannot (and need not) be reset: it dies with the call.
@@ -343,11 +473,13 @@ class GrpcServer:
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         security_log: SecurityLog | None = None,
         policy: AccessPolicy = DEFAULT_POLICY,
+        metrics: Metrics | None = None,
     ) -> None:
         self.security_log = security_log
         self.server = grpc.aio.server(
             interceptors=[
                 aio_server_interceptor(),
+                ObservingInterceptor(metrics),
                 LaurelServerInterceptor(authenticator, policy, security_log),
             ],
             options=[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from faststream.security import BaseSecurity
 
 from laurel.config import KafkaSettings
 from laurel.envelope import RecordedEvent
+from laurel.logs import handling
 
 log = logging.getLogger("laurel.messaging")
 
@@ -36,6 +38,9 @@ def kafka_broker(kafka: KafkaSettings, client_id: str) -> KafkaBroker:
         security=BaseSecurity(ssl_context=context, use_ssl=True) if context else None,
         middlewares=[KafkaTelemetryMiddleware()],
         logger=logging.getLogger(f"laurel.{client_id}.kafka"),
+        # Its per-message "Received"/"Processed" lines know no event id:
+        # `subscribe` logs one line per message instead, with the ids.
+        log_level=logging.DEBUG,
     )
 
 
@@ -55,12 +60,31 @@ def subscribe(
 
     async def on_message(body: dict[str, Any], message: KafkaMessage) -> None:
         record = cast(ConsumerRecord, message.raw_message)  # one record: not a batch
-        await asyncio.to_thread(handlers[record.topic], body)
+        started = time.perf_counter()
+        with handling(**_ids_of(body)):
+            await asyncio.to_thread(handlers[record.topic], body)
+            seconds = time.perf_counter() - started
+            log.info("%s %s handled in %.1f ms", record.topic, body.get("type", "message"),
+                     seconds * 1000, extra={"topic": record.topic,
+                                            "partition": record.partition,
+                                            "offset": record.offset,
+                                            "duration_ms": round(seconds * 1000, 3)})
 
     on_message.__name__ = f"{group_id}_on_message"
     broker.subscriber(
         *handlers, ack_policy=AckPolicy.NACK_ON_ERROR, **kafka.consumer_options(group_id)
     )(on_message)
+
+
+def _ids_of(body: Any) -> dict[str, str]:
+    """The event id and nomination id of a Laurel event's body, for the log."""
+    if not isinstance(body, dict):
+        return {}
+    payload = body.get("payload")
+    nomination = payload.get("nomination_id") if isinstance(payload, dict) else None
+    event_id = body.get("event_id")
+    return {"event_id": event_id if isinstance(event_id, str) else "",
+            "nomination_id": nomination if isinstance(nomination, str) else ""}
 
 
 def events(handler: Callable[[RecordedEvent], None]) -> BodyHandler:

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,16 +20,21 @@ from typing import Any, Protocol
 import grpc
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from laurel import migrator, published_log
 from laurel.auth import authenticator_for
 from laurel.catchup import Inbox
-from laurel.config import ConfigError, SecuritySettings, Settings
+from laurel.config import ConfigError, LogSettings, SecuritySettings, Settings
 from laurel.envelope import utcnow
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer, ServerTls
 from laurel.leadership import Leadership
+from laurel.logs import configure_logging
+from laurel.metrics import Metrics
 from laurel.outbox import OutboxRelay
+from laurel.readiness import Readiness, broker_check, database_check, relay_check
 from laurel.securitylog import SecurityLog
 from laurel.telemetry import configure_tracing, shutdown_tracing
 from laurel.upcasting import Upcasters
@@ -41,6 +48,7 @@ class Lifecycle(Protocol):
     and owns none, has its own."""
 
     name: str
+    metrics: Metrics | None
 
     async def start(self) -> None: ...
 
@@ -72,6 +80,8 @@ class ServiceRuntime:
     # Which replica publishes the outbox and runs the periodic jobs
     # (laurel.leadership); None: this one, always.
     leadership: Leadership | None = None
+    metrics: Metrics | None = None  # served by run_service (LAUREL_METRICS_PORT)
+    readiness: Readiness | None = None  # gRPC health of the service's names
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -89,10 +99,14 @@ class ServiceRuntime:
                 self.catchup_interval_s, self._stop, self.inbox.reconcile,
                 f"{self.name}'s catch-up from its upstreams' logs")))
         await self.grpc.start()
+        if self.readiness is not None:
+            self._tasks.append(asyncio.create_task(self.readiness.run(self._stop)))
         log.info("%s serving gRPC on port %s", self.name, self.grpc.port)
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.metrics is not None:
+            self.metrics.close()
         await self.grpc.stop()
         for task in self._tasks:
             await task
@@ -128,30 +142,95 @@ async def every(interval_s: float, stop: asyncio.Event, work: Callable[[], Any],
 
 
 def run_service(build: Callable[[], Awaitable[Lifecycle]]) -> None:
-    """Entry point body: logging, then build and serve until a signal."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    """Entry point body: logging (LAUREL_LOG_*), then build, serve metrics
+    (LAUREL_METRICS_PORT) and serve until a signal.
+
+    A start-up that fails is one log line naming the cause, and exit code 1:
+    a setting (ConfigError), a store that cannot be opened (`opening_store`),
+    a port taken. Anything else unexpected is one line too; its traceback is
+    logged at DEBUG (LAUREL_LOG_LEVEL=DEBUG shows it)."""
+    logs = LogSettings.load()
+    configure_logging("", logs.format, logs.level)
 
     async def main() -> None:
-        await serve_until_signalled(await build())
+        try:
+            runtime = await build()
+        except ConfigError:
+            raise
+        except Exception as error:
+            log.debug("start-up failed", exc_info=error)
+            raise ConfigError(f"cannot start: {_cause(error)}") from None
+        configure_logging(runtime.name, logs.format, logs.level)
+        if runtime.metrics is not None:
+            try:
+                runtime.metrics.serve()
+            except OSError as error:
+                raise ConfigError(f"cannot serve metrics on port {runtime.metrics.port_wanted}"
+                                  f" (LAUREL_METRICS_PORT): {error.strerror}") from None
+        await serve_until_signalled(runtime)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConfigError as error:
+        log.critical("%s", error.code)
+        sys.exit(1)
+
+
+def _cause(error: BaseException) -> str:
+    """An error as one line: its type and the first line of its text."""
+    inner = getattr(error, "orig", None) or error
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+@contextlib.contextmanager
+def opening_store(url: str, what: str = "the event store") -> Iterator[None]:
+    """Errors opening a store become one line naming the store (its URL,
+    password hidden) and the cause: a malformed URL, a missing driver, an
+    unreachable server, a read-only or corrupt SQLite file."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "(malformed URL)"
+    try:
+        yield
+    except ArgumentError as error:
+        raise ConfigError(f"cannot open {what} {url!r}: not a database URL ({error})") from None
+    except (SQLAlchemyError, sqlite3.Error, OSError, ImportError) as error:
+        raise ConfigError(f"cannot open {what} {shown}: {_store_problem(error)}") from None
+
+
+def _store_problem(error: BaseException) -> str:
+    """What is wrong with a store, said for an operator."""
+    inner = getattr(error, "orig", None) or error
+    text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
+    lowered = text.lower()
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"{text} (the file or its folder is read-only: the service must write it)"
+    if "not a database" in lowered or "malformed" in lowered:
+        return f"{text} (the file is not an intact SQLite database: restore it from a backup)"
+    if "unable to open" in lowered:
+        return f"{text} (the folder is missing or not writable)"
+    if isinstance(inner, ImportError):
+        return f"the database driver is not installed ({text})"
+    return text
 
 
 def open_store(settings: Settings, projections: Sequence[Projection] = (),
                upcasters: Upcasters | None = None,
                clock: Callable[[], datetime] = utcnow) -> EventStore:
-    """The service's store, its schema ready (see `prepare_schema`)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = EventStore(settings.database_url, projections=projections,
-                       upcasters=upcasters, clock=clock)
-    try:
-        prepare_schema(store, settings.service,
-                       migrate=settings.development or not store.is_postgres)
-    except BaseException:
-        store.close()
-        raise
+    """The service's store, its schema ready (see `prepare_schema`); a store
+    that cannot be opened stops start-up with one line (`opening_store`)."""
+    with opening_store(settings.database_url):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = EventStore(settings.database_url, projections=projections,
+                           upcasters=upcasters, clock=clock)
+        try:
+            prepare_schema(store, settings.service,
+                           migrate=settings.development or not store.is_postgres)
+        except BaseException:
+            store.close()
+            raise
     return store
 
 
@@ -207,9 +286,10 @@ def assemble(
         register(server)
         serve_log(server)
 
+    metrics = Metrics(settings.service, settings.grpc_host, settings.metrics_port)
     server = secured_server(settings.service, settings.development, settings.security,
                             settings.grpc_address(), register_all,
-                            [*service_names, published_log.SERVICE_NAME])
+                            [*service_names, published_log.SERVICE_NAME], metrics=metrics)
     relay = (
         OutboxRelay(store, settings.kafka, poll_interval=settings.outbox_poll_ms / 1000,
                     stuck_after=settings.outbox_stuck_after_s,
@@ -222,11 +302,27 @@ def assemble(
         store.on_published.append(relay.nudge)
         relay.leader = leadership
         leadership.on_change.append(lambda leading: relay.nudge())
+    metrics.watch_store(store, clock=store.clock, outbox=relay is not None)
+    if relay is not None:
+        metrics.gauge("laurel_outbox_relay_leader",
+                      "1 on the replica whose outbox relay publishes, else 0",
+                      lambda: _leads(relay))
+    readiness = Readiness(server)
+    readiness.add(*database_check(store))
+    if broker is not None:
+        readiness.add(*broker_check(broker))
+    if relay is not None:
+        readiness.add(*relay_check(relay))
     return ServiceRuntime(
         settings.service, store, server, relay=relay, broker=broker, app=app,
         inbox=inbox, catchup_interval_s=settings.catchup.interval_s,
-        leadership=leadership,
+        leadership=leadership, metrics=metrics, readiness=readiness,
     )
+
+
+def _leads(relay: OutboxRelay) -> float:
+    """1 unless another replica sharing the store publishes (laurel.leadership)."""
+    return 1.0 if relay.leader is None or relay.leader.is_leader else 0.0
 
 
 def secured_server(
@@ -236,9 +332,12 @@ def secured_server(
     address: str,
     register: Callable[[grpc.aio.Server], None],
     service_names: Sequence[str],
+    *,
+    metrics: Metrics | None = None,
 ) -> GrpcServer:
-    """A gRPC server with the authentication, TLS, size limits and security log
-    the settings ask for (shared by the services and `laurel audit serve`)."""
+    """A gRPC server with the authentication, TLS, size limits, security log
+    and metrics the settings ask for (shared by the services and `laurel audit
+    serve`)."""
     authenticator = authenticator_for(
         development, security.jwt_public_key_files, security.jwt_issuer,
         security.jwt_audience, security.jwt_leeway_s)
@@ -257,4 +356,4 @@ def secured_server(
     )
     return GrpcServer(address, authenticator, register, service_names, tls=tls,
                       max_message_bytes=security.max_message_bytes,
-                      security_log=security_log)
+                      security_log=security_log, metrics=metrics)

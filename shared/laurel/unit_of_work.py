@@ -358,6 +358,9 @@ class UnitOfWork:
         if self.published:
             for listener in self._store.on_published:
                 listener()
+        if self.recorded:
+            for observer in self._store.on_committed:
+                observer(self.recorded)
 
 
 def _one_or_many(rows: list[tuple[Any, ...]]) -> tuple[Any, ...] | list[tuple[Any, ...]]:

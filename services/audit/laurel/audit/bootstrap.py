@@ -35,6 +35,8 @@ from laurel.config import ConfigError
 from laurel.eventstore import EventStore, Projection
 from laurel.grpcutil import GrpcServer
 from laurel.leadership import Leadership
+from laurel.metrics import Metrics
+from laurel.readiness import Readiness, database_check
 from laurel.runtime import every, run_service, secured_server
 from laurel.telemetry import configure_tracing, shutdown_tracing
 
@@ -55,6 +57,8 @@ class AuditRuntime:
     # Per store, whether this audit replica is the one that checkpoints it
     # (laurel.leadership): replicas sharing the stores sign each once.
     leaders: dict[str, Leadership] = field(default_factory=dict)
+    metrics: Metrics | None = None
+    readiness: Readiness | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -72,6 +76,8 @@ class AuditRuntime:
     async def start(self) -> None:
         self._stop.clear()
         await self.grpc.start()
+        if self.readiness is not None:
+            self._tasks.append(asyncio.create_task(self.readiness.run(self._stop)))
         if self.checkpoint_every > 0:
             for name, store in self.stores.items():
                 leader = self.leaders.setdefault(
@@ -92,6 +98,8 @@ class AuditRuntime:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.metrics is not None:
+            self.metrics.close()
         await self.grpc.stop()
         for task in self._tasks:
             await task
@@ -122,16 +130,44 @@ async def build(
                           insecure=settings.telemetry.insecure,
                           ca_file=settings.telemetry.ca_file)
         servicer = AuditServicer(opened, key, projections_of)
+        metrics = audit_metrics(settings, opened)
         server = secured_server(
             settings.service, settings.development, settings.security,
             settings.grpc_address(), lambda grpc_server: add_to_server(servicer, grpc_server),
-            [SERVICE_NAME])
+            [SERVICE_NAME], metrics=metrics)
     except BaseException:
         for store in opened.values():
             store.close()
         raise
+    readiness = Readiness(server)
+    for name, store in sorted(opened.items()):
+        readiness.add(*database_check(store, f"{name} store"))
     return AuditRuntime(settings.service, opened, server, key, settings.development,
-                        settings.checkpoint_interval_s)
+                        settings.checkpoint_interval_s, metrics=metrics, readiness=readiness)
+
+
+def audit_metrics(settings: AuditSettings, stores: Mapping[str, EventStore]) -> Metrics:
+    """The audit process's metrics: its calls, and when each store's last
+    checkpoint was recorded (read at scrape time, so the CronJob's checkpoints
+    count too)."""
+    metrics = Metrics(settings.service, settings.grpc_host, settings.metrics_port)
+
+    def last_checkpoints() -> dict[str, float]:
+        found = {}
+        for name, store in stores.items():
+            try:
+                moment = handlers.last_checkpoint_time(store)
+            except Exception as error:  # one store down must not hide the others
+                log.debug("checkpoint time of %s unreadable: %s", name, error)
+                continue
+            if moment is not None:
+                found[name] = moment.timestamp()
+        return found
+
+    metrics.gauge("laurel_audit_last_checkpoint_timestamp_seconds",
+                  "when the store's last checkpoint was recorded (Unix time)",
+                  last_checkpoints, label="store")
+    return metrics
 
 
 def serve_forever(

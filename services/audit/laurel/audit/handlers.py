@@ -47,7 +47,7 @@ from laurel.audit.domain.timeline import TimelineEntry, merge_timeline
 from laurel.audit.domain.verification import VerificationResult, verify_files
 from laurel.catchup import UPSTREAMS
 from laurel.chain import ChainReport
-from laurel.envelope import format_time, utcnow
+from laurel.envelope import format_time, parse_time, utcnow
 from laurel.eventstore import EventStore, Projection
 
 log = logging.getLogger("laurel.audit")
@@ -176,6 +176,15 @@ def verify_package(
 def recorded_checkpoints(store: EventStore) -> list[Checkpoint]:
     """Every checkpoint the store has recorded, oldest first."""
     return checkpoints_in(store.read_stream(CHECKPOINT_STREAM))
+
+
+def last_checkpoint_time(store: EventStore) -> datetime | None:
+    """When the store's last checkpoint was recorded (None: never)."""
+    version = store.stream_version(CHECKPOINT_STREAM)
+    if not version:
+        return None
+    last = store.read_stream(CHECKPOINT_STREAM, from_version=version)[-1]
+    return parse_time(last.recorded_at)
 
 
 def create_checkpoint(

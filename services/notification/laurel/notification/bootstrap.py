@@ -124,6 +124,12 @@ async def build(
             servicer, server),
         [SERVICE_NAME], broker=broker, app=NotificationApp(ctx, reactions, worker),
         inbox=inbox)
+    if base.metrics is not None:
+        sent = base.metrics.counter("laurel_emails_sent", "e-mails the SMTP relay accepted")
+        failed = base.metrics.counter("laurel_emails_failed",
+                                      "e-mail attempts that failed (refused, or no answer)")
+        if worker is not None:
+            worker.on_outcome = lambda outcome: (sent if outcome.delivered else failed).inc()
     return NotificationRuntime(
         **{f.name: getattr(base, f.name) for f in fields(ServiceRuntime) if f.init},
         worker=worker)

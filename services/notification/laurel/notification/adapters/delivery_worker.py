@@ -65,8 +65,10 @@ class DeliveryWorker:
         poll_interval: float = 0.2,
         clock: Callable[[], datetime] = utcnow,
         name: str = "",
+        on_outcome: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_outcome = on_outcome  # what the relay said (metrics count it)
         self.ctx = ctx
         self.transport = transport
         self.poll_interval = poll_interval
@@ -128,6 +130,8 @@ class DeliveryWorker:
         if started is None:
             return ""
         outcome = self.transport.send(started)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
         final = self._record(RecordSendOutcome(caller, notification_id, started.attempts,
                                                outcome, self.clock()))
         status = final.status if final else delivery.SENDING
