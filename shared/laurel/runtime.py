@@ -313,6 +313,12 @@ def assemble(
         readiness.add(*broker_check(broker))
     if relay is not None:
         readiness.add(*relay_check(relay))
+    if inbox is not None:
+        consumer = inbox
+        metrics.gauge("laurel_consumer_lag_positions",
+                      "published positions of the upstream service not yet applied here",
+                      lambda: {name: lag.behind for name, lag in consumer.lag().items()},
+                      label="upstream")
     return ServiceRuntime(
         settings.service, store, server, relay=relay, broker=broker, app=app,
         inbox=inbox, catchup_interval_s=settings.catchup.interval_s,

@@ -35,17 +35,20 @@ CALLS = {"laurel_grpc_requests_total", "laurel_grpc_request_duration_seconds"}
 # Every service that owns a store and publishes its events.
 STORE = {"laurel_events_appended_total", "laurel_outbox_backlog_events",
          "laurel_outbox_oldest_unpublished_age_seconds", "laurel_outbox_relay_leader"}
+# Every service that consumes another's events.
+LAG = {"laurel_consumer_lag_positions"}
 EXPECTED = {
     "intake": CALLS | STORE,
-    "scoring": CALLS | STORE,
-    "review": CALLS | STORE,
-    "notification": CALLS | STORE | {"laurel_emails_sent_total", "laurel_emails_failed_total"},
+    "scoring": CALLS | STORE | LAG,
+    "review": CALLS | STORE | LAG,
+    "notification": CALLS | STORE | LAG | {"laurel_emails_sent_total",
+                                           "laurel_emails_failed_total"},
     "audit": CALLS | {"laurel_audit_last_checkpoint_timestamp_seconds"},
 }
 # Series of the contract whose source other work is adding (consumer
 # positions per upstream; parked messages): exported once their API exists.
 NOMINATIONS = 5
-PENDING = {"laurel_consumer_lag_positions", "laurel_parked_messages"}
+PENDING = {"laurel_parked_messages"}
 
 
 def contract() -> set[str]:
@@ -85,6 +88,9 @@ def test_each_process_of_the_dev_stack_serves_its_series_of_the_contract(
     assert (ops.sample(served["notification"], "laurel_emails_sent_total") or 0) > 0
     assert ops.sample(served["notification"], "laurel_emails_failed_total") == 0
     assert ops.sample(served["intake"], "laurel_outbox_relay_leader") == 1
+    for consumer in ("scoring", "review", "notification"):  # a position count per upstream
+        assert ops.sample(served[consumer], "laurel_consumer_lag_positions",
+                          upstream="intake") is not None, consumer
 
     # The checkpoint CronJob's command signs every store; the AuditService
     # reads when each store's last checkpoint was recorded at each scrape.
