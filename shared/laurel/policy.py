@@ -110,6 +110,7 @@ POLICY: dict[str, frozenset[str]] = {
         "GetNominationTimeline": {AUDITOR},
         "GetStateAsOf": {AUDITOR},
         "VerifyStores": {AUDITOR},
+        "CheckCompleteness": {AUDITOR},
         "GetCheckpoint": {AUDITOR},
         "SignCheckpoint": {AUDITOR},
         "ExportNomination": {AUDITOR},

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from laurel import published_log
@@ -175,3 +176,52 @@ def test_a_tail_cut_after_a_published_checkpoint_is_reported(
     code, out = run_cli(capsys, "verify", "--database", f"intake=sqlite:///{shorter}", *args)
     assert code == 1, out
     assert "checkpoint up to position 5: the store has only 3 events" in out
+
+
+async def test_the_audit_service_answers_completeness_over_grpc(
+    consumed: dict[str, Any], tmp_path: Path,
+) -> None:
+    from laurel.audit.adapters.stores import open_stores
+    from laurel.audit.bootstrap import build
+    from laurel.audit.settings import AuditSettings
+    from laurel.audit.v1 import audit_pb2, audit_pb2_grpc
+    from laurel.auth import call_metadata
+    from laurel.grpcutil import violations_of
+
+    intake = consumed["intake"]
+    withheld = next(e for e in intake.read_all() if e.type == "NominationSubmitted")
+    copy = tmp_path / "review-copy.sqlite"
+    copy_store(tmp_path / "review.sqlite", copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM processed_events WHERE event_id = ?", (withheld.event_id,))
+        conn.execute("DELETE FROM applied_positions WHERE position = ?", (withheld.position,))
+    settings = AuditSettings.load({
+        "LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
+        "LAUREL_AUDIT_GRPC_PORT": "0", "LAUREL_DATA_DIR": str(tmp_path)})
+    server = await build(settings, stores=open_stores(
+        {"intake": intake.url, "review": f"sqlite:///{copy}"}))
+    await server.start()
+    auditor = call_metadata(Actor("auditor-1", "auditor"))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stub = audit_pb2_grpc.AuditServiceStub(channel)
+            reply = await stub.CheckCompleteness(audit_pb2.CheckCompletenessRequest(),
+                                                 metadata=auditor)
+            assert not reply.complete
+            [account] = reply.accounts
+            assert (account.consumer, account.upstream, account.through_position,
+                    account.applied_count, account.ignored_count) == (
+                "review", "intake", 8, 5, 1)
+            assert [(m.position, m.event_id, m.type) for m in account.missing] == [
+                (withheld.position, withheld.event_id, "NominationSubmitted")]
+            before = await stub.CheckCompleteness(audit_pb2.CheckCompletenessRequest(
+                through_positions={"intake": withheld.position - 1}), metadata=auditor)
+            assert before.complete
+
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.CheckCompleteness(audit_pb2.CheckCompletenessRequest(
+                    through_positions={"ledger": 3}), metadata=auditor)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert [f for f, _ in violations_of(refused.value)] == ["through_positions[ledger]"]
+    finally:
+        await server.stop()

@@ -138,7 +138,9 @@ def completeness(stores: Stores, through: Mapping[str, int] | None = None
         for upstream in upstreams:
             if upstream not in stores:
                 continue
-            last = (through or {}).get(upstream) or event_logs.published_head(stores[upstream])
+            limits = through or {}
+            last = (limits[upstream] if upstream in limits
+                    else event_logs.published_head(stores[upstream]))
             outcomes, marked = event_logs.consumed(stores[consumer], consumer, upstream)
             accounts.append(account(consumer, upstream, last,
                                     event_logs.published(stores[upstream], last),

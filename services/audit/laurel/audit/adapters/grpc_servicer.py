@@ -130,6 +130,26 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             stores=reports,
         )
 
+    async def CheckCompleteness(
+        self, request: pb.CheckCompletenessRequest, context: Context
+    ) -> pb.CheckCompletenessResponse:
+        through = dict(request.through_positions)
+        for name, position in through.items():
+            self._store_name(name, f"through_positions[{name}]")
+            if position < 0:
+                raise InvalidArgument("a position is 0 or more", [FieldViolation(
+                    f"through_positions[{name}]", f"{position} is negative")])
+        accounts = await asyncio.to_thread(handlers.completeness, self.stores, through)
+        return pb.CheckCompletenessResponse(
+            complete=all(a.complete for a in accounts),
+            accounts=[pb.ConsumerAccount(
+                consumer=a.consumer, upstream=a.upstream, through_position=a.through,
+                applied_count=a.applied, ignored_count=a.ignored,
+                missing=[pb.MissingEvent(position=m.position, event_id=m.event_id,
+                                         type=m.type, stream_id=m.stream_id)
+                         for m in a.missing])
+                for a in accounts])
+
     async def GetCheckpoint(
         self, request: pb.GetCheckpointRequest, context: Context
     ) -> pb.GetCheckpointResponse:
