@@ -402,6 +402,10 @@ def up(
         = False,
     once: Annotated[bool, typer.Option("--once", help="stop right after the demo")] = False,
     demo: Annotated[bool, typer.Option(help="run the demo campaign after start-up")] = True,
+    database: Annotated[str, typer.Option(
+        "--database", help="a PostgreSQL server (postgresql://USER@HOST:PORT): the stores "
+        "go there, one database per service (laurel_<run>_<service>, created if "
+        "missing) [default: SQLite files in the run's folder]", show_default=False)] = "",
 ) -> int:
     """Start the suite, run the demo campaign, serve until Ctrl-C.
 
@@ -413,8 +417,11 @@ def up(
     from laurel.devstack import choose_data_dir
     from laurel.devstack import up as run_up
 
+    if database and not database.startswith("postgresql"):
+        raise typer.BadParameter("expected a postgresql://USER@HOST:PORT URL",
+                                 param_hint="--database")
     chosen = choose_data_dir(data_root=data_root, data_dir=data_dir, keep=keep)
-    return run_up(chosen, once=once, demo=demo)
+    return run_up(chosen, once=once, demo=demo, database=database)
 
 
 def notifications(

@@ -3,10 +3,11 @@
 Starts the embedded broker (unless LAUREL_KAFKA_BOOTSTRAP names another),
 creates the topics, starts a local SMTP sink (unless LAUREL_SMTP_PORT names a
 relay; mail is kept under <data dir>/mail), starts the four services with
-SQLite stores under the data directory and the auditors' AuditService over
-them (signing a checkpoint every minute with a key kept in the data
-directory), waits for their health checks, runs the demo campaign, and serves
-until Ctrl-C or SIGTERM.
+SQLite stores under the data directory (or, with `--database
+postgresql://…`, a PostgreSQL database per service on that server, created
+if missing) and the auditors' AuditService over them (signing a checkpoint
+every minute with a key kept in the data directory), waits for their health
+checks, runs the demo campaign, and serves until Ctrl-C or SIGTERM.
 
 Where the data goes: each `laurel up` gets a fresh folder, var/runs/<time>,
 and var/latest points at it (the CLI reads the latest run's endpoints and
@@ -38,6 +39,9 @@ from types import FrameType
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import URL, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from laurel.broker import TansuBroker, child_process_options, ensure_topics, free_port
 from laurel.client import DATA_ROOT, ENDPOINTS_FILE, LATEST
@@ -160,6 +164,8 @@ class DevStack:
     metrics_ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     smtp: SmtpSink | None = None
+    database_server: str = ""  # a PostgreSQL server URL: a database per service there
+    databases: dict[str, str] = field(default_factory=dict)
 
     @property
     def logs(self) -> Path:
@@ -175,6 +181,8 @@ class DevStack:
             self.broker = TansuBroker(log_path=self.logs / "broker.log").start()
             self.kafka_bootstrap = self.broker.bootstrap
         ensure_topics(KafkaSettings(bootstrap=self.kafka_bootstrap), Topics().all())
+        if self.database_server:
+            self.databases = ensure_databases(self.database_server, run_name(self.data_dir))
         for service in SERVICES:  # every port first: consumers read their upstreams' logs
             self.ports[service] = port_or_free(DEFAULT_PORTS[service])
         for service in SERVICES:
@@ -221,6 +229,8 @@ class DevStack:
         if self.smtp is not None:
             env.update(self.smtp.env())
         env.pop("LAUREL_DATABASE_URL", None)
+        if service in self.databases:
+            env["LAUREL_DATABASE_URL"] = self.databases[service]
         return self._popen([sys.executable, "-m", f"laurel.{service}"], env, service)
 
     def _spawn_audit(self) -> subprocess.Popen[bytes]:
@@ -230,6 +240,7 @@ class DevStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_DATABASE_URL")}
         env.update({"LAUREL_ENV": "development", "LAUREL_GRPC_HOST": "127.0.0.1",
                     "LAUREL_DATA_DIR": str(self.data_dir)})
+        env.update({f"LAUREL_DATABASE_URL_{s.upper()}": url for s, url in self.databases.items()})
         audit = [sys.executable, "-m", "laurel.audit"]
         if not key.exists():
             # Its output is a message for a person, not a log record.
@@ -276,6 +287,45 @@ class DevStack:
             self.smtp.stop()
             self.smtp = None
         (self.data_dir / RUN_FILE).unlink(missing_ok=True)
+
+
+def run_name(data_dir: Path) -> str:
+    """The data folder's name as a database name part (`20261207-193000` ->
+    `20261207_193000`): each run gets its databases, --keep finds them again."""
+    return "".join(c if c.isalnum() else "_" for c in data_dir.name.lower())[:40]
+
+
+def postgres_url(url: str) -> URL:
+    """A PostgreSQL URL with the driver Laurel ships (psycopg 3)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"not a postgresql:// URL: {url}")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def ensure_databases(server: str, run: str) -> dict[str, str]:
+    """service -> the URL of database laurel_<run>_<service> on `server`,
+    each created if missing."""
+    base = postgres_url(server)
+    admin = create_engine(base.set(database=base.database or "postgres"),
+                          isolation_level="AUTOCOMMIT")
+    urls: dict[str, str] = {}
+    try:
+        with admin.connect() as conn:
+            for service in SERVICES:
+                name = f"laurel_{run}_{service}"
+                known = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                     {"n": name}).first()
+                if known is None:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                urls[service] = base.set(database=name).render_as_string(hide_password=False)
+    except SQLAlchemyError as error:
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise StartupFailed(f"PostgreSQL at {base.render_as_string(hide_password=True)}: "
+                            f"{cause}") from None
+    finally:
+        admin.dispose()
+    return urls
 
 
 def _last_error(log: Path) -> str:
@@ -337,11 +387,13 @@ class _Signals:
             signal.signal(signum, self)
 
 
-def up(chosen: DataDir, once: bool = False, demo: bool = True) -> int:
-    """Run the stack (and the demo); with `once`, stop right after the demo."""
+def up(chosen: DataDir, once: bool = False, demo: bool = True, database: str = "") -> int:
+    """Run the stack (and the demo); with `once`, stop right after the demo;
+    with `database` (a PostgreSQL server URL), the stores are there."""
     from laurel.demo import run_demo
 
-    stack = DevStack(chosen.path, kafka_bootstrap=os.environ.get("LAUREL_KAFKA_BOOTSTRAP", ""))
+    stack = DevStack(chosen.path, kafka_bootstrap=os.environ.get("LAUREL_KAFKA_BOOTSTRAP", ""),
+                     database_server=database)
     signals = _Signals()
     signals.install()
     code = 0
@@ -373,6 +425,9 @@ def up(chosen: DataDir, once: bool = False, demo: bool = True) -> int:
 def _summary(stack: DevStack) -> str:
     lines = [f"  broker        {stack.kafka_bootstrap}"]
     lines += [f"  {s:<13} {stack.address(s)}" for s in SERVICES]
+    for service, url in stack.databases.items():
+        lines.append(f"  {service + ' db':<13} "
+                     f"{make_url(url).render_as_string(hide_password=True)}")
     lines.append(f"  {AUDIT:<13} {stack.address(AUDIT)} (AuditService, auditors only)")
     if stack.smtp is not None:
         lines.append(f"  smtp sink     {stack.smtp.host}:{stack.smtp.port} "

@@ -77,13 +77,13 @@ def test_two_runs_in_one_data_root_each_get_a_fresh_folder_and_finish_the_demo(
             assert service in audited.stdout
 
 
-def assert_demo_ran(out: str, folder: Path) -> None:
+def assert_demo_ran(out: str, folder: Path, sqlite: bool = True) -> None:
     for service in SERVICES:
         assert service in out
     assert f"(mail in {folder / 'mail'})" in out  # e-mail goes to a local SMTP sink
     assert list((folder / "mail").glob("*.eml"))
     # the demo campaign, step by step, through all four services
-    for step in ("1. organizations", "3. commissions endorse", "4. panels",
+    for step in ("1. organizations", "3. commissions endorse", "4. the expert evaluation",
                  "5. a complaint", "6. blind scoring", "7. rounds closed",
                  "8. decisions recorded", "9. the organizer approves", "10. e-mails"):
         assert f"\n{step}" in out
@@ -95,7 +95,7 @@ def assert_demo_ran(out: str, folder: Path) -> None:
     assert "The auditor's view (AuditService)" in out and "BROKEN" not in out
     for service in SERVICES:
         assert f"   {service}: hash chains and positions hold" in out
-        assert (folder / f"{service}.sqlite").exists()
+        assert (folder / f"{service}.sqlite").exists() == sqlite
     assert "\nDone: 8 nominations" in out
     # the hints name a command that works as typed, and the data it reads
     assert f"export LAUREL_DATA_DIR={folder}" in out
@@ -231,3 +231,40 @@ def _wait_until(condition: Callable[[], bool], deadline_s: float,
         if time.monotonic() > deadline:
             pytest.fail(why())
         time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_up_on_postgresql_makes_a_database_per_service_and_serves(tmp_path: Path) -> None:
+    """`laurel up --database postgresql://…`: each service's store is a
+    database of its own on that server (created), the demo runs to its end."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get("LAUREL_TEST_POSTGRES_URL", "")
+    if not server:
+        pytest.skip("PostgreSQL not requested: set LAUREL_TEST_POSTGRES_URL (CI does)")
+    folder = tmp_path / "pg-run"
+    names = [f"laurel_pg_run_{s}" for s in SERVICES]
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        result = subprocess.run(
+            [*UP, "--once", "--data-dir", str(folder), "--database",
+             make_url(server).set(drivername="postgresql").render_as_string(False)],
+            env=environment(), capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Laurel is up and serving" in result.stdout
+        for name in names:
+            assert f"/{name}" in result.stdout
+        assert_demo_ran(result.stdout, folder, sqlite=False)  # no SQLite store was made
+        assert_clean_logs(folder)
+        for name in names:
+            database = create_engine(make_url(server).set(database=name))
+            with database.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() > 0
+            database.dispose()
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
