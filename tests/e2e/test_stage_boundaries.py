@@ -83,8 +83,11 @@ class Stack:
         """Intake moves the clock; every consumer has noted it on return."""
         await self.apis.intake.SetCampaignClock(campaign_clock_request(CAMPAIGN, moment),
                                                 metadata=md(ORGANIZER))
+        records = len(await asyncio.to_thread(self.broker_view.keys, self.kafka,
+                                              self.intake_topic))
         for consumer in CONSUMERS:
-            await self.broker_view.until_consumed(self.kafka, self.intake_topic, consumer)
+            await self.broker_view.until_consumed(self.kafka, self.intake_topic, consumer,
+                                                  records)
 
 
 async def refused(call: Awaitable[Any], stage: str) -> None:
