@@ -58,8 +58,9 @@ def apply_once(store: EventStore, consumer: str, actor: Actor, event: RecordedEv
                handle: Handler, *, source: UpstreamEvent | None = None) -> bool:
     """Run `handle` with the mark of `event`; False when it was applied before.
 
-    What `handle` appends is caused by `event` and continues its correlation.
-    `source` (default: the delivery in progress, see `delivering`) is where
+    What `handle` appends is caused by `event`, continues its correlation and
+    counts at its campaign time (`EventMetadata.campaign_time`; a handler
+    that knows better, e.g. from the campaign clock, stamps its own). `source` (default: the delivery in progress, see `delivering`) is where
     the event sits upstream; its position is marked with the event.
     """
     delivery = _delivery.get()
@@ -70,7 +71,8 @@ def apply_once(store: EventStore, consumer: str, actor: Actor, event: RecordedEv
     meta = EventMetadata(
         actor,
         correlation_id=event.metadata.get("correlation_id") or str(uuid.uuid4()),
-        causation_id=event.event_id, trace=current_trace_carrier())
+        causation_id=event.event_id, trace=current_trace_carrier(),
+        campaign_time=event.metadata.get("campaign_time", ""))
     try:
         def work(uow: UnitOfWork) -> None:
             uow.mark_processed(consumer, event.event_id, source=source)

@@ -311,3 +311,21 @@ def test_a_command_a_query_and_a_reaction_use_one_connection_each(review) -> Non
     del taken[:]
     review.handle(RecordDecision(ORGANIZER, ROUND, "post-1", "award", "", "best"))
     assert len(taken) == 1  # reads after the write lock too: the same connection
+
+
+def test_what_review_appends_counts_at_the_campaign_time(review) -> None:  # noqa: ANN001
+    """Its own acts at the campaign clock it noted; its notes at the campaign
+    time of the event they note (issue 16: two times on every event)."""
+    opened(review)
+    stream = review.store.read_stream(events.round_stream(ROUND))
+    assert {e.metadata["campaign_time"] for e in stream} == {EVALUATION.isoformat()}
+    submitted = review.event("NominationSubmitted", {
+        "nomination_id": "post-9", "campaign_id": "henan-2021",
+        "category": "warm_service_post",
+        "nominee": {"kind": "ward", "name": "九病区", "organization_id": "h-9-ward"},
+        "hospital_id": "h-9", "jurisdiction_id": "kaifeng", "fields": {}})
+    submitted.metadata["campaign_time"] = "2021-11-25T09:00:00+08:00"
+    review.reactions.on_intake_event(submitted)
+    [noted] = review.store.read_stream(events.nomination_stream("post-9"))
+    assert noted.metadata["campaign_time"] == "2021-11-25T09:00:00+08:00"
+    assert noted.metadata["causation_id"] == submitted.event_id
