@@ -60,7 +60,8 @@ def apply_once(store: EventStore, consumer: str, actor: Actor, event: RecordedEv
 
     What `handle` appends is caused by `event`, continues its correlation and
     counts at its campaign time (`EventMetadata.campaign_time`; a handler
-    that knows better, e.g. from the campaign clock, stamps its own). `source` (default: the delivery in progress, see `delivering`) is where
+    that knows better, e.g. from the campaign clock, stamps its own).
+    `source` (default: the delivery in progress, see `delivering`) is where
     the event sits upstream; its position is marked with the event.
     """
     delivery = _delivery.get()
