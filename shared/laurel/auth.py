@@ -32,7 +32,10 @@ from laurel.errors import Unauthenticated
 from laurel.telemetry import current_trace_carrier
 
 DEV_PREFIX = "dev."
-ROLES = ("nominator", "endorser", "organizer", "reviewer", "auditor", "service")
+# journalist: a reporter of a newspaper that reports on a campaign in its
+# stage 2 (interviews and reporting), attaching articles and reports.
+ROLES = ("nominator", "endorser", "organizer", "reviewer", "auditor", "service",
+         "journalist")
 
 
 # The verified caller of a gRPC call is the Caller its command carries.
@@ -57,10 +60,14 @@ def unbind_request(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
 
 
-def event_metadata(causation_id: str = "", *, caller: Caller | None = None) -> EventMetadata:
+def event_metadata(causation_id: str = "", *, caller: Caller | None = None,
+                   campaign_time: datetime | None = None) -> EventMetadata:
     """Metadata for events decided for `caller` (default: the current call's),
-    with the current trace context."""
-    return (caller or current_request()).metadata(current_trace_carrier(), causation_id)
+    with the current trace context, and the campaign time they count at
+    (aware; kept with its offset) for events in a campaign."""
+    return (caller or current_request()).metadata(
+        current_trace_carrier(), causation_id,
+        campaign_time.isoformat() if campaign_time is not None else "")
 
 
 def dev_token(actor: Actor) -> str:

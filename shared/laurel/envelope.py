@@ -165,6 +165,14 @@ class RecordedEvent:
     def actor(self) -> Actor:
         return Actor.from_dict(self.metadata["actor"])
 
+    @property
+    def campaign_time(self) -> datetime:
+        """When the event counts for its campaign: the campaign time in its
+        metadata, else (no campaign, or written before campaign times) when
+        it was recorded, the campaign's clock being the wall clock then."""
+        stamped = self.metadata.get("campaign_time")
+        return datetime.fromisoformat(stamped) if stamped else self.recorded_at_time
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "position": self.position,
@@ -183,6 +191,19 @@ class RecordedEvent:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordedEvent:
         return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def counted_by(events: list[RecordedEvent], moment: datetime) -> list[RecordedEvent]:
+    """The events of one stream, oldest first, that count by campaign time
+    `moment`: the longest run from the start whose campaign times are not
+    after it (a campaign clock moved back in development can put a later
+    event at an earlier campaign time; the stream's order still rules)."""
+    counted = []
+    for event in events:
+        if event.campaign_time > moment:
+            break
+        counted.append(event)
+    return counted
 
 
 def event_hash(

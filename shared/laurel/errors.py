@@ -41,6 +41,16 @@ class NotFound(LaurelError):
         self.field = field
 
 
+class Hidden(NotFound):
+    """NOT_FOUND to a caller who may not see what they asked about (it does
+    not exist for them, whatever they asked to do with it); `reason`, the
+    real one, goes to the security log only."""
+
+    def __init__(self, message: str, reason: str, field: str = "") -> None:
+        super().__init__(message, field)
+        self.reason = reason
+
+
 class AlreadyExists(LaurelError):
     code = "ALREADY_EXISTS"
 

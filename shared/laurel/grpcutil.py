@@ -33,6 +33,7 @@ from laurel.auth import bind_request, unbind_request
 from laurel.errors import (
     FailedPrecondition,
     FieldViolation,
+    Hidden,
     InvalidArgument,
     LaurelError,
     NotFound,
@@ -150,7 +151,8 @@ class LaurelServerInterceptor(grpc.aio.ServerInterceptor):
     async def _record(self, method: str, error: LaurelError, actor: Any,
                       correlation_id: str) -> None:
         if self.security_log is not None:
-            await self.security_log.refused(method, error.code, error.message, actor,
+            reason = error.reason if isinstance(error, Hidden) else error.message
+            await self.security_log.refused(method, error.code, reason, actor,
                                             correlation_id)
 
 
@@ -368,7 +370,7 @@ def _leads_to_required(field: Any, seen: frozenset[str]) -> bool:
 def _bound(handler: grpc.RpcMethodHandler, request: Any,
            record: Recorder | None = None, method: str = "") -> grpc.RpcMethodHandler:
     async def refused(error: LaurelError, context: grpc.aio.ServicerContext) -> None:
-        if isinstance(error, PermissionDenied) and record is not None:
+        if isinstance(error, PermissionDenied | Hidden) and record is not None:
             await record(error, request.actor, request.correlation_id)
         await context.abort_with_status(rpc_status_for(error))
 

@@ -29,9 +29,13 @@ OPEN_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 NOMINATOR, ENDORSER, ORGANIZER = "nominator", "endorser", "organizer"
 REVIEWER, AUDITOR, SERVICE = "reviewer", "auditor", "service"
+JOURNALIST = "journalist"
 EVERYONE = frozenset(ROLES)
 READ_NOMINATIONS = frozenset({NOMINATOR, ENDORSER, ORGANIZER, AUDITOR, SERVICE})
 OPERATIONS = frozenset({ORGANIZER, AUDITOR})
+# Intake's reads: a journalist reads the nominations of the campaigns their
+# newspaper reports on (which ones, intake decides from the campaign's data).
+READ_INTAKE = READ_NOMINATIONS | {JOURNALIST}
 
 
 def _service(package: str, service: str, rules: Mapping[str, Iterable[str]]
@@ -57,10 +61,10 @@ POLICY: dict[str, frozenset[str]] = {
         "AmendNomination": {NOMINATOR},
         "WithdrawNomination": {NOMINATOR},
         "AttachEvidence": {NOMINATOR},
-        "GetEvidence": READ_NOMINATIONS,
-        "GetNomination": READ_NOMINATIONS,
-        "GetNominationHistory": READ_NOMINATIONS,
-        "ListNominations": READ_NOMINATIONS,
+        "GetEvidence": READ_INTAKE,
+        "GetNomination": READ_INTAKE,
+        "GetNominationHistory": READ_INTAKE,
+        "ListNominations": READ_INTAKE,
         "SetCampaignClock": {ORGANIZER},
     }),
     **_service("laurel.scoring.v1", "ScoringService", {

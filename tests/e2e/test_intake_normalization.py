@@ -125,15 +125,19 @@ def expected(kind: str, typed: str) -> str | None:
     text = unicodedata.normalize("NFKC", typed).strip(" \t")
     if kind == "points":
         return str(int(text)) if re.fullmatch(r"[0-9]+", text) else None
-    text = re.sub(r"^(?:\+|00)?86[ -]?", "", text)
+    abroad = re.match(r"^(?:\+|00)?86[ -]?", text)
+    text = text[abroad.end():] if abroad else text
     if kind == "mobile":
         digits = re.sub(r"[ -]", "", text)
         return digits if re.fullmatch(r"1[3-9][0-9]{9}", digits) else None
-    match = re.fullmatch(r"\(?(0?[1-9][0-9]{1,2})\)?[ -]?([2-9][0-9]{7})", text)
+    if abroad and text[:1].isdigit() and text[:1] != "0":
+        text = "0" + text  # written from abroad, without the trunk 0
+    match = re.fullmatch(r"\((0(?:10|2[0-9]|[3-9][0-9]{2}))\)([2-9][0-9]{7})"
+                         r"|(0(?:10|2[0-9]|[3-9][0-9]{2}))[ -]?([2-9][0-9]{7})", text)
     if match is None:
         return None
-    area = match[1] if match[1].startswith("0") else "0" + match[1]
-    return f"{area}-{match[2]}"
+    area, number = (match[1], match[2]) if match[1] else (match[3], match[4])
+    return f"{area}-{number}"
 
 
 # -- intake, served from a loop of its own so the sync test can call it ---------------

@@ -32,7 +32,7 @@ from laurel.grpcutil import GrpcServer
 ISSUER = "https://auth.laurel.test"
 AUDIENCE = "laurel"
 ORGANIZATION = {"nominator": "zhengzhou-peoples", "endorser": "zhengzhou",
-                "organizer": "henan-center"}
+                "organizer": "henan-center", "journalist": "medicine-health-news"}
 
 
 def actor_for(role: str) -> Actor:

@@ -38,6 +38,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from laurel.auth import ROLES
 from laurel.campaigns import SHIPPED_DIR, load_catalog
 from laurel.campaigns.specimen import specimen_fields
 from laurel.demo import campaign_clock_request, demo_organizations
@@ -111,8 +112,7 @@ def target(keys: Any, tmp_path_factory: pytest.TempPathFactory,
     env = suite_tools.security_env(keys, tmp_path_factory.mktemp("fuzz"), "development")
     loop = Loop()
     served = loop.run(suite_tools.serve_all(env))
-    roles = ("nominator", "endorser", "organizer", "reviewer", "auditor", "service")
-    metadata = {role: keys.metadata(role) for role in roles}
+    metadata = {role: keys.metadata(role) for role in ROLES}
     try:
         nomination_id = _seed(served, loop, metadata)
         by_field = {

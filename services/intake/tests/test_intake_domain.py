@@ -52,8 +52,10 @@ DRAFT = NominationForm(
     nominee=Nominee("department", "急诊科", "huaxian-peoples"),
     fields={"hospital_name": "滑县人民医院"},
 )
-VIA_COMMISSION = Placement("huaxian-peoples", "huaxian", Route("commission", "huaxian"))
-DIRECT = Placement("henan-provincial-peoples", "", Route("center", "henan-center"))
+VIA_COMMISSION = Placement("huaxian-peoples", "huaxian",
+                           Route("commission", "huaxian", "henan-center"))
+DIRECT = Placement("henan-provincial-peoples", "",
+                   Route("center", "henan-center", "henan-center"))
 
 
 def test_a_county_nomination_goes_through_its_commission_to_the_center() -> None:
@@ -63,7 +65,7 @@ def test_a_county_nomination_goes_through_its_commission_to_the_center() -> None
     assert (s.state.status, s.state.return_reasons) == ("returned", ("缺少案例材料",))
     s.record(intake.resubmit_nomination(s.state, {"cases": "案例一"}, []))
     s.record(intake.endorse_nomination(s.state, "huaxian", "同意推荐"), "c", "endorser")
-    s.record(intake.forward_nomination(s.state, "huaxian", "henan-center"), "c", "endorser")
+    s.record(intake.forward_nomination(s.state, "huaxian"), "c", "endorser")
     s.record(intake.receive_nomination(s.state, "henan-center"), "o", "organizer")
 
     assert s.state.status == "received" and s.state.fields["cases"] == "案例一"
@@ -75,7 +77,7 @@ def test_a_county_nomination_goes_through_its_commission_to_the_center() -> None
 def test_a_provincial_hospital_goes_straight_to_the_center() -> None:
     s = Stream()
     s.record(intake.submit_nomination(None, DRAFT, DIRECT, []))
-    with pytest.raises(FailedPrecondition, match="straight to the provincial center"):
+    with pytest.raises(FailedPrecondition, match="straight to henan-center"):
         intake.endorse_nomination(s.state, "huaxian", "同意")
     s.record(intake.receive_nomination(s.state, "henan-center"))
     assert s.state.status == "received"
@@ -103,14 +105,11 @@ def test_draft_save_submit_keeps_field_level_changes() -> None:
     assert s.state.fields["hospital_name"] == "滑县人民医院（新院区）"
 
 
-def test_amend_records_before_and_after_and_needs_an_open_stage() -> None:
+def test_amend_records_before_and_after() -> None:
     s = Stream()
     s.record(intake.submit_nomination(None, DRAFT, VIA_COMMISSION, []))
-    with pytest.raises(FailedPrecondition) as closed:
-        intake.amend_nomination(s.state, {"fax": "1"}, "typo", [], stage_open=False)
-    assert closed.value.rule == "stage_window"
     [amended] = s.record(intake.amend_nomination(
-        s.state, {"hospital_name": ""}, "移除", [], stage_open=True))
+        s.state, {"hospital_name": ""}, "移除", []))
     assert amended.payload["changes"] == {
         "hospital_name": {"before": "滑县人民医院", "after": None}}
     assert "hospital_name" not in s.state.fields
@@ -122,7 +121,7 @@ def test_withdrawn_nominations_accept_nothing_more() -> None:
     s.record(intake.withdraw_nomination(s.state, "改报其他科室"))
     for decide in (lambda n: intake.withdraw_nomination(n, "again"),
                    lambda n: intake.endorse_nomination(n, "huaxian", "同意"),
-                   lambda n: intake.amend_nomination(n, {"a": "b"}, "", [], True)):
+                   lambda n: intake.amend_nomination(n, {"a": "b"}, "", [])):
         with pytest.raises(FailedPrecondition) as raised:
             decide(s.state)
         assert raised.value.rule == "nomination_status"

@@ -57,7 +57,6 @@ async def build(
     intake = Intake(store, Dependencies(
         catalog=catalog or CampaignCatalog(load_catalog(settings.campaigns_dir)),
         topic=settings.topics.intake,
-        center_id=settings.center_id,
         development=settings.development,
         clock=clock,
     ))

@@ -161,11 +161,14 @@ def live_nomination_ids(conn: Connection, hospital_id: str,
 def list_nominations(
     conn: Connection, *, campaign_id: str = "", category: str = "",
     jurisdiction_id: str = "", status: str = "", hospital_id: str = "",
-    limit: int = 50, after: str = "",
+    campaign_ids: list[str] | None = None, limit: int = 50, after: str = "",
 ) -> list[dict[str, Any]]:
-    """Paged by (created_at, nomination_id); `after` is the last row's token."""
+    """Paged by (created_at, nomination_id); `after` is the last row's token.
+    `campaign_ids`, when given, narrows to those campaigns (none: no rows)."""
     t = NOMINATIONS
     query = select(t)
+    if campaign_ids is not None:
+        query = query.where(t.c.campaign_id.in_(campaign_ids))
     for column, value in ((t.c.campaign_id, campaign_id), (t.c.category, category),
                           (t.c.jurisdiction_id, jurisdiction_id), (t.c.status, status),
                           (t.c.hospital_id, hospital_id)):

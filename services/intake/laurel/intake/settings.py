@@ -14,5 +14,6 @@ class IntakeSettings(ServiceSettings):
 
     center_id: str = Field(
         "henan-center", validation_alias="LAUREL_INTAKE_CENTER_ID",
-        description="the organization id of the provincial center, which receives "
-                    "nominations (and is where provincial-level hospitals submit)")
+        description="no longer read: who receives a campaign's nominations is the "
+                    "campaign's routing (its definition's `routing.receivers`); kept "
+                    "so that existing configurations still load")

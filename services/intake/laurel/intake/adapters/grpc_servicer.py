@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from laurel.auth import current_request
-from laurel.envelope import RecordedEvent, canonical_json, parse_time
+from laurel.envelope import RecordedEvent, canonical_json, format_time, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
 from laurel.intake.domain import commands as c
 from laurel.intake.domain import events
@@ -177,9 +177,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def GetNomination(
         self, request: pb.GetNominationRequest, context: Context
     ) -> pb.GetNominationResponse:
-        as_of = request.as_of.ToDatetime(tzinfo=UTC) if request.HasField("as_of") else None
+        if request.HasField("as_of") and request.HasField("recorded_as_of"):
+            raise InvalidArgument("ask as of a campaign time or a recorded time, not both", [
+                FieldViolation("recorded_as_of", "leave unset when as_of is set")])
         nomination = await self._handle(c.GetNomination(
-            current_request(), _uuid(request.nomination_id), as_of))
+            current_request(), _uuid(request.nomination_id), _time(request, "as_of"),
+            _time(request, "recorded_as_of")))
         return to_message(nomination)
 
     async def GetNominationHistory(
@@ -225,6 +228,10 @@ def _form(
     )
 
 
+def _time(request: Any, name: str) -> datetime | None:
+    return getattr(request, name).ToDatetime(tzinfo=UTC) if request.HasField(name) else None
+
+
 def _expected(request: Any) -> int | None:
     """The version the caller saw, if they said (`expected_version` is optional)."""
     return request.expected_version if request.HasField("expected_version") else None
@@ -256,6 +263,8 @@ def to_message(n: Nomination) -> pb.GetNominationResponse:
                            organization_id=n.nominee.organization_id),
         fields=n.fields, status=n.status, version=n.version,
         submitted_at=_timestamp(n.submitted_at), submitted_by=n.submitted_by,
+        submitted_recorded_at=_timestamp(n.submitted_recorded_at),
+        receiver_id=n.route.receiver_id,
         hospital_id=n.hospital_id, jurisdiction_id=n.jurisdiction_id,
         route_to=n.route.to, route_organization_id=n.route.organization_id,
         eligible=n.eligible, ineligible_reason=n.ineligible_reason,
@@ -280,6 +289,7 @@ def _history_entry(event: RecordedEvent) -> pb.HistoryEntry:
     return pb.HistoryEntry(
         version=event.version, event_type=event.type, event_id=event.event_id,
         recorded_at=_timestamp(event.recorded_at), actor_id=actor["id"],
+        campaign_time=_timestamp(format_time(event.campaign_time)),
         actor_role=actor["role"], actor_organization_id=actor.get("organization_id", ""),
         changes=[pb.FieldChange(field=k, before=change["before"] or "",
                                 after=change["after"] or "",

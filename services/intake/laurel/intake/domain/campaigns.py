@@ -45,8 +45,11 @@ class CategoryRules:
         return self.definition.key
 
     @property
-    def nominee_kind(self) -> str:
-        return self.definition.nominee_kind
+    def nominee_kinds(self) -> tuple[str, ...]:
+        return tuple(self.definition.nominee_kinds)
+
+    def accepts_nominee_kind(self, kind: str) -> bool:
+        return self.definition.accepts_nominee_kind(kind)
 
     def validate(self, fields: Mapping[str, str], *, partial: bool = False
                  ) -> list[FieldViolation]:
@@ -103,6 +106,10 @@ class CampaignRules:
 
     def categories(self) -> list[CategoryRules]:
         return [CategoryRules(c) for c in self.definition.categories]
+
+    def local(self, moment: datetime) -> datetime:
+        """`moment` in the campaign's time zone (how its campaign times are kept)."""
+        return moment.astimezone(self.definition.zone)
 
     def stage_open(self, stage: str, now: datetime) -> bool:
         return self.definition.stage_open(stage, now)

@@ -176,9 +176,13 @@ class GetOrganization:
 
 @dataclass(frozen=True)
 class GetNomination:
+    """As it stands; as of a campaign time (`as_of`: the events that count by
+    then); or as recorded by a wall-clock time (`recorded_as_of`)."""
+
     caller: Caller
     nomination_id: str
     as_of: datetime | None = None
+    recorded_as_of: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ def nomination_opened(type_: str, form: NominationForm, placement: Placement,
         "hospital_id": placement.hospital_id,
         "jurisdiction_id": placement.jurisdiction_id,
         "route": {"to": placement.route.to,
-                  "organization_id": placement.route.organization_id},
+                  "organization_id": placement.route.organization_id,
+                  "receiver_id": placement.route.receiver_id},
         "fields": dict(form.fields),
     }
     return NewEvent(type_, _with_total(payload, self_assessment_total))
@@ -119,16 +120,19 @@ def endorsed(nomination_id: str, commission_id: str, commission_name: str,
     }, schema_version=COMMISSION_NAMED)
 
 
-def forwarded(nomination_id: str, commission_id: str, center_id: str) -> NewEvent:
+def forwarded(nomination_id: str, commission_id: str, receiver_id: str) -> NewEvent:
+    """`center_id` names the receiver it goes to (a center, an office...)."""
     return NewEvent(NOMINATION_FORWARDED, {
         "nomination_id": nomination_id, "commission_id": commission_id,
-        "center_id": center_id,
+        "center_id": receiver_id,
     })
 
 
-def received(nomination_id: str, center_id: str) -> NewEvent:
+def received(nomination_id: str, receiver_id: str) -> NewEvent:
+    """`center_id` names the receiver (the key kept from when only a center
+    received)."""
     return NewEvent(NOMINATION_RECEIVED, {"nomination_id": nomination_id,
-                                          "center_id": center_id})
+                                          "center_id": receiver_id})
 
 
 def amended(nomination_id: str, changes: Mapping[str, Any], reason: str,

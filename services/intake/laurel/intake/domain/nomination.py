@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
-from laurel.envelope import Aggregate, NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent, format_time
 from laurel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -33,6 +34,17 @@ from laurel.intake.domain import events
 from laurel.intake.domain.commands import NominationForm, Nominee
 from laurel.intake.domain.evidence import Attachment
 from laurel.intake.domain.organizations import Placement, Route
+
+
+@dataclass(frozen=True)
+class Endorsement:
+    """The commission's act: what fills the form's cells that belong to it
+    (附件2's 所属卫生健康委意见: the opinion, the commission, the day)."""
+
+    opinion: str
+    commission_id: str
+    commission_name: str
+    endorsed_on: str  # the campaign's day, YYYY-MM-DD
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,11 @@ class Nomination:
     ineligible_reason: str = ""
     return_reasons: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    endorsement: Endorsement | None = None
     version: int = 0
     created_at: str = ""
-    submitted_at: str = ""
+    submitted_at: str = ""  # on the campaign's clock
+    submitted_recorded_at: str = ""  # on the wall clock
     submitted_by: str = ""
     updated_at: str = ""
 
@@ -160,33 +174,29 @@ def endorse_nomination(
                             opinion.strip())]
 
 
-def forward_nomination(
-    current: Nomination | None, commission_id: str, center_id: str
-) -> list[NewEvent]:
+def forward_nomination(current: Nomination | None, commission_id: str) -> list[NewEvent]:
     nomination = _existing(current)
     _require_route_holder(nomination, "commission", commission_id)
     _require_status(nomination, ("endorsed",), "forward")
-    return [events.forwarded(nomination.nomination_id, commission_id, center_id)]
+    return [events.forwarded(nomination.nomination_id, commission_id,
+                             nomination.route.receiver_id)]
 
 
-def receive_nomination(current: Nomination | None, center_id: str) -> list[NewEvent]:
+def receive_nomination(current: Nomination | None, receiver_id: str) -> list[NewEvent]:
     nomination = _existing(current)
     ready = "forwarded" if nomination.route.to == "commission" else "submitted"
     _require_status(nomination, (ready,), "receive")
-    return [events.received(nomination.nomination_id, center_id)]
+    return [events.received(nomination.nomination_id, receiver_id)]
 
 
 def amend_nomination(
     current: Nomination | None, changes: Mapping[str, str], reason: str,
-    violations: Iterable[FieldViolation], stage_open: bool,
-    self_assessment_total: int | None = None,
+    violations: Iterable[FieldViolation], self_assessment_total: int | None = None,
 ) -> list[NewEvent]:
+    """The stage that permits amending is the handler's to check (the
+    campaign clock, `laurel.campaigns.require_stage`), before this."""
     nomination = _existing(current)
     _require_status(nomination, LIVE_STATUSES, "amend")
-    if not stage_open:
-        raise FailedPrecondition(
-            "stage_window", "the nomination stage has closed; amendments are no "
-            "longer accepted", nomination.nomination_id)
     _refuse_invalid(violations, "the amendment")
     diff = field_changes(nomination.fields, changes)
     if not diff:
@@ -197,15 +207,15 @@ def amend_nomination(
 
 
 def reject_nomination(
-    current: Nomination | None, organization_id: str, center_id: str,
-    reasons: Sequence[str],
+    current: Nomination | None, organization_id: str, reasons: Sequence[str],
 ) -> list[NewEvent]:
-    """不同意推荐: the commission declines to endorse, or the center declines to accept.
+    """不同意推荐: the commission declines to endorse, or the receiver (the
+    center) declines to accept.
 
     Terminal, unlike a return: the hospital cannot resubmit it.
     """
     nomination = _existing(current)
-    if organization_id == center_id:
+    if organization_id == nomination.route.receiver_id:
         ready = ("forwarded", "received") if nomination.route.to == "commission" else (
             "submitted", "received")
     else:
@@ -295,8 +305,9 @@ def _require_status(nomination: Nomination, allowed: Iterable[str], action: str)
 def _require_route_holder(nomination: Nomination, to: str, organization_id: str) -> None:
     if nomination.route.to != to:
         raise FailedPrecondition(
-            "routing", "this nomination goes straight to the provincial center; "
-            "no local commission acts on it", nomination.nomination_id)
+            "routing", f"this nomination goes straight to "
+            f"{nomination.route.receiver_id or 'its receiver'}; no local commission "
+            "acts on it", nomination.nomination_id)
     if nomination.route.organization_id != organization_id:
         raise PermissionDenied(
             f"only {nomination.route.organization_id} acts on this nomination")
@@ -319,7 +330,7 @@ def _refuse_invalid(violations: Iterable[FieldViolation], what: str) -> None:
 
 # -- folding ---------------------------------------------------------------
 
-_STATUS_OF = {events.NOMINATION_ENDORSED: "endorsed", events.NOMINATION_FORWARDED: "forwarded",
+_STATUS_OF = {events.NOMINATION_FORWARDED: "forwarded",
               events.NOMINATION_RECEIVED: "received",
               events.NOMINATION_WITHDRAWN: "withdrawn"}
 
@@ -342,8 +353,13 @@ def _changes(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
     """What `event` changes in `state`, besides its version and time."""
     p = event.payload
     if event.type == events.NOMINATION_SUBMITTED:
-        return {"status": "submitted", "submitted_at": event.recorded_at,
+        return {"status": "submitted", "submitted_at": format_time(event.campaign_time),
+                "submitted_recorded_at": event.recorded_at,
                 "submitted_by": event.actor.id}
+    if event.type == events.NOMINATION_ENDORSED:
+        return {"status": "endorsed", "endorsement": Endorsement(
+            p["opinion"], p["commission_id"], p.get("commission_name", ""),
+            event.campaign_time.date().isoformat())}
     if event.type in (events.DRAFT_SAVED, events.NOMINATION_AMENDED):
         return {"fields": apply_field_changes(state.fields, p["changes"])}
     if event.type == events.NOMINATION_RETURNED:
@@ -379,14 +395,20 @@ def fold(history: Iterable[RecordedEvent]) -> Nomination | None:
 def _opened(p: Mapping[str, Any], event: RecordedEvent) -> Nomination:
     nominee = p["nominee"]
     route = p.get("route", {"to": "center", "organization_id": ""})
+    # Before routing was campaign data, a route straight through named its
+    # receiver only as organization_id; one through a commission left it to
+    # the campaign's one receiver (`receiver_id` "" here: see the handlers).
+    receiver_id = route.get("receiver_id") or (
+        route["organization_id"] if route["to"] == "center" else "")
     return Nomination(
         nomination_id=p["nomination_id"],
         campaign_id=p["campaign_id"],
         category=p["category"],
-        nominee=Nominee(nominee["kind"], nominee["name"], nominee["organization_id"]),
+        nominee=Nominee(canonical_nominee_kind(nominee["kind"]) or nominee["kind"],
+                        nominee["name"], nominee["organization_id"]),
         hospital_id=p.get("hospital_id", nominee["organization_id"]),
         jurisdiction_id=p.get("jurisdiction_id", ""),
-        route=Route(route["to"], route["organization_id"]),
+        route=Route(route["to"], route["organization_id"], receiver_id),
         fields=dict(p["fields"]),
         status="draft",
         created_at=event.recorded_at,

@@ -1,10 +1,10 @@
 """Organizations: who may nominate, who endorses whom, and the routing between.
 
-A hospital's nomination goes to the local health commission of its
-jurisdiction, which endorses or returns it and forwards it to the provincial
-center; provincial-level hospitals submit straight to the center. That
-routing is data here, registered as events, so an auditor can see which
-hospital belonged where when a nomination moved.
+Which organization nominates, who endorses and who receives is each
+campaign's routing (`laurel.campaigns.access.route_for`); the facts it
+needs about an organization (its kind, its hospital, that hospital's
+jurisdiction and level) are registered here as events, so an auditor can
+see which hospital belonged where when a nomination moved.
 """
 
 from __future__ import annotations
@@ -32,10 +32,14 @@ class Organization:
 
 @dataclass(frozen=True)
 class Route:
-    """Where a submission goes first: a commission, or straight to the center."""
+    """Where a submission goes first: a local commission that endorses it
+    (`to` "commission"), or straight to the organization that receives it
+    (`to` "center": a provincial center, a hospital's own office, as the
+    campaign's routing says); `receiver_id` receives it in the end."""
 
     to: str  # "commission" or "center"
     organization_id: str
+    receiver_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,17 +110,3 @@ def hospital_of(org: Organization, lookup: Mapping[str, Organization]) -> Organi
     if parent is None or parent.kind != "hospital":
         raise NotFound(f"organization {org.organization_id!r} belongs to no hospital")
     return parent
-
-
-def route_for(hospital: Organization, center_id: str) -> Route:
-    if hospital.provincial_level:
-        return Route("center", center_id)
-    return Route("commission", hospital.jurisdiction_id)
-
-
-def placement_of(org: Organization, lookup: Mapping[str, Organization],
-                 center_id: str) -> Placement:
-    """Where a nomination by `org` (a hospital, or one of its departments) goes."""
-    hospital = hospital_of(org, lookup)
-    return Placement(hospital.organization_id, hospital.jurisdiction_id,
-                     route_for(hospital, center_id))

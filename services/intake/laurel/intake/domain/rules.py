@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
+from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.errors import FailedPrecondition, FieldViolation
 from laurel.intake.domain.commands import Nominee
+
+# Nominee kinds that are organizations: such a nominee is its organization.
+ORGANIZATION_KINDS = ("hospital", "department", "ward")
 
 
 class CategoryPolicy(Protocol):
     @property
     def key(self) -> str: ...
     @property
-    def nominee_kind(self) -> str: ...
+    def nominee_kinds(self) -> tuple[str, ...]: ...
+
+    def accepts_nominee_kind(self, kind: str) -> bool: ...
 
     def validate(self, fields: Mapping[str, str], *, partial: bool = False
                  ) -> list[FieldViolation]: ...
@@ -30,14 +35,6 @@ class CategoryPolicy(Protocol):
     def self_assessment_threshold(self) -> int | None: ...
     def live_quota(self) -> int | None: ...
     def required_live_categories(self) -> list[str]: ...
-
-
-class CampaignPolicy(Protocol):
-    @property
-    def campaign_id(self) -> str: ...
-
-    def stage_open(self, stage: str, now: datetime) -> bool: ...
-    def stage_window(self, stage: str) -> tuple[datetime, datetime] | None: ...
 
 
 @dataclass(frozen=True)
@@ -50,32 +47,39 @@ class HospitalFacts:
         return sum(self.live_by_category.get(c, 0) for c in categories)
 
 
-def nominee_violations(nominee: Nominee, category: CategoryPolicy) -> list[FieldViolation]:
+def nominee_violations(nominee: Nominee, category: CategoryPolicy,
+                       organization_kind: str = "") -> list[FieldViolation]:
+    """What is wrong with the nominee: a missing name or organization, a kind
+    the category does not nominate, or an organization registered as another
+    kind than the nominee is said to be (a ward nominated as a department)."""
     found = []
     if not nominee.name.strip():
         found.append(FieldViolation("nominee.name", "the nominee's name is required"))
     if not nominee.organization_id.strip():
         found.append(FieldViolation("nominee.organization_id",
                                     "the nominating organization is required"))
-    if nominee.kind != category.nominee_kind:
+    kinds = category.nominee_kinds
+    if not category.accepts_nominee_kind(nominee.kind):
         found.append(FieldViolation(
             "nominee.kind",
-            f"category {category.key} nominates a {category.nominee_kind!r}, "
+            f"category {category.key} nominates {' or '.join(repr(k) for k in kinds)}, "
             f"not {nominee.kind!r}"))
+    elif _misnamed(canonical_nominee_kind(nominee.kind) or "", organization_kind):
+        found.append(FieldViolation(
+            "nominee.kind",
+            f"{nominee.organization_id} is registered as a {organization_kind}, not as "
+            f"a {canonical_nominee_kind(nominee.kind)}; nominate it as what it is"))
     return found
 
 
-def check_stage_open(campaign: CampaignPolicy, now: datetime, subject: str) -> None:
-    if campaign.stage_open("nomination", now):
-        return
-    window = campaign.stage_window("nomination")
-    span = f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}" if window else "not defined"
-    raise FailedPrecondition(
-        "stage_window",
-        f"nominations for {campaign.campaign_id} are accepted {span}; the campaign "
-        f"clock says {now:%Y-%m-%d %H:%M} UTC",
-        subject,
-    )
+def _misnamed(kind: str, organization_kind: str) -> bool:
+    """A hospital, department or ward nominee whose organization is registered
+    as another of those (a hospital may name one of its departments or wards
+    that is not registered: its own id stands for it)."""
+    if kind not in ORGANIZATION_KINDS or organization_kind not in ORGANIZATION_KINDS:
+        return False
+    named_by_hospital = organization_kind == "hospital" and kind in ("department", "ward")
+    return kind != organization_kind and not named_by_hospital
 
 
 def check_self_assessment(category: CategoryPolicy, total: int | None, subject: str) -> None:
@@ -117,11 +121,10 @@ def check_required_live(category: CategoryPolicy, facts: HospitalFacts, subject:
 
 
 def check_submission(
-    campaign: CampaignPolicy, category: CategoryPolicy, total: int | None,
-    facts: HospitalFacts, now: datetime, subject: str,
+    category: CategoryPolicy, total: int | None, facts: HospitalFacts, subject: str,
 ) -> None:
-    """Every rule a submission must pass beyond well-formed fields, in seed order."""
-    check_stage_open(campaign, now, subject)
+    """Every rule a submission must pass beyond well-formed fields and the
+    stage (checked first, by the handler), in seed order."""
     check_self_assessment(category, total, subject)
     check_live_quota(category, facts, subject)
     check_required_live(category, facts, subject)
