@@ -21,7 +21,7 @@ PYTEST_PARALLEL := $(if $(filter 0 1,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --
 # here and as wheels in the image; the generated code in gen/ is laurel-api.
 DISTS := shared services/intake services/scoring services/review services/notification services/audit
 
-.PHONY: install proto run reset test test-fast bench lint clean
+.PHONY: install proto run reset test test-fast bench bench-scale lint clean
 
 install: $(STAMP)
 
@@ -66,6 +66,12 @@ test-fast: install proto tools lint
 # Benchmarks with their baselines (not part of `make test`); see bench/README.md.
 bench: install proto
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The log at 1M and 3M events (replay, verify, rebuild, peak RSS), outside
+# make bench's 20-minute budget: bench/scale/RESULTS.md and results.json.
+bench-scale: install proto
+	$(PY) bench/run.py --only scale --scale-sizes 1000000,3000000 \
+	    --budget-seconds 100000 --out bench/scale $(BENCH_ARGS)
 
 # Style and types over the code we write (gen/ is excluded in pyproject):
 # ruff and mypy, both pinned in requirements-dev.lock.

@@ -11,7 +11,9 @@ implements it today:
 - endorsement, forwarding, reception: each commission's endorser endorses and
   forwards, the provincial center receives (intake);
 - eligibility: until scoring (which hears of each reception over Kafka) has a
-  verdict on all of them (GetEligibility);
+  verdict on all of them: waits on scoring's consumer position (every event
+  intake published recorded as applied in scoring's store), then collects the
+  verdicts with one GetEligibility each;
 - then, for the first REVIEW_SIZE eligible nominations (all of them with
   --quick), the review as `laurel.demo.campaign` drives it
   (`review_load`): reviewers registered (REVIEWERS per panel group), the
@@ -205,7 +207,7 @@ def _review_stages(ctx: Context, stack: Stack, tag: str, received: int,
     scoring, review = stack.address("scoring"), stack.address("review")
     verdicts = run_child("laurel_bench.review_load:eligibility", {
         "scoring": scoring, "tag": tag, "count": received,
-        "concurrency": CONCURRENCY}, timeout=600)
+        "concurrency": CONCURRENCY, "data_dir": str(stack.data_dir)}, timeout=600)
     eligible = verdicts.pop("eligible")
     _stage(stage_runs, record, "eligibility verdicts (scoring, via Kafka)", {
         **verdicts, "ok": verdicts["evaluated"],

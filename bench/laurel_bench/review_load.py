@@ -150,13 +150,39 @@ def _run(coroutine: Awaitable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def eligibility(scoring: str, tag: str, count: int, concurrency: int = 8,
-                timeout: float = 300.0) -> dict:
-    """Until scoring has a verdict on nominations 0..count-1; which are eligible."""
-    return _run(_eligibility(scoring, tag, count, concurrency, timeout))
+                timeout: float = 300.0, data_dir: str = "") -> dict:
+    """Until scoring has a verdict on nominations 0..count-1; which are eligible.
+
+    With the stack's `data_dir`, first waits on scoring's consumer position:
+    until scoring has recorded every event intake published as applied (its
+    `applied_positions` for upstream `intake` against intake's outbox; a
+    verdict commits with its event's mark), read from the two SQLite files
+    every 20 ms. Then one pass of GetEligibility collects the verdicts (more
+    passes only if some are still missing), instead of asking for every
+    pending nomination over and over while scoring works."""
+    return _run(_eligibility(scoring, tag, count, concurrency, timeout, data_dir))
+
+
+def _scoring_heard_all_of_intake(data_dir: str) -> tuple[int, int]:
+    """(intake events published, of them applied or ignored by scoring)."""
+    import sqlite3
+    from pathlib import Path
+
+    def count(db: str, sql: str) -> int:
+        conn = sqlite3.connect(f"file:{Path(data_dir) / db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(conn.execute(sql).fetchone()[0])
+        finally:
+            conn.close()
+
+    published = count("intake.sqlite", "SELECT count(*) FROM outbox")
+    heard = count("scoring.sqlite",
+                  "SELECT count(*) FROM applied_positions WHERE upstream = 'intake'")
+    return published, heard
 
 
 async def _eligibility(scoring: str, tag: str, count: int, concurrency: int,
-                       timeout: float) -> dict:
+                       timeout: float, data_dir: str) -> dict:
     from laurel.scoring.v1 import scoring_pb2 as sc
 
     channel, stub = _stubs(scoring, "scoring")
@@ -164,8 +190,18 @@ async def _eligibility(scoring: str, tag: str, count: int, concurrency: int,
     pending = {nomination_id_for(tag, i) for i in range(count)}
     verdicts: dict[str, bool] = {}
     passes = 0
+    signal_seconds = None
     with Meter() as meter:
-        deadline = time.perf_counter() + timeout
+        started = time.perf_counter()
+        deadline = started + timeout
+        if data_dir:
+            while time.perf_counter() < deadline:
+                published, heard = await asyncio.to_thread(
+                    _scoring_heard_all_of_intake, data_dir)
+                if published and heard >= published:
+                    break
+                await asyncio.sleep(0.02)
+            signal_seconds = round(time.perf_counter() - started, 3)
         while pending and time.perf_counter() < deadline:
             passes += 1
 
@@ -188,6 +224,7 @@ async def _eligibility(scoring: str, tag: str, count: int, concurrency: int,
     await channel.close()
     order = [nomination_id_for(tag, i) for i in range(count)]
     return meter.result(evaluated=len(verdicts), missing=len(pending), passes=passes,
+                        consumer_position_wait_s=signal_seconds,
                         eligible=[i for i, n in enumerate(order) if verdicts.get(n)],
                         ineligible=sum(1 for v in verdicts.values() if not v))
 

@@ -293,19 +293,21 @@ def laurel_fold_each(url: str) -> dict:
 
 
 def laurel_replay(url: str, batch_size: int = 2000) -> dict:
-    """The whole log by global position (`read_all`), applied into every state."""
+    """`EventStore.replay` with intake's nomination aggregate: every stream
+    folded alone, one after another, each state handed on when its stream
+    ends (what a rebuild of a state-based read model does), so only one
+    stream's state is held at a time."""
     from laurel.eventstore import EventStore
     from laurel.intake.domain import nomination
 
     store = EventStore(url)
-    states: dict[str, Any] = {}
-    count = 0
+    streams = count = 0
     with Meter() as meter:
-        for event in store.read_all(batch_size=batch_size):
-            states[event.stream_id] = nomination.evolve(states.get(event.stream_id), event)
-            count += 1
+        for _stream_id, state in store.replay(nomination.NOMINATION, batch_size=batch_size):
+            streams += 1
+            count += state.version
     store.close()
-    return _rate(meter, count, streams=len(states), batch_size=batch_size)
+    return _rate(meter, count, streams=streams, batch_size=batch_size)
 
 
 def laurel_verify(url: str) -> dict:
@@ -394,6 +396,34 @@ def plain_replay(url: str) -> dict:
                 states[row[2]] = (payload, metadata)
             count += 1
     return _rate(meter, count, streams=len(states))
+
+
+def plain_replay_fold(url: str) -> dict:
+    """The limit of replay with the same fold: one SELECT ordered by stream
+    and version, json decoding, each row as the RecordedEvent intake's
+    `evolve` takes, folded into the current stream's state (only that one
+    held, as `EventStore.replay` does)."""
+    from laurel.envelope import RecordedEvent
+    from laurel.intake.domain import nomination
+
+    _preload_driver(url)
+    evolve = nomination.evolve
+    streams = count = 0
+    current: str | None = None
+    state: Any = None
+    with Meter() as meter:
+        for row in _plain_rows(url, f"SELECT {SELECT_COLUMNS} FROM events "
+                                    "ORDER BY stream_id, version"):
+            if row[2] != current:
+                current, state = row[2], None
+                streams += 1
+            state = evolve(state, RecordedEvent(
+                position=row[0], event_id=row[1], stream_id=row[2], version=row[3],
+                type=row[4], schema_version=row[5], payload=json.loads(row[6]),
+                metadata=json.loads(row[7]), recorded_at=row[8], prev_hash=row[9],
+                hash=row[10]))
+            count += 1
+    return _rate(meter, count, streams=streams)
 
 
 def plain_hash_scan(url: str) -> dict:

@@ -30,7 +30,7 @@ def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"levels": [1, 4], "per_level": 10, "fixed_count": 10, "e2e_count": 3,
                 "rtt_count": 10, "default_rate": 20.0}
-    return {"levels": [1, 8, 32], "per_level": 300, "fixed_count": 400, "e2e_count": 25,
+    return {"levels": [1, 8, 32], "per_level": 300, "fixed_count": 400, "e2e_count": 200,
             "rtt_count": 200, "default_rate": 50.0}
 
 
