@@ -131,3 +131,159 @@ def migrate(
     if behind:
         raise CliError(f"not at this release's schema: {', '.join(behind)}",
                        code=EXIT_REFUSED)
+
+
+# -- backup and restore ------------------------------------------------------------
+
+
+def _one(service: str, database: str) -> str:
+    """The one store a backup, restore or republish works on."""
+    if not service:
+        fail("name the service whose store: --service")
+    return database or store_url(service)
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy PostgreSQL URL as pg_dump and pg_restore read it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _run_tool(argv: list[str], what: str) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which(argv[0]) is None:
+        fail(f"{argv[0]} is not installed here: install the PostgreSQL client tools "
+             f"(the same major version as the server) to {what}")
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        fail(f"{argv[0]} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup API: a consistent copy while writers go on."""
+    import sqlite3
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+backup_app = new_app("Copy a service's store (events, outbox, read models, checkpoints).")
+backup_app.info.no_args_is_help = False
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup(
+    out: Annotated[Path, typer.Option("--out", help="the backup file to write")],
+    service: Service = "",
+    database: Database = "",
+) -> None:
+    """Back up a service's store while it runs: SQLite with its online backup
+    API, PostgreSQL with pg_dump (custom format, one consistent snapshot).
+    Checkpoints are events in the store, so they are in the backup."""
+    url = _one(service, database)
+    path = _sqlite_file(url)
+    if path is not None:
+        if not path.is_file():
+            fail(f"{service}: no database at {shown(url)}")
+        _sqlite_copy(path, out)
+    else:
+        _run_tool(["pg_dump", "--format=custom", "--no-owner", "--file", str(out),
+                   "--dbname", libpq_url(url)], "back up PostgreSQL")
+    print(f"{service}: {shown(url)} backed up to {out}")
+
+
+restore_app = new_app("Put a backup back, and prove it whole.")
+restore_app.info.no_args_is_help = False
+
+
+@restore_app.callback(invoke_without_command=True)
+def restore(
+    source: Annotated[Path, typer.Option("--from", help="a file `laurel backup` wrote")],
+    service: Service = "",
+    database: Database = "",
+) -> None:
+    """Restore a service's store from a backup, into a database holding no
+    events (stop the service first; for PostgreSQL create the database
+    empty), then check its schema version and its hash chain."""
+    from laurel import migrator
+    from laurel.eventstore import EventStore, events_table
+
+    url = _one(service, database)
+    if not source.is_file():
+        fail(f"no backup at {source}")
+    path = _sqlite_file(url)
+    engine = _engine(url) if path is None or path.is_file() else None
+    if engine is not None:
+        from sqlalchemy import func, inspect, select
+
+        with engine.connect() as conn:
+            held = (conn.execute(select(func.count()).select_from(events_table)).scalar_one()
+                    if inspect(conn).has_table(events_table.name) else 0)
+        engine.dispose()
+        if held:
+            fail(f"{service}: {shown(url)} already holds {held} events; restore into an "
+                 "empty database (a new one, or this one dropped and created again)")
+    if path is not None:
+        for leftover in (path, path.with_name(path.name + "-wal"),
+                         path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        _sqlite_copy(source, path)
+    else:
+        _run_tool(["pg_restore", "--no-owner", "--exit-on-error", "--dbname",
+                   libpq_url(url), str(source)], "restore into PostgreSQL")
+    store = EventStore(url)
+    try:
+        for item in migrator.chains_for(service):
+            current, head = migrator.versions(store.engine, [item])[item.name]
+            state = "current" if current == head else f"at {current}, head {head}: run " \
+                f"`laurel migrate --service {service}`"
+            print(f"{service}: {item.name} schema {state}")
+        report = store.verify()
+    finally:
+        store.close()
+    if not report.ok:
+        raise CliError(f"{service}: restored, but the hash chain does not hold: "
+                       f"{report.first_break}", code=EXIT_REFUSED)
+    print(f"{service}: restored {report.events_checked} events from {source}; "
+          "hash chain holds")
+
+
+# -- the outbox ------------------------------------------------------------------------
+
+outbox_app = new_app("The outbox: what a service has sent to Kafka.")
+
+
+@outbox_app.command()
+def republish(
+    position: Annotated[int, typer.Option("--from", min=1, help="the first position "
+                                          "to send again")],
+    service: Service = "",
+    database: Database = "",
+) -> None:
+    """Mark the outbox rows from a position on as unpublished, so the running
+    service's relay sends those events again (after a topic was lost or
+    truncated). Safe: consumers apply each event id once."""
+    from sqlalchemy import update
+
+    from laurel.eventstore import outbox_table
+
+    url = _one(service, database)
+    if _missing_file(url):
+        fail(f"{service}: no database at {shown(url)}")
+    engine = _engine(url)
+    try:
+        with engine.connect().execution_options(laurel_write=True) as conn, conn.begin():
+            count = conn.execute(update(outbox_table)
+                                 .where(outbox_table.c.position >= position)
+                                 .values(published_at=None)).rowcount
+    finally:
+        engine.dispose()
+    print(f"{service}: {count} event(s) from position {position} on will be published "
+          "again by the service's outbox relay")
