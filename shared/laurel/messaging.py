@@ -3,7 +3,9 @@
 Subscribers commit their offset only after the handler succeeded (a failure
 rewinds to the message), and each handler records the event ids it applied in
 its own store, in the same transaction as the effect, so a redelivery changes
-nothing.
+nothing. With a `Parking` (laurel.parking), a message that keeps failing is
+parked after bounded retries and the partition moves on, and a transient
+failure backs off in place instead of spinning.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, cast
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity
@@ -24,6 +26,7 @@ from faststream.security import BaseSecurity
 from laurel.config import KafkaSettings
 from laurel.envelope import RecordedEvent
 from laurel.logs import handling
+from laurel.parking import Parking
 
 log = logging.getLogger("laurel.messaging")
 
@@ -49,13 +52,17 @@ def subscribe(
     kafka: KafkaSettings,
     group_id: str,
     handlers: Mapping[str, BodyHandler],
+    *,
+    parking: Parking | None = None,
 ) -> None:
     """One subscriber in one consumer group for every topic in `handlers`.
 
     One group, not one per topic: a group join costs seconds on Tansu and a
     broker's subscribers join one after another. Each message body goes to
     its topic's handler in a worker thread (handlers use the blocking store);
-    the offset is committed only after the handler returned.
+    the offset is committed only after the handler returned. `parking`
+    guards the whole handling, decoding included (a FastStream middleware
+    on a router of this one subscriber).
     """
 
     async def on_message(body: dict[str, Any], message: KafkaMessage) -> None:
@@ -71,9 +78,11 @@ def subscribe(
                                             "duration_ms": round(seconds * 1000, 3)})
 
     on_message.__name__ = f"{group_id}_on_message"
-    broker.subscriber(
+    router = KafkaRouter(middlewares=[parking.middleware] if parking is not None else [])
+    router.subscriber(
         *handlers, ack_policy=AckPolicy.NACK_ON_ERROR, **kafka.consumer_options(group_id)
     )(on_message)
+    broker.include_router(router)
 
 
 def _ids_of(body: Any) -> dict[str, str]:

@@ -9,6 +9,7 @@ from laurel.catchup import Inbox, Upstream
 from laurel.config import KafkaSettings, Topics
 from laurel.messaging import events, subscribe
 from laurel.notification.reactions import CONSUMER, Reactions
+from laurel.parking import Parking
 
 
 def topics_read(topics: Topics) -> list[str]:
@@ -25,4 +26,6 @@ def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
 
 def subscribe_reactions(broker: KafkaBroker, kafka: KafkaSettings, inbox: Inbox) -> None:
     subscribe(broker, kafka, CONSUMER, {
-        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()})
+        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
+        parking=Parking(inbox.store, CONSUMER,
+                        upstreams={u.topic: u.name for u in inbox.upstreams.values()}))

@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 from laurel.catchup import Inbox, Upstream
 from laurel.config import ServiceSettings, Topics
 from laurel.messaging import events, subscribe
+from laurel.parking import Parking
 from laurel.review.reactions import CONSUMER, Reactions
 
 
@@ -21,4 +22,6 @@ def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
 def register_subscribers(broker: KafkaBroker, settings: ServiceSettings,
                          inbox: Inbox) -> None:
     subscribe(broker, settings.kafka, CONSUMER, {
-        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()})
+        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
+        parking=Parking(inbox.store, CONSUMER,
+                        upstreams={u.topic: u.name for u in inbox.upstreams.values()}))

@@ -12,6 +12,7 @@ from faststream.kafka import KafkaBroker
 from laurel.catchup import Inbox, Upstream
 from laurel.config import Topics
 from laurel.messaging import events, subscribe
+from laurel.parking import Parking
 from laurel.scoring.reactions import CONSUMER, ScoringReactions
 from laurel.scoring.settings import ScoringSettings
 
@@ -28,4 +29,10 @@ def register_subscribers(broker: KafkaBroker, settings: ScoringSettings,
     subscribe(broker, settings.kafka, CONSUMER, {
         **{u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
         settings.topic_compliance: reactions.on_compliance_report,
-    })
+    }, parking=parking_for(inbox))
+
+
+def parking_for(inbox: Inbox) -> Parking:
+    """Where scoring parks what it cannot apply (laurel.parking)."""
+    return Parking(inbox.store, CONSUMER,
+                   upstreams={u.topic: u.name for u in inbox.upstreams.values()})
