@@ -61,6 +61,7 @@ POLICY: dict[str, frozenset[str]] = {
         "AmendNomination": {NOMINATOR},
         "WithdrawNomination": {NOMINATOR},
         "AttachEvidence": {NOMINATOR},
+        "AttachReport": {JOURNALIST, ORGANIZER},
         "GetEvidence": READ_INTAKE,
         "GetNomination": READ_INTAKE,
         "GetNominationHistory": READ_INTAKE,

@@ -337,3 +337,115 @@ async def test_a_nomination_another_may_not_see_is_not_found_for_every_call(
               and r["method"].endswith("EndorseNomination")]
     assert hidden and "may not see nomination" in hidden[0]["reason"]
     assert "zhengzhou" in hidden[0]["reason"]
+
+
+# -- stage 2: interviews and reporting ------------------------------------------------
+
+REPORTER = Actor("reporter-1", "journalist", "medicine-health-news")
+NEWSPAPER = Actor("editor-1", "organizer", "medicine-health-news")
+ARTICLE = "《提升医疗服务进行时》：郑州市人民医院分时段预约见闻".encode()
+
+
+def report(nomination_id: str, content: bytes = ARTICLE, kind: str = "article"
+           ) -> pb.AttachReportRequest:
+    return pb.AttachReportRequest(
+        nomination_id=nomination_id, filename="采访报道.txt", media_type="text/plain",
+        kind=kind, content=content, title="提升医疗服务进行时：分时段预约")
+
+
+async def test_a_journalist_attaches_an_interview_article_in_stage_two_only(
+    intake_api,  # noqa: ANN001
+) -> None:
+    await intake_api.register_demo("henan-center", "zhengzhou", COUNTY)
+    await intake_api.set_clock("henan-2021", DEMO_NOW)
+    nomination_id = await henan_nomination(intake_api, COUNTY)
+
+    reply = await intake_api.call("AttachReport", report(nomination_id), REPORTER)
+    assert reply.version == 2
+    history = await intake_api.call("GetNominationHistory", pb.GetNominationHistoryRequest(
+        nomination_id=nomination_id), REPORTER)
+    attached = history.entries[-1]
+    assert (attached.event_type, attached.actor_id, attached.actor_role,
+            attached.actor_organization_id) == ("ReportAttached", "reporter-1",
+                                                "journalist", "medicine-health-news")
+    assert "分时段预约" in attached.details_json
+    shown = await intake_api.call("GetNomination", pb.GetNominationRequest(
+        nomination_id=nomination_id), nominator(COUNTY))
+    assert [(a.kind, a.sha256) for a in shown.attachments] == [("article", reply.sha256)]
+    # The co-organizing newspaper itself attaches a report too.
+    await intake_api.call("AttachReport", report(nomination_id, "一份报道".encode(), "report"),
+                          NEWSPAPER)
+
+    # Outside the interviews stage (2021-11-01 to 2021-12-31), at both ends.
+    for moment, allowed in [(at("2021-10-31", True), False), (at("2021-11-01"), True),
+                            (at("2021-12-31", True), True), (at("2022-01-01"), False)]:
+        await intake_api.set_clock("henan-2021", moment)
+        content = f"报道 {moment.isoformat()}".encode()
+        if allowed:
+            await intake_api.call("AttachReport", report(nomination_id, content), REPORTER)
+            continue
+        error = await intake_api.refused("AttachReport", report(nomination_id, content),
+                                         REPORTER)
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert [rule for rule, _ in violations_of(error)] == ["stage_window"]
+        assert "采访报道阶段" in error.details() and "2021-11-01 to 2021-12-31" in error.details()
+    await intake_api.set_clock("henan-2021", DEMO_NOW)
+
+    # Not a hospital's evidence kind; not a hospital's act.
+    error = await intake_api.refused("AttachReport", report(nomination_id, b"x", "case"),
+                                     REPORTER)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = await intake_api.refused("AttachReport", report(nomination_id, b"y"),
+                                     nominator(COUNTY))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED  # the policy table
+
+    # Outside their campaign: another newspaper's journalist, and the
+    # newspaper's journalist on a hospital's own campaign, find nothing.
+    other_paper = Actor("reporter-2", "journalist", "dahe-daily")
+    error = await intake_api.refused("AttachReport", report(nomination_id, b"z"),
+                                     other_paper)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    await xingan(intake_api)
+    project = await intake_api.call("SubmitNomination", application(SURGERY),
+                                    nominator(SURGERY))
+    error = await intake_api.refused("AttachReport", report(project.nomination_id),
+                                     REPORTER)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+# -- attachment 2's commission opinion -----------------------------------------------------
+
+
+async def test_the_commission_opinion_is_the_endorsements_and_not_the_hospitals(
+    intake_api,  # noqa: ANN001
+) -> None:
+    await intake_api.register_demo("henan-center", "zhengzhou", COUNTY)
+    await intake_api.set_clock("henan-2021", DEMO_NOW)
+    fields = specimen_fields(HENAN.category("single_measure_benchmark"))
+    typed = pb.SubmitNominationRequest(
+        campaign_id="henan-2021", category="single_measure_benchmark",
+        nominee=pb.Nominee(kind="hospital", name="郑州市人民医院", organization_id=COUNTY),
+        fields={**fields, "commission_opinion.opinion": "同意推荐（医院自填）"})
+    error = await intake_api.refused("SubmitNomination", typed, nominator(COUNTY))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    [(field, why)] = violations_of(error)
+    assert field == "fields[commission_opinion.opinion]" and "endorsement" in why
+
+    nomination_id = await henan_nomination(intake_api, COUNTY)
+    error = await intake_api.refused("AmendNomination", pb.AmendNominationRequest(
+        nomination_id=nomination_id, fields={"commission_opinion.opinion": "同意"},
+        reason="补填"), nominator(COUNTY))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in violations_of(error)] == ["fields[commission_opinion.opinion]"]
+
+    await intake_api.call("EndorseNomination", pb.EndorseNominationRequest(
+        nomination_id=nomination_id, opinion="经审核，同意推荐。"), ZHENGZHOU)
+    shown = await intake_api.call("GetNomination", pb.GetNominationRequest(
+        nomination_id=nomination_id), nominator(COUNTY))
+    assert shown.fields["commission_opinion.opinion"] == "经审核，同意推荐。"
+    assert shown.fields["commission_opinion.seal"] == "郑州市卫生健康委"
+    assert shown.fields["commission_opinion.date"] == "2021-11-25"
+    # The hospital's own cells stay its own to amend.
+    await intake_api.call("AmendNomination", pb.AmendNominationRequest(
+        nomination_id=nomination_id, fields={"description": "补充成效。"}, reason="补充"),
+        nominator(COUNTY))

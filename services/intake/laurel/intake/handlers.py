@@ -37,6 +37,7 @@ from laurel.intake.domain import access, campaigns, evidence, nomination, organi
 from laurel.intake.domain.commands import (
     AmendNomination,
     AttachEvidence,
+    AttachReport,
     DraftNomination,
     EndorseNomination,
     ForwardNomination,
@@ -292,6 +293,22 @@ def attach_evidence(cmd: AttachEvidence, uow: UnitOfWork, deps: Dependencies) ->
     return _recorded(uow, deps, cmd.caller, act, decided)
 
 
+def attach_report(cmd: AttachReport, uow: UnitOfWork, deps: Dependencies) -> int:
+    """A journalist (or the reporting newspaper) attaches an article or a
+    report in the stage that permits it (henan-2021: interviews and
+    reporting), to a nomination of a campaign they report on."""
+    attachment = evidence.describe(cmd.content, cmd.filename, cmd.media_type, cmd.kind,
+                                   evidence.REPORT_KINDS)
+    act = _act(uow, deps, cmd.caller, cmd.nomination_id, cmd.expected_version)
+    act.require_stage("attach_report")
+    campaign_access.require_reporter(act.campaign.definition, cmd.caller.actor, cmd.kind)
+    decided = nomination.attach_report(act.nomination, attachment, cmd.title,
+                                       cmd.caller.actor.organization_id)
+    uow.lock()
+    evidence_store.keep(uow.conn, cmd.content)
+    return _recorded(uow, deps, cmd.caller, act, decided)
+
+
 # -- queries ---------------------------------------------------------------------------
 
 
@@ -537,6 +554,7 @@ HANDLERS: dict[type, Callable[[Any, UnitOfWork, Dependencies], Any]] = {
     WithdrawNomination: withdraw_nomination,
     RejectNomination: reject_nomination,
     AttachEvidence: attach_evidence,
+    AttachReport: attach_report,
     GetNomination: get_nomination,
     GetNominationHistory: get_nomination_history,
     ListNominations: list_nominations,

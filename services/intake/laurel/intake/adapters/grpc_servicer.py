@@ -165,6 +165,16 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return pb.AttachEvidenceResponse(sha256=sha256_of(request.content),
                                          version=version)
 
+    async def AttachReport(
+        self, request: pb.AttachReportRequest, context: Context
+    ) -> pb.AttachReportResponse:
+        nomination_id = _uuid(request.nomination_id)
+        version = await self._handle(c.AttachReport(
+            current_request(), nomination_id, request.content, request.filename,
+            request.media_type, request.kind, clean("title", request.title),
+            expected_version=_expected(request)))
+        return pb.AttachReportResponse(sha256=sha256_of(request.content), version=version)
+
     async def GetEvidence(
         self, request: pb.GetEvidenceRequest, context: Context
     ) -> pb.GetEvidenceResponse:

@@ -150,6 +150,21 @@ class AttachEvidence:
 
 
 @dataclass(frozen=True)
+class AttachReport:
+    """Stage-2 evidence: a journalist's article or report about a nomination
+    of a campaign their newspaper reports on."""
+
+    caller: Caller
+    nomination_id: str
+    content: bytes
+    filename: str
+    media_type: str
+    kind: str
+    title: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
 class SetCampaignClock:
     """Move a campaign's clock (development only), as an audited event."""
 

@@ -37,6 +37,7 @@ NOMINATION_WITHDRAWN = "NominationWithdrawn"
 MARKED_INELIGIBLE = "NominationMarkedIneligible"
 NOMINATION_REJECTED = "NominationRejected"
 EVIDENCE_ATTACHED = "EvidenceAttached"
+REPORT_ATTACHED = "ReportAttached"
 
 CAMPAIGN_DEFINED = "CampaignDefined"
 CAMPAIGN_AMENDED = "CampaignAmended"
@@ -169,6 +170,18 @@ def evidence_attached(nomination_id: str, attachment: Attachment) -> NewEvent:
         "nomination_id": nomination_id, "sha256": attachment.sha256,
         "filename": attachment.filename, "media_type": attachment.media_type,
         "size": attachment.size, "kind": attachment.kind,
+    })
+
+
+def report_attached(nomination_id: str, attachment: Attachment, title: str,
+                    reporter_organization_id: str) -> NewEvent:
+    """Stage-2 evidence: a journalist's (or the reporting newspaper's) article
+    or report about the nomination; who attached it is the event's actor."""
+    return NewEvent(REPORT_ATTACHED, {
+        "nomination_id": nomination_id, "sha256": attachment.sha256,
+        "filename": attachment.filename, "media_type": attachment.media_type,
+        "size": attachment.size, "kind": attachment.kind, "title": title,
+        "reporter_organization_id": reporter_organization_id,
     })
 
 

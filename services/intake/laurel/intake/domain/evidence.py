@@ -15,6 +15,8 @@ from laurel.errors import FieldViolation, InvalidArgument, LaurelError
 
 MAX_BYTES = 5 * 1024 * 1024
 KINDS = ("case", "photo", "document", "article")
+# Stage-2 reporting (AttachReport): what journalists make.
+REPORT_KINDS = ("article", "report")
 SIGNATURES: dict[str, tuple[bytes, ...]] = {
     "application/pdf": (b"%PDF-",),
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -38,9 +40,11 @@ class DataLoss(LaurelError):
     code = "DATA_LOSS"
 
 
-def describe(content: bytes, filename: str, media_type: str, kind: str) -> Attachment:
-    """The attachment an event will carry, once the file passes every check."""
-    check_evidence(content, filename, media_type, kind)
+def describe(content: bytes, filename: str, media_type: str, kind: str,
+             kinds: tuple[str, ...] = KINDS) -> Attachment:
+    """The attachment an event will carry, once the file passes every check
+    (its kind one of `kinds`)."""
+    check_evidence(content, filename, media_type, kind, kinds)
     return Attachment(sha256_of(content), filename.strip(), media_type, len(content), kind)
 
 
@@ -55,7 +59,8 @@ def verified(content: bytes, digest: str) -> bytes:
     return content
 
 
-def check_evidence(content: bytes, filename: str, media_type: str, kind: str) -> None:
+def check_evidence(content: bytes, filename: str, media_type: str, kind: str,
+                   kinds: tuple[str, ...] = KINDS) -> None:
     problems = []
     if not content:
         problems.append(FieldViolation("content", "the file is empty"))
@@ -64,8 +69,8 @@ def check_evidence(content: bytes, filename: str, media_type: str, kind: str) ->
             "content", f"{len(content)} bytes; files may be at most {MAX_BYTES} bytes"))
     if not filename.strip() or "/" in filename or len(filename) > 200:
         problems.append(FieldViolation("filename", "a plain file name of 1-200 characters"))
-    if kind not in KINDS:
-        problems.append(FieldViolation("kind", f"expected one of {KINDS}"))
+    if kind not in kinds:
+        problems.append(FieldViolation("kind", f"expected one of {kinds}"))
     if media_type not in SIGNATURES:
         problems.append(FieldViolation("media_type",
                                        f"accepted types: {sorted(SIGNATURES)}"))

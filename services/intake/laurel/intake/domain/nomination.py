@@ -264,6 +264,20 @@ def attach_evidence(current: Nomination | None, attachment: Attachment) -> list[
     return [events.evidence_attached(nomination.nomination_id, attachment)]
 
 
+def attach_report(current: Nomination | None, attachment: Attachment, title: str,
+                  reporter_organization_id: str) -> list[NewEvent]:
+    """A journalist's article or report about a live nomination (stage 2)."""
+    nomination = _existing(current)
+    _require_status(nomination, LIVE_STATUSES, "attach a report to")
+    if not title.strip():
+        raise InvalidArgument("give the article's or report's title",
+                              [FieldViolation("title", "required")])
+    if any(a.sha256 == attachment.sha256 for a in nomination.attachments):
+        raise AlreadyExists(f"this file ({attachment.sha256[:12]}…) is already attached")
+    return [events.report_attached(nomination.nomination_id, attachment, title.strip(),
+                                   reporter_organization_id)]
+
+
 def field_changes(before: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, Any]:
     """{key: {before, after}} for each key whose value differs; '' clears a field."""
     diff = {}
@@ -373,7 +387,7 @@ def _changes(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
         return {"status": _STATUS_OF[event.type]}
     if event.type == events.MARKED_INELIGIBLE:
         return {"eligible": False, "ineligible_reason": p["reason"]}
-    if event.type == events.EVIDENCE_ATTACHED:
+    if event.type in (events.EVIDENCE_ATTACHED, events.REPORT_ATTACHED):
         attachment = Attachment(p["sha256"], p["filename"], p["media_type"], p["size"],
                                 p["kind"])
         return {"attachments": (*state.attachments, attachment)}
