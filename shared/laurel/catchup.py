@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from sqlalchemy import and_, func, select
@@ -45,6 +45,9 @@ from laurel.eventstore import (
     upstream_watermarks_table,
 )
 from laurel.unit_of_work import APPLIED, IGNORED, UnitOfWork, UpstreamEvent
+
+if TYPE_CHECKING:
+    from laurel.parking import Parking
 
 log = logging.getLogger("laurel.catchup")
 
@@ -123,6 +126,9 @@ class Inbox:
                      for u in upstreams}
         self._unreachable: set[str] = set()
         self._started: set[str] = set()  # upstreams caught up with since start-up
+        # Where an event the catch-up cannot apply goes (laurel.parking), so one
+        # poison event does not stop the catch-up of its upstream.
+        self.parking: Parking | None = None
 
     # -- the Kafka path --------------------------------------------------------------
 
@@ -169,6 +175,13 @@ class Inbox:
             self.upstreams[upstream].react(event)
         if not delivery.applied:  # ignored by the reactions, or applied before
             self.store.run(lambda uow: self._mark_unapplied(uow, delivery.source))
+
+    def _apply_or_park(self, upstream: str, event: RecordedEvent) -> bool:
+        if self.parking is None:
+            self._apply(upstream, event)
+            return True
+        return self.parking.apply_or_park(upstream, self.upstreams[upstream].topic, event,
+                                          lambda: self._apply(upstream, event))
 
     def _mark_unapplied(self, uow: UnitOfWork, source: UpstreamEvent) -> None:
         uow.lock()
@@ -230,8 +243,8 @@ class Inbox:
                 still: list[int] = []
                 for event in lacking:
                     if event.position <= last_due:
-                        self._apply(upstream, event)
-                        applied += 1
+                        if self._apply_or_park(upstream, event):
+                            applied += 1
                     else:
                         still.append(event.position)
                 watermark = still[0] - 1 if still else covered

@@ -123,7 +123,8 @@ def retry(
             producer = KafkaProducer(**settings.producer_options())
             for p in chosen:
                 producer.send(p.topic, key=p.key.encode("utf-8"), value=p.value,
-                              headers=retry_headers(p, consumer), partition=p.partition)
+                              headers=retry_headers(p, consumer),
+                              partition=p.partition if p.partition >= 0 else None)
             producer.flush(timeout=settings.delivery_timeout_ms() / 1000)
             producer.close(timeout=2)
         except KafkaError as error:

@@ -19,7 +19,9 @@ whole handling of a message, decoding and validation included:
   moves on. Its id is a uuid5 of the consumer and the event id (or, for a
   message without one, its topic, partition and offset): a redelivery parks
   once. A parked Laurel event's upstream position is recorded as `parked`,
-  so catching up from the upstream's log does not retry it in a loop.
+  so catching up from the upstream's log does not retry it in a loop; an
+  event the catch-up itself cannot apply (`apply_or_park`) is parked the
+  same way, and the catch-up goes on past it.
 
 `laurel parked list` shows what is parked; `laurel parked retry` sends a
 parked message again, as stored, to its topic with a `laurel-retry-for`
@@ -54,6 +56,8 @@ from laurel.unit_of_work import UnitOfWork, UpstreamEvent
 
 if TYPE_CHECKING:
     from faststream.message import StreamMessage
+
+    from laurel.catchup import Inbox
 
 log = logging.getLogger("laurel.parking")
 
@@ -141,6 +145,15 @@ class _Received:
                    (record.key or b"").decode("utf-8", "replace"), headers,
                    bytes(record.value or b""))
 
+    @classmethod
+    def from_log(cls, topic: str, event: RecordedEvent) -> _Received:
+        """An event read from its upstream's log, as the relay would publish it
+        (no partition or offset: it did not come through Kafka)."""
+        from laurel.outbox import message_headers, message_value
+
+        return cls(topic, -1, -1, "", {k: v.decode("utf-8") for k, v in
+                                       message_headers(event)}, message_value(event))
+
     def envelope(self) -> RecordedEvent | None:
         """The Laurel event it carries, if it carries one that decodes."""
         try:
@@ -165,6 +178,16 @@ class Parking:
         self.parked_total = 0
         self._transient = Backoff(backoff_s, max(backoff_cap_s, backoff_s) * 6)
         self._transient_log = StateLog(log, f"{consumer} consumer")
+
+    @classmethod
+    def for_inbox(cls, inbox: Inbox, **options: Any) -> Parking:
+        """The parking of a consumer's inbox: its Kafka subscriber's guard
+        (`subscribe(..., parking=)`) and its catch-up's, one and the same."""
+        parking = cls(inbox.store, inbox.consumer,
+                      upstreams={u.topic: u.name for u in inbox.upstreams.values()},
+                      **options)
+        inbox.parking = parking
+        return parking
 
     # -- the live path -----------------------------------------------------------------
 
@@ -228,17 +251,38 @@ class Parking:
         else:
             self.park(received, _one_line(error), attempts)
 
+    def apply_or_park(self, upstream: str, topic: str, event: RecordedEvent,
+                      apply: Callable[[], None]) -> bool:
+        """The catch-up's path (blocking): `apply` the event read from
+        `upstream`'s log, retried `max_attempts` times, else parked; False
+        when parked. A transient failure is raised (the pass is tried again)."""
+        poison = Backoff(self.backoff_s, self.backoff_cap_s)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                apply()
+                return True
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                if attempt == self.max_attempts:
+                    self.park(_Received.from_log(topic, event), _one_line(error), attempt,
+                              upstream=upstream)
+                    return False
+                time.sleep(poison.next_delay())
+        return False
+
     def park_id(self, received: _Received, event_id: str) -> str:
         identity = event_id or f"{received.topic}|{received.partition}|{received.offset}"
         return str(uuid.uuid5(NAMESPACE, f"{self.consumer}|{identity}"))
 
-    def park(self, received: _Received, reason: str, attempts: int) -> bool:
+    def park(self, received: _Received, reason: str, attempts: int, *,
+             upstream: str | None = None) -> bool:
         """Record the message as parked; False when it was parked before."""
         event = received.envelope()
         event_id = event.event_id if event else received.headers.get("laurel-event-id", "")
         event_type = event.type if event else received.headers.get("laurel-event-type", "")
         park_id = self.park_id(received, event_id)
-        upstream = self.upstreams.get(received.topic)
+        upstream = upstream or self.upstreams.get(received.topic)
 
         def work(uow: UnitOfWork) -> None:
             uow.mark_processed(f"{self.consumer}.parked", park_id)

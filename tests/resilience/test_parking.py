@@ -193,3 +193,57 @@ async def test_a_full_disk_backs_off_logs_once_and_parks_nothing(
 
 def kafka_broker_for(kafka: KafkaSettings):  # noqa: ANN201
     return kafka_broker(kafka, CONSUMER)
+
+
+async def test_an_event_the_catch_up_cannot_apply_is_parked_and_the_catch_up_goes_on(
+    tmp_path: Path, consumer_store: EventStore,
+) -> None:
+    from sqlalchemy import select
+
+    from laurel import published_log
+    from laurel.catchup import Inbox, Upstream
+    from laurel.config import SecuritySettings
+    from laurel.envelope import EventMetadata, NewEvent
+    from laurel.eventstore import Publication, applied_positions_table
+    from laurel.published_log import EventLogClient
+    from laurel.runtime import secured_server
+
+    topic = "laurel.intake.events.parked-catchup"
+    upstream = EventStore(f"sqlite:///{tmp_path / 'intake.sqlite'}")
+    upstream.create_schema()
+    server = secured_server("intake", True, SecuritySettings(), "127.0.0.1:0",
+                            published_log.register("intake", upstream),
+                            [published_log.SERVICE_NAME])
+    await server.start()
+    store = consumer_store
+
+    def react(recorded: RecordedEvent) -> None:
+        if recorded.type == "Boom":
+            raise ValueError("no rule for Boom in this version of parktest")
+        apply_once(store, CONSUMER, ACTOR, recorded, lambda uow, e, meta: None)
+
+    reader = EventLogClient("intake", f"127.0.0.1:{server.port}", CONSUMER)
+    inbox = Inbox(store, CONSUMER, [Upstream("intake", topic, react)], {"intake": reader},
+                  grace_s=0)
+    parking = Parking.for_inbox(inbox, max_attempts=2, backoff_s=0.01)
+    meta = EventMetadata(ACTOR, correlation_id="c")
+    try:
+        for type_ in ("NominationSubmitted", "Boom", "NominationEndorsed"):
+            upstream.run(lambda uow, t=type_: uow.append(
+                "nomination-1", [NewEvent(t, {"nomination_id": "1"})], meta,
+                publish=Publication(topic, "1")))
+        assert await asyncio.to_thread(inbox.reconcile, force=True) == 2
+        t = applied_positions_table.c
+        with store.engine.connect() as conn:
+            outcomes = dict(conn.execute(select(t.position, t.outcome).where(
+                t.consumer == CONSUMER)).tuples().all())
+        assert outcomes == {1: "applied", 2: "parked", 3: "applied"}
+        assert inbox.lag()["intake"].watermark == 3
+        [parked] = parking.parked().values()
+        assert (parked.event_type, parked.attempts, parked.partition) == ("Boom", 2, -1)
+        assert await asyncio.to_thread(inbox.reconcile) == 0  # not tried again
+    finally:
+        inbox.close()
+        await server.stop(0)
+        upstream.close()
+        store.close()

@@ -27,5 +27,4 @@ def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
 def subscribe_reactions(broker: KafkaBroker, kafka: KafkaSettings, inbox: Inbox) -> None:
     subscribe(broker, kafka, CONSUMER, {
         u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
-        parking=Parking(inbox.store, CONSUMER,
-                        upstreams={u.topic: u.name for u in inbox.upstreams.values()}))
+        parking=Parking.for_inbox(inbox))

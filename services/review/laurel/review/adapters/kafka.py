@@ -23,5 +23,4 @@ def register_subscribers(broker: KafkaBroker, settings: ServiceSettings,
                          inbox: Inbox) -> None:
     subscribe(broker, settings.kafka, CONSUMER, {
         u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
-        parking=Parking(inbox.store, CONSUMER,
-                        upstreams={u.topic: u.name for u in inbox.upstreams.values()}))
+        parking=Parking.for_inbox(inbox))

@@ -34,5 +34,4 @@ def register_subscribers(broker: KafkaBroker, settings: ScoringSettings,
 
 def parking_for(inbox: Inbox) -> Parking:
     """Where scoring parks what it cannot apply (laurel.parking)."""
-    return Parking(inbox.store, CONSUMER,
-                   upstreams={u.topic: u.name for u in inbox.upstreams.values()})
+    return Parking.for_inbox(inbox)
