@@ -455,3 +455,32 @@ def entry_point_problem() -> Callable[[Sequence[str]], str]:
     """entry_point_problem(command): "" when the image would run `command`
     (`laurel …` or `python -m laurel.…`, parsed by the real parser), else why not."""
     return _entry_point_problem
+
+
+@pytest.fixture
+def fill_intake() -> Callable[..., Any]:
+    """fill_intake(url, data_dir): intake's store at `url` migrated (as the
+    chart's hook does) and holding real events: the campaign definitions
+    intake records at start and some organizations. Returns the runtime
+    (`.store`, `.app`); close its store when done."""
+    async def fill(url: str, data_dir: Path, organizations: int = 6, **env: str) -> Any:
+        from laurel.cli import main as laurel
+        from laurel.demo import ORGANIZER, demo_organizations
+        from laurel.envelope import Caller
+        from laurel.intake.bootstrap import build
+        from laurel.intake.domain.commands import RegisterOrganization
+        from laurel.intake.domain.organizations import Organization
+        from laurel.intake.settings import IntakeSettings
+
+        assert laurel(["migrate", "--service", "intake", "--database", url]) == 0
+        settings = IntakeSettings.load({
+            "LAUREL_ENV": "development", "LAUREL_DATABASE_URL": url,
+            "LAUREL_DATA_DIR": str(data_dir), "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",
+            **env})
+        runtime = await build(settings, with_relay=False)
+        for org in demo_organizations()[:organizations]:
+            runtime.app.handle(RegisterOrganization(
+                Caller(ORGANIZER, correlation_id="fill-intake"), Organization(**org)))
+        return runtime
+
+    return fill

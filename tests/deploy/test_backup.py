@@ -21,14 +21,8 @@ from sqlalchemy.engine import make_url
 
 from laurel.audit import load_signing_key
 from laurel.cli import main as laurel
-from laurel.config import KafkaSettings, Topics
-from laurel.demo import ORGANIZER, demo_organizations
-from laurel.envelope import Caller
+from laurel.config import KafkaSettings
 from laurel.eventstore import EventStore
-from laurel.intake.bootstrap import build
-from laurel.intake.domain.commands import RegisterOrganization
-from laurel.intake.domain.organizations import Organization
-from laurel.intake.settings import IntakeSettings
 from laurel.outbox import OutboxRelay
 
 POSTGRES_URL = os.environ.get("LAUREL_TEST_POSTGRES_URL", "")
@@ -58,24 +52,11 @@ def two_databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tu
         admin.dispose()
 
 
-async def fill_intake(url: str, data_dir: Path, organizations: int = 6) -> Any:
-    """Intake, built on `url` as in production (migrated first), with its
-    campaign definitions and some organizations recorded."""
-    assert laurel(["migrate", "--service", "intake", "--database", url]) == 0
-    settings = IntakeSettings.load({
-        "LAUREL_ENV": "development", "LAUREL_DATABASE_URL": url,
-        "LAUREL_DATA_DIR": str(data_dir), "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9"})
-    runtime = await build(settings, with_relay=False)
-    for org in demo_organizations()[:organizations]:
-        runtime.app.handle(RegisterOrganization(
-            Caller(ORGANIZER, correlation_id="backup-test"), Organization(**org)))
-    return runtime
-
-
 @pytest.mark.parametrize("two_databases", ["sqlite", pytest.param(
     "postgres", marks=pytest.mark.postgres)], indirect=True)
 async def test_backup_then_restore_is_proven_whole(
-    two_databases: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    two_databases: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    fill_intake: Any,
 ) -> None:
     live, new = two_databases
     runtime = await fill_intake(live, tmp_path)
@@ -136,7 +117,7 @@ def event_ids(kafka: KafkaSettings, topic: str) -> list[str]:
 
 async def test_republish_sends_the_events_again(
     kafka_broker: Any, topic_suffix: str, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str], fill_intake: Any,
 ) -> None:
     """After `laurel outbox republish --from P`, the relay publishes every
     event from P again, with the same event ids (consumers apply once)."""
@@ -146,17 +127,8 @@ async def test_republish_sends_the_events_again(
     topic = f"laurel.intake.events.{topic_suffix}"
     kafka = KafkaSettings(bootstrap=kafka_broker.bootstrap)
     ensure_topics(kafka, [topic])
-    assert laurel(["migrate", "--service", "intake", "--database", url]) == 0
-    settings = IntakeSettings.load({
-        "LAUREL_ENV": "development", "LAUREL_DATABASE_URL": url,
-        "LAUREL_DATA_DIR": str(tmp_path), "LAUREL_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "LAUREL_TOPIC_INTAKE": topic})
-    assert Topics.load({"LAUREL_TOPIC_INTAKE": topic}).intake == topic
-    runtime = await build(settings, with_relay=False)
+    runtime = await fill_intake(url, tmp_path, 3, LAUREL_TOPIC_INTAKE=topic)
     store = runtime.store
-    for org in demo_organizations()[:3]:
-        runtime.app.handle(RegisterOrganization(
-            Caller(ORGANIZER, correlation_id="backup-test"), Organization(**org)))
     relay = OutboxRelay(store, kafka)
     try:
         while store.pending_outbox_count():

@@ -283,3 +283,108 @@ def test_guide_kubectl_files_exist() -> None:
 def test_guide_parser_refuses_unknown_flags(render_tool: Any) -> None:
     with pytest.raises(_Refused):
         _render_command("helm install laurel charts/laurel --atomic", render_tool)
+
+
+# -- every command: run, or parsed by what runs it ------------------------------------
+
+# The guide's commands that act on a database or a store: run as written.
+RUN_AS_WRITTEN = [c for c in COMMANDS if c.startswith(("laurel ", "psql "))]
+
+
+def _kubectl_parser() -> argparse.ArgumentParser:
+    """The kubectl verbs and flags the guide may use (without a cluster, the
+    commands that need one are parsed, not run); anything else fails."""
+    parser = _Parser(prog="kubectl", add_help=False)
+    parser.add_argument("-n", "--namespace")
+    parser.add_argument("verb", choices=["create", "get", "apply", "delete", "wait",
+                                         "rollout", "logs", "exec", "cp"])
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _how_checked(command: str) -> str:
+    """Which test runs or parses `command` (empty: none does)."""
+    words = shlex.split(command.split(" | ")[0].split(" > ")[0])
+    program = words[0]
+    if command in RUN_AS_WRITTEN:
+        return "run as written (test_guide_data_commands_run_as_written)"
+    if program == "helm":
+        if command in HELM_RENDERED:
+            return "rendered"
+        verb = words[1]
+        return "helm needs a cluster" if verb in ("test", "history", "rollback") else ""
+    if program == "openssl":
+        return "run (test_guide_key_commands_make_a_key_laurel_accepts)"
+    if program == "kubectl":
+        args = _kubectl_parser().parse_args(words[1:])
+        if args.verb == "exec":
+            return "parsed by the image's program (test_guide_commands_in_pods_are_known)"
+        if args.verb == "create":
+            return "names checked (test_guide_creates_every_secret_and_configmap_the_values_use)"
+        if args.verb == "apply":
+            return "files checked (test_guide_kubectl_files_exist)"
+        if args.verb == "rollout":
+            assert args.rest[0] in ("status", "restart"), command
+        return "parsed; needs a cluster"
+    if program == "make":
+        assert f"\n{words[1]}:" in (ROOT / "Makefile").read_text(), command
+        return "a Makefile target"
+    if program == "docker":
+        if words[1] == "build":
+            assert (ROOT / words[words.index("-f") + 1]).is_file(), command
+        return "parsed; needs a container engine"
+    return ""
+
+
+def test_every_command_in_the_guide_is_run_or_parsed() -> None:
+    unchecked = [c for c in COMMANDS if not _how_checked(c)]
+    assert not unchecked, unchecked
+    assert any(c.startswith("laurel backup") for c in RUN_AS_WRITTEN)
+    assert any(c.startswith("laurel restore") for c in RUN_AS_WRITTEN)
+
+
+@pytest.mark.postgres
+async def test_guide_data_commands_run_as_written(
+    postgres_url: str, tmp_path: Path, fill_intake: Any
+) -> None:
+    """The backup, restore, verify, replay and republish commands, as the guide
+    writes them, in its order, on a PostgreSQL intake store with real events
+    and a signed checkpoint (keys made by the guide's own openssl commands),
+    and on a SQLite one under var/."""
+    import os
+    import sys
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from laurel.cli import main as laurel
+
+    for command in (c for c in COMMANDS if c.startswith("openssl")):
+        subprocess.run(shlex.split(command), cwd=tmp_path, check=True, timeout=60,
+                       capture_output=True)
+    for url in (postgres_url, f"sqlite:///{tmp_path / 'var' / 'intake.sqlite'}"):
+        runtime = await fill_intake(url, tmp_path / "data")
+        runtime.store.close()
+    assert laurel(["audit", "checkpoint", "--database", f"intake={postgres_url}",
+                   "--key", str(tmp_path / "checkpoint.key")]) == 0
+    admin = make_url(postgres_url).set(drivername="postgresql", database="postgres")
+    restored = make_url(postgres_url).set(database="laurel_intake_restored")
+    server = create_engine(admin.set(drivername="postgresql+psycopg"),
+                           isolation_level="AUTOCOMMIT")
+    drop = text('DROP DATABASE IF EXISTS "laurel_intake_restored" WITH (FORCE)')
+    with server.connect() as conn:
+        conn.execute(drop)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "INTAKE_URL": postgres_url,
+           "ADMIN_URL": admin.render_as_string(hide_password=False),
+           "RESTORED_INTAKE_URL": restored.render_as_string(hide_password=False)}
+    try:
+        for command in RUN_AS_WRITTEN:
+            done = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env,
+                                  capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    finally:
+        with server.connect() as conn:
+            conn.execute(drop)
+        server.dispose()
+    assert (tmp_path / "var" / "restored" / "intake.sqlite").is_file()
