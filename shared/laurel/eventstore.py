@@ -408,9 +408,19 @@ class EventStore:
     def read_stream(
         self, stream_id: str, *, from_version: int = 1, as_of: datetime | None = None
     ) -> list[RecordedEvent]:
-        """For tools and audits; handlers read through their unit of work."""
-        with self.unit_of_work() as uow:
-            return uow.read(stream_id, from_version=from_version, as_of=as_of)
+        """For tools and audits; handlers read through their unit of work.
+
+        One SELECT through the DB-API cursor (a unit of work's span,
+        transaction and SQLAlchemy rows cost as much again as the read of a
+        short stream, profiled); the same rows, decoded the same way."""
+        params: tuple[Any, ...]
+        if as_of is None:
+            sql, params = self._sql.read_stream, (stream_id, from_version)
+        else:
+            sql = self._sql.read_stream_as_of
+            params = (stream_id, from_version, format_time(as_of))
+        decode = self._decode_row
+        return [decode(row) for row in self._raw_rows(sql, params)]
 
     def read_all(
         self, from_position: int = 1, *, batch_size: int = 500
