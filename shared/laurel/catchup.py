@@ -319,17 +319,21 @@ def _reason(error: grpc.RpcError) -> str:
 def open_inbox(settings: ServiceSettings, store: EventStore, consumer: str,
                upstreams: Sequence[Upstream]) -> Inbox:
     """A consumer's inbox, reading its upstreams' logs where the settings
-    say (`LAUREL_CATCHUP_*`). Outside development without a token for the
+    say (`LAUREL_CATCHUP_*`; over TLS with LAUREL_CATCHUP_CA_FILE, presenting
+    the service's own LAUREL_TLS_CERT_FILE/KEY_FILE to upstreams that ask
+    for a client certificate). Outside development without a token for the
     upstreams the logs are not read (one warning): Kafka alone, positions
     still recorded."""
     from laurel.published_log import EventLogClient
 
-    catchup = settings.catchup
+    catchup, security = settings.catchup, settings.security
+    own = (security.tls_cert_file, security.tls_key_file)
+    client_cert = (own[0], own[1]) if own[0] is not None and own[1] is not None else None
     logs: dict[str, LogReader] = {}
     if settings.development or catchup.token_file is not None:
         logs = {u.name: EventLogClient(u.name, catchup.address(u.name), consumer,
                                        token_file=catchup.token_file,
-                                       ca_file=catchup.ca_file)
+                                       ca_file=catchup.ca_file, client_cert=client_cert)
                 for u in upstreams}
     else:
         log.warning("%s: LAUREL_CATCHUP_TOKEN_FILE is not set, so the upstreams' logs are "

@@ -87,16 +87,22 @@ class EventLogClient:
 
     It presents the consuming service's own identity: a bearer token read
     from `token_file` (outside development), else a development token of the
-    service role. TLS when `ca_file` is given (the upstreams' CA)."""
+    service role. TLS when `ca_file` is given (the upstreams' CA), with
+    `client_cert` (certificate, key) for upstreams that require one."""
 
     def __init__(self, upstream: str, address: str, consumer: str, *,
-                 token_file: Path | None = None, ca_file: Path | None = None) -> None:
+                 token_file: Path | None = None, ca_file: Path | None = None,
+                 client_cert: tuple[Path, Path] | None = None) -> None:
         self.upstream = upstream
         self.address = address
         self._consumer = consumer
         self._token_file = token_file
         if ca_file is not None:
-            credentials = grpc.ssl_channel_credentials(ca_file.read_bytes())
+            cert, key = client_cert or (None, None)  # for upstreams asking mutual TLS
+            credentials = grpc.ssl_channel_credentials(
+                ca_file.read_bytes(),
+                private_key=key.read_bytes() if key else None,
+                certificate_chain=cert.read_bytes() if cert else None)
             self._channel = grpc.secure_channel(address, credentials)
         else:
             self._channel = grpc.insecure_channel(address)

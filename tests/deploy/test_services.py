@@ -248,10 +248,13 @@ def test_network_policy_allows_only_what_the_component_needs(
         sorted((p["port"], p["protocol"]) for p in rule["ports"])
         for rule in policy["egress"]
     ]
-    # DNS, PostgreSQL, Kafka (not audit); no OTLP collector, no SMTP relay by default.
+    # DNS, PostgreSQL, Kafka (not audit), the upstreams' gRPC (consumers: their
+    # published logs, laurel.catchup); no OTLP collector, no SMTP relay by default.
     expected = [[(53, "TCP"), (53, "UDP")], [(5432, "TCP")]]
     if component != "audit":
         expected.append([(9092, "TCP")])
+    if component in ("scoring", "review", "notification"):
+        expected.append([(50051, "TCP")])
     assert egress_ports == expected
     assert policy["egress"][0]["to"][0]["podSelector"]["matchLabels"] == {
         "k8s-app": "kube-dns"
@@ -270,6 +273,8 @@ def test_network_policy_with_every_dependency_named(
     expected = {53, 5432, 4317}
     if component != "audit":
         expected.add(9093)
+    if component in ("scoring", "review", "notification"):
+        expected.add(50051)  # the upstreams' published logs (catch-up)
     if component == "notification":
         expected |= {587, 8443}  # the SMTP relay (smtp), and its extraEgress
     assert ports == expected
@@ -347,6 +352,8 @@ def test_file_settings_point_into_their_mounts(
             "LAUREL_KAFKA_SSL_CERTFILE": ("secret", "laurel-kafka-client", "tls.crt"),
             "LAUREL_KAFKA_SSL_KEYFILE": ("secret", "laurel-kafka-client", "tls.key"),
         }
+    if component in ("scoring", "review", "notification"):  # upstreams' logs over TLS
+        expected["LAUREL_CATCHUP_CA_FILE"] = ("secret", "laurel-grpc-tls", "ca.crt")
     file_settings = {n for n in env if n.endswith(("_FILE", "_DIR", "_CAFILE", "_CERTFILE",
                                                     "_KEYFILE")) and n != "LAUREL_DATA_DIR"}
     assert file_settings == set(expected)

@@ -98,6 +98,8 @@ port, and what it uses. The schema allows exactly these component names.
   kafka       publishes and consumes: Kafka settings, files and egress
   smtp        sends e-mail (notification)
   readsStores every store's URL as LAUREL_DATABASE_URL_<SERVICE> (audit)
+  upstreams   the stores it consumes: it reads their published logs over gRPC
+              (LAUREL_CATCHUP_*), so its pods may reach theirs
   signs       holds the checkpoint signing key (audit)
 */}}
 {{- define "laurel.builtins" -}}
@@ -113,18 +115,21 @@ scoring:
   portSetting: LAUREL_GRPC_PORT
   store: true
   kafka: true
+  upstreams: [intake, review]
 review:
   command: [python, -m, laurel.review]
   healthService: laurel.review.v1.ReviewService
   portSetting: LAUREL_GRPC_PORT
   store: true
   kafka: true
+  upstreams: [intake, scoring]
 notification:
   command: [python, -m, laurel.notification]
   healthService: laurel.notification.v1.NotificationService
   portSetting: LAUREL_GRPC_PORT
   store: true
   kafka: true
+  upstreams: [intake, scoring, review]
   smtp: true
 audit:
   command: [python, -m, laurel.audit, serve]

@@ -167,6 +167,23 @@ spec:
       {{- end }}
   egress:
     {{- include "laurel.egress.backends" (dict "root" .root "kafka" .f.kafka "smtp" .f.smtp) | nindent 4 }}
+    {{- with .f.upstreams }}
+    # The upstreams' gRPC ports: their published logs (catch-up).
+    {{- $ports := list }}
+    {{- range $upstream := . }}
+    {{- $uc := include "laurel.componentValues" (dict "root" $.root "name" $upstream) | fromYaml }}
+    {{- $ports = append $ports (int $uc.grpcPort) }}
+    {{- end }}
+    - ports:
+        {{- range $port := $ports | uniq }}
+        - port: {{ $port }}
+          protocol: TCP
+        {{- end }}
+      to:
+        - podSelector:
+            matchLabels:
+              {{- include "laurel.releaseSelector" $.root | nindent 14 }}
+    {{- end }}
     {{- with .c.extraEgress }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

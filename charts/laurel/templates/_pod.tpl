@@ -5,7 +5,7 @@ security context nobody can loosen.
 
 Settings and files come in features, so that each pod gets only what it
 uses (the checkpoint key reaches audit and its CronJob, nothing else):
-  otel campaigns grpcTls auth kafka smtp stores checkpointKey
+  otel campaigns grpcTls auth kafka smtp stores checkpointKey catchup
 */}}
 
 {{/* The features a component's pod uses (ctx: root, name, c, f). */}}
@@ -15,6 +15,7 @@ uses (the checkpoint key reaches audit and its CronJob, nothing else):
 {{- if .f.smtp }}{{ $features = append $features "smtp" }}{{ end -}}
 {{- if .f.readsStores }}{{ $features = append $features "stores" }}{{ end -}}
 {{- if .f.signs }}{{ $features = append $features "checkpointKey" }}{{ end -}}
+{{- if .f.upstreams }}{{ $features = append $features "catchup" }}{{ end -}}
 {{- toYaml $features -}}
 {{- end -}}
 
@@ -95,6 +96,18 @@ defaultMode 288 is 0440: readable by the pod's group, which fsGroup sets.
       items:
         - key: {{ $v.kafka.sasl.passwordKey }}
           path: password
+{{- end }}
+{{- if $v.catchup.token.existingSecret }}
+- feature: catchup
+  name: catchup-token
+  mountPath: /etc/laurel/catchup
+  volume:
+    secret:
+      secretName: {{ $v.catchup.token.existingSecret }}
+      defaultMode: 288
+      items:
+        - key: {{ $v.catchup.token.key }}
+          path: token
 {{- end }}
 {{- if and (eq $v.otel.exporter "otlp") $v.otel.tls.existingSecret }}
 - feature: otel
@@ -207,6 +220,25 @@ defaultMode 288 is 0440: readable by the pod's group, which fsGroup sets.
 {{- if and (has "campaigns" $features) (or $v.campaigns.files $v.campaigns.existingConfigMap) }}
 - name: LAUREL_CAMPAIGNS_DIR
   value: /etc/laurel/campaigns
+{{- end }}
+{{- if has "catchup" $features }}
+{{- range $store := include "laurel.storeComponents" .root | fromYamlArray }}
+{{- $sc := include "laurel.componentValues" (dict "root" $.root "name" $store) | fromYaml }}
+- name: LAUREL_CATCHUP_{{ upper $store }}_ADDRESS
+  value: {{ printf "%s:%d" (include "laurel.componentName" (dict "root" $.root "name" $store)) (int $sc.grpcPort) | quote }}
+{{- end }}
+- name: LAUREL_CATCHUP_INTERVAL_S
+  value: {{ $v.catchup.intervalSeconds | toString | quote }}
+- name: LAUREL_CATCHUP_GRACE_S
+  value: {{ $v.catchup.graceSeconds | toString | quote }}
+{{- if $v.catchup.token.existingSecret }}
+- name: LAUREL_CATCHUP_TOKEN_FILE
+  value: /etc/laurel/catchup/token
+{{- end }}
+{{- if $v.tls.existingSecret }}
+- name: LAUREL_CATCHUP_CA_FILE
+  value: /etc/laurel/tls/ca.crt
+{{- end }}
 {{- end }}
 {{- if and (has "checkpointKey" $features) $v.checkpointKey.existingSecret }}
 - name: LAUREL_CHECKPOINT_KEY_FILE
