@@ -238,13 +238,14 @@ def migrate_command(service: str) -> str:
     return f"laurel migrate --service {service}"
 
 
-def prepare_schema(store: EventStore, service: str, *, migrate: bool) -> None:
+def prepare_schema(store: EventStore, service: str, *, migrate: bool,
+                   chains: Sequence[migrator.Chain] | None = None) -> None:
     """In development and on SQLite, migrate the service's chains at start
     (one process at a time, see laurel.migrator); otherwise refuse to run
     unless `laurel migrate` (the chart's hook) has brought them to this
     code's head. Then refill any read model a revision asked to be refilled,
     in one transaction with taking the request away."""
-    chains = migrator.chains_for(service)
+    chains = migrator.chains_for(service) if chains is None else chains
 
     def refill(conn: Connection, _before: set[str]) -> None:
         requested = migrator.refills_requested(conn)

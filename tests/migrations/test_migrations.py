@@ -237,3 +237,85 @@ def test_three_processes_start_at_once_on_an_empty_database(
 
 def _logs(folder: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in folder.glob("*.log"))
+
+
+REFILL_REVISION = '''"""organizations re-made (as a change of shape would), refilled from the log.
+
+Revision ID: intake_9001
+Revises: {head}
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from laurel.migrator import request_refill
+
+revision = "intake_9001"
+down_revision = "{head}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.drop_table("organizations")
+    op.create_table(
+        "organizations",
+        sa.Column("organization_id", sa.String(length=100), primary_key=True),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("parent_id", sa.String(length=100), nullable=False),
+        sa.Column("jurisdiction_id", sa.String(length=100), nullable=False),
+        sa.Column("provincial_level", sa.Boolean(), nullable=False),
+    )
+    request_refill("intake")
+'''
+
+
+async def test_a_revision_that_remakes_a_read_model_gets_it_refilled_from_the_log(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A read-model revision drops and re-creates a table and asks for a
+    refill; the next open of the store (in production: the first replica to
+    start after the hook ran) refills it from the log, once."""
+    import shutil
+
+    from laurel.demo import ORGANIZER, demo_organizations
+    from laurel.envelope import Caller
+    from laurel.eventstore import EventStore
+    from laurel.intake.bootstrap import build, projections
+    from laurel.intake.domain.commands import RegisterOrganization
+    from laurel.intake.domain.events import UPCASTERS
+    from laurel.intake.domain.organizations import Organization
+    from laurel.runtime import prepare_schema
+
+    settings = settings_for("intake", database_url, tmp_path, LAUREL_ENV="development")
+    runtime = await build(settings, with_relay=False)
+    for org in demo_organizations()[:4]:
+        runtime.app.handle(RegisterOrganization(Caller(ORGANIZER, correlation_id="t"),
+                                                Organization(**org)))
+    runtime.store.close()
+    shipped = migrator.chain("intake")
+    copy = tmp_path / "intake-chain"
+    shutil.copytree(shipped.directory, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "versions" / "intake_9001_refill.py").write_text(
+        REFILL_REVISION.format(head=shipped.head()))
+    chains = [migrator.chain("core"), migrator.Chain("intake", copy)]
+
+    def organizations(store: EventStore) -> int:
+        with store.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM organizations")).scalar_one()
+
+    store = EventStore(database_url, projections=projections(), upcasters=UPCASTERS)
+    before = organizations(store)
+    assert before >= 4
+    migrator.upgrade(store.engine, chains)  # what the hook does: the table is empty now
+    assert organizations(store) == 0
+    with store.engine.connect() as conn:
+        assert migrator.refills_requested(conn) == {"intake"}
+    prepare_schema(store, "intake", migrate=False, chains=chains)  # a replica starts
+    assert organizations(store) == before
+    with store.engine.connect() as conn:
+        assert migrator.refills_requested(conn) == set()
+    prepare_schema(store, "intake", migrate=True, chains=chains)  # and the next: nothing
+    assert organizations(store) == before
+    store.close()
