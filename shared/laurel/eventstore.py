@@ -191,6 +191,10 @@ class _Statements:
             f"VALUES ({', '.join([p] * 9)}) "
             "ON CONFLICT (consumer, upstream, position) DO NOTHING"
         )
+        # Applied wins over what was recorded before (a parked event retried).
+        self.insert_position_applied = self.insert_position.replace(
+            "DO NOTHING", "DO UPDATE SET outcome = excluded.outcome, "
+            "applied_at = excluded.applied_at WHERE applied_positions.outcome <> 'applied'")
         stream = (
             f"SELECT {_EVENT_COLUMNS} FROM events "
             f"WHERE stream_id = {p} AND version >= {p}"

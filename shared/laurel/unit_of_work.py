@@ -343,9 +343,10 @@ class UnitOfWork:
     def mark_position(self, consumer: str, source: UpstreamEvent, outcome: str) -> None:
         """Record what `consumer` did with an upstream position (`APPLIED`, or
         `IGNORED`: no reaction of it takes the event's type); a position
-        recorded before keeps its first outcome."""
+        recorded before keeps its outcome unless it is now applied."""
         self.lock()
-        self.conn.exec_driver_sql(self._sql.insert_position, (
+        sql = self._sql.insert_position_applied if outcome == APPLIED else self._sql.insert_position
+        self.conn.exec_driver_sql(sql, (
             consumer, source.upstream, source.position, source.event_id,
             source.stream_id, source.version, source.type, outcome,
             format_time(self._store.clock())))

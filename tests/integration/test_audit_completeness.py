@@ -118,7 +118,30 @@ async def test_completeness_names_what_a_consumer_did_not_take(
     assert code == 1, out
     assert "review <- intake: INCOMPLETE: 1 missing up to position 8" in out
     assert (f"missing: intake:{withheld.position} NominationReceived {withheld.event_id} "
-            f"(stream {withheld.stream_id})") in out
+            f"(stream {withheld.stream_id}; not recorded)") in out
+
+    # One parked (it failed and was set aside) is named as parked.
+    parked = next(e for e in intake.read_all() if e.type == "NominationReceived"
+                  and e.event_id != withheld.event_id)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DELETE FROM processed_events WHERE event_id = ?", (parked.event_id,))
+        conn.execute("UPDATE applied_positions SET outcome = 'parked' WHERE position = ?",
+                     (parked.position,))
+    code, out = run_cli(capsys, "completeness", "--database", f"intake={intake.url}",
+                        "--database", f"review=sqlite:///{copy}")
+    assert "review <- intake: INCOMPLETE: 2 missing up to position 8" in out
+    assert f"missing: intake:{parked.position} NominationReceived {parked.event_id} " \
+           f"(stream {parked.stream_id}; parked)" in out
+
+    # A parked position applied later (a retry) is recorded as applied.
+    from laurel.unit_of_work import APPLIED, UpstreamEvent
+    copied = EventStore(f"sqlite:///{copy}")
+    copied.run(lambda uow: uow.mark_position(CONSUMER, UpstreamEvent.of("intake", parked),
+                                             APPLIED))
+    copied.close()
+    code, out = run_cli(capsys, "completeness", "--database", f"intake={intake.url}",
+                        "--database", f"review=sqlite:///{copy}")
+    assert "INCOMPLETE: 1 missing" in out and "; parked)" not in out
 
     # Up to a position before it, nothing is missing.
     code, out = run_cli(capsys, "completeness", "--database", f"intake={intake.url}",
@@ -212,8 +235,8 @@ async def test_the_audit_service_answers_completeness_over_grpc(
             assert (account.consumer, account.upstream, account.through_position,
                     account.applied_count, account.ignored_count) == (
                 "review", "intake", 8, 5, 1)
-            assert [(m.position, m.event_id, m.type) for m in account.missing] == [
-                (withheld.position, withheld.event_id, "NominationSubmitted")]
+            assert [(m.position, m.event_id, m.type, m.reason) for m in account.missing] == [
+                (withheld.position, withheld.event_id, "NominationSubmitted", "not recorded")]
             before = await stub.CheckCompleteness(audit_pb2.CheckCompletenessRequest(
                 through_positions={"intake": withheld.position - 1}), metadata=auditor)
             assert before.complete

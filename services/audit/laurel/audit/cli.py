@@ -408,9 +408,10 @@ def completeness(
         verdict = "complete" if a.complete else f"INCOMPLETE: {len(a.missing)} missing"
         print(f"{a.consumer} <- {a.upstream}: {verdict} up to position {a.through} "
               f"({a.applied} applied, {a.ignored} ignored)")
-        for event in a.missing:
+        for m in a.missing:
+            event = m.event
             print(f"  missing: {a.upstream}:{event.position} {event.type} {event.event_id} "
-                  f"(stream {event.stream_id})")
+                  f"(stream {event.stream_id}; {m.reason})")
     return 0 if all(a.complete for a in accounts) else 1
 
 

@@ -145,8 +145,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             accounts=[pb.ConsumerAccount(
                 consumer=a.consumer, upstream=a.upstream, through_position=a.through,
                 applied_count=a.applied, ignored_count=a.ignored,
-                missing=[pb.MissingEvent(position=m.position, event_id=m.event_id,
-                                         type=m.type, stream_id=m.stream_id)
+                missing=[pb.MissingEvent(position=m.event.position,
+                                         event_id=m.event.event_id, type=m.event.type,
+                                         stream_id=m.event.stream_id, reason=m.reason)
                          for m in a.missing])
                 for a in accounts])
 

@@ -26,6 +26,16 @@ class Published:
 
 
 @dataclass(frozen=True)
+class Missing:
+    """A published event the consumer did not take, and what it recorded
+    of it: "parked" (it failed and was set aside, laurel.parking) or
+    "not recorded" (it never reached the consumer, or its record is gone)."""
+
+    event: Published
+    reason: str
+
+
+@dataclass(frozen=True)
 class Account:
     """One consumer's account of one upstream, up to a position."""
 
@@ -34,7 +44,7 @@ class Account:
     through: int  # the upstream's published positions up to here were checked
     applied: int
     ignored: int
-    missing: tuple[Published, ...]
+    missing: tuple[Missing, ...]
 
     @property
     def complete(self) -> bool:
@@ -56,5 +66,5 @@ def account(consumer: str, upstream: str, through: int, published: Iterable[Publ
         elif outcome == IGNORED:
             ignored += 1
         else:
-            missing.append(event)
+            missing.append(Missing(event, outcome or "not recorded"))
     return Account(consumer, upstream, through, applied, ignored, tuple(missing))
