@@ -320,6 +320,11 @@ def assemble(
                       "published positions of the upstream service not yet applied here",
                       lambda: {name: lag.behind for name, lag in consumer.lag().items()},
                       label="upstream")
+        if inbox.parking is not None:  # set by the service's subscriber (laurel.parking)
+            parking = inbox.parking
+            metrics.gauge("laurel_parked_messages",
+                          "messages the consumer parked and has not applied since",
+                          lambda: float(parking.status()["open"]))
     return ServiceRuntime(
         settings.service, store, server, relay=relay, broker=broker, app=app,
         inbox=inbox, catchup_interval_s=settings.catchup.interval_s,
