@@ -54,6 +54,7 @@ AUDIT_PORT = DEFAULT_PORTS[AUDIT]
 # usual exporter port; a pod has it to itself, one machine does not).
 METRICS_PORTS = {name: 9464 + i for i, name in enumerate((*SERVICES, AUDIT))}
 CHECKPOINT_KEY = "checkpoint-key.pem"
+DATABASES_FILE = "databases.json"  # with --database: service -> store URL
 RUN_FILE = "run.json"  # the pid of the `laurel up` using a data folder
 RUNS = "runs"
 STOP_TIMEOUT_S = 20.0
@@ -183,6 +184,8 @@ class DevStack:
         ensure_topics(KafkaSettings(bootstrap=self.kafka_bootstrap), Topics().all())
         if self.database_server:
             self.databases = ensure_databases(self.database_server, run_name(self.data_dir))
+            # where `laurel audit …` finds this run's stores (laurel.audit.adapters.stores)
+            (self.data_dir / DATABASES_FILE).write_text(json.dumps(self.databases, indent=2))
         for service in SERVICES:  # every port first: consumers read their upstreams' logs
             self.ports[service] = port_or_free(DEFAULT_PORTS[service])
         for service in SERVICES:

@@ -258,7 +258,13 @@ def test_up_on_postgresql_makes_a_database_per_service_and_serves(tmp_path: Path
             assert f"/{name}" in result.stdout
         assert_demo_ran(result.stdout, folder, sqlite=False)  # no SQLite store was made
         assert_clean_logs(folder)
+        audited = subprocess.run(  # as the demo's hints say: the run's stores are found
+            [sys.executable, "-m", "laurel.cli", "audit", "verify"],
+            env={**environment(), "LAUREL_DATA_DIR": str(folder)},
+            capture_output=True, text=True, timeout=120)
+        assert audited.returncode == 0, audited.stdout + audited.stderr
         for name in names:
+            assert f"/{name}): ok" in audited.stdout
             database = create_engine(make_url(server).set(database=name))
             with database.connect() as conn:
                 assert conn.execute(text("SELECT count(*) FROM events")).scalar_one() > 0

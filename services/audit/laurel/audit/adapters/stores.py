@@ -5,9 +5,10 @@ they must be told where the stores are. In order of precedence:
   1. `--database STORE=URL` arguments (the CLI and `audit serve`);
   2. LAUREL_DATABASE_URL_<SERVICE> (e.g. LAUREL_DATABASE_URL_INTAKE), the
      URL that service runs with as its LAUREL_DATABASE_URL (`AuditSettings`);
-  3. the `<service>.sqlite` files in LAUREL_DATA_DIR (default ./var of the
-     source tree), which is where `laurel up` and each service's defaults
-     put them.
+  3. in LAUREL_DATA_DIR (default ./var of the source tree): the URLs in
+     databases.json, which `laurel up --database postgresql://…` writes,
+     else the `<service>.sqlite` files, which is where `laurel up` and each
+     service's defaults put them.
 
 Projections (for replay and state as of a time) are a declared interface:
 each service's distribution names a factory of its projections as an entry
@@ -19,6 +20,7 @@ FACTORY`), which is imported as given.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -34,6 +36,7 @@ from laurel.eventstore import EventStore, Projection, events_table
 
 PROJECTIONS_GROUP = "laurel.projections"
 URL_SETTING = "LAUREL_DATABASE_URL_{}"
+DATABASES_FILE = "databases.json"
 
 
 class ProjectionsUnavailable(LookupError):
@@ -56,6 +59,9 @@ def store_urls(
         return configured
     data_dir = (settings.data_dir if "data_dir" in settings.model_fields_set
                 else PROJECT_ROOT / "var")
+    databases = data_dir / DATABASES_FILE  # `laurel up --database`'s PostgreSQL stores
+    if databases.is_file():
+        return {str(k): str(v) for k, v in json.loads(databases.read_text()).items()}
     return {
         s: f"sqlite:///{data_dir / f'{s}.sqlite'}"
         for s in SERVICES
