@@ -24,7 +24,7 @@ import grpc
 from laurel_bench.common import Meter, flatten_fields, load_demo_sample, percentile
 
 ORGANIZER = ("organizer-henan-1", "organizer", "henan-center")
-WINDOW = re.compile(r"accepted (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})")
+WINDOW = re.compile(r"(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})")
 RPC_TIMEOUT = 30.0
 
 
