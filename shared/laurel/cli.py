@@ -372,11 +372,13 @@ def application() -> Any:
     """The `laurel` command: its own commands, intake's, then every entry-point
     group (loaded when named)."""
     from laurel.cli_intake import app as intake_app
+    from laurel.cli_intake import campaigns_app
 
     root = new_app(_root.__doc__ or "", root=True)
     root.callback()(_root)
     root.command("up", rich_help_panel="Run")(up)
     root.add_typer(intake_app)
+    root.add_typer(campaigns_app, name="campaigns", rich_help_panel="Nominations")
     root.command("notifications", rich_help_panel="Nominations")(notifications)
     command = typer.main.get_command(root)
     command.lazy = command_groups()  # type: ignore[attr-defined]

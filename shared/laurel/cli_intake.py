@@ -152,20 +152,21 @@ def show(
     ctx: typer.Context,
     nomination_id: NominationId,
     as_of: Annotated[str, typer.Option(
-        "--as-of", help="ISO 8601 time: the nomination as it stood then")] = "",
+        "--as-of", help="ISO 8601 campaign time: the nomination as it stood then on "
+        "its campaign's clock")] = "",
+    recorded_as_of: Annotated[str, typer.Option(
+        "--recorded-as-of", help="ISO 8601 wall-clock time: the nomination as intake "
+        "had recorded it by then")] = "",
     as_json: Json = False,
 ) -> None:
     """A nomination's current state (or as of a moment), its form and files."""
-    moment = None
-    if as_of:
-        try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            raise typer.BadParameter(f"{as_of!r} is not an ISO 8601 time "
-                                     "(e.g. 2021-11-25T09:00+08:00)",
-                                     param_hint="--as-of") from None
-    nomination = client_for(ctx).nomination(nomination_id, moment)
-    if moment is None:
+    if as_of and recorded_as_of:
+        raise typer.BadParameter("give --as-of or --recorded-as-of, not both",
+                                 param_hint="--recorded-as-of")
+    moment = _moment(as_of, "--as-of")
+    recorded = _moment(recorded_as_of, "--recorded-as-of")
+    nomination = client_for(ctx).nomination(nomination_id, moment, recorded)
+    if moment is None and recorded is None:
         remember_version(ctx, nomination.nomination_id, nomination.version)
     if as_json:
         emit_json(as_dict(nomination))
@@ -371,3 +372,95 @@ def withdraw(
     """Withdraw a nomination before a decision."""
     _act(ctx, "WithdrawNomination", pb.WithdrawNominationRequest(
         nomination_id=nomination_id, reason=reason), expect_version)
+
+
+# -- campaigns ---------------------------------------------------------------------------
+
+campaigns_app = typer.Typer(help="The campaigns intake runs: their stages, forms and rules.",
+                            no_args_is_help=True)
+
+
+def _moment(value: str, option: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time "
+                                 "(e.g. 2021-11-25T09:00+08:00)", param_hint=option) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+@campaigns_app.command("list")
+def campaigns_list(ctx: typer.Context, as_json: Json = False) -> None:
+    """Every campaign, its stages and which are open on its clock."""
+    client = client_for(ctx)
+    reply = client.intake.ListCampaigns(pb.ListCampaignsRequest(), metadata=client.md(),
+                                        timeout=10)
+    if as_json:
+        emit_json(as_dict(reply))
+        return
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("campaign", "name", "clock", "open stages"):
+        table.add_column(column, overflow="fold")
+    for c in reply.campaigns:
+        table.add_row(c.campaign_id, f"{c.name_zh}\n{c.name_en}", _time(c.campaign_now),
+                      ", ".join(c.open_stages) or "-")
+    console().print(table)
+
+
+@campaigns_app.command("show")
+def campaigns_show(
+    ctx: typer.Context,
+    campaign_id: Annotated[str, typer.Argument(metavar="CAMPAIGN_ID",
+                                               help="e.g. henan-2021")],
+    as_of: Annotated[str, typer.Option(
+        "--as-of", help="ISO 8601 campaign time: the definition in force then")] = "",
+    recorded_as_of: Annotated[str, typer.Option(
+        "--recorded-as-of", help="ISO 8601 wall-clock time: the definition intake's "
+        "log held then")] = "",
+    as_json: Json = False,
+) -> None:
+    """A campaign's definition: stages with dates, categories with forms and rules."""
+    request = pb.GetCampaignRequest(campaign_id=campaign_id)
+    for name, moment in (("as_of", _moment(as_of, "--as-of")),
+                         ("recorded_as_of", _moment(recorded_as_of, "--recorded-as-of"))):
+        if moment is not None:
+            getattr(request, name).FromDatetime(moment)
+    client = client_for(ctx)
+    reply = client.intake.GetCampaign(request, metadata=client.md(), timeout=10)
+    if as_json:
+        data = as_dict(reply)
+        data["definition"] = json.loads(data.pop("definition_json", "{}"))
+        emit_json(data)
+        return
+    out = console()
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column(overflow="fold")
+    for label, value in (
+            ("name", f"{reply.name_zh} / {reply.name_en}"),
+            ("version", f"{reply.version} (digest {reply.digest[:12]}, recorded "
+                        f"{_time(reply.recorded_at)})"),
+            ("organizers", ", ".join(reply.organizer_ids)),
+            ("co-organizers", ", ".join(reply.co_organizer_ids) or "-"),
+            ("nominators", ", ".join(reply.nominator_kinds)),
+            ("receivers", ", ".join(reply.receiver_ids)),
+            ("reporting", ", ".join(reply.reporting_ids) or "-"),
+            ("look-back ends", reply.lookback_reference_date or "-")):
+        summary.add_row(label, value)
+    out.print(Panel(summary, title=reply.campaign_id, title_align="left"))
+    stages = Table("stage", "name", "from", "to", "permits", title="stages",
+                   title_justify="left")
+    for s in reply.stages:
+        stages.add_row(s.key, s.name_zh, s.start, s.end, ", ".join(s.permits))
+    out.print(stages)
+    for category in reply.categories:
+        form = Table("field", "label", "type", "required", "filled by",
+                     title=f"{category.key}: {category.name_zh} "
+                           f"({', '.join(category.nominee_kinds)})", title_justify="left")
+        for f in category.fields:
+            form.add_row(f.key, f.label_zh, f.type, "yes" if f.required else "no",
+                         f.filled_by)
+        out.print(form)
+        out.print(f"  rules: {category.rules_json}", markup=False, soft_wrap=True)

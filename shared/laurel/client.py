@@ -154,11 +154,16 @@ class LaurelClient:
             timeout=CALL_TIMEOUT_S)
         return reply
 
-    def nomination(self, nomination_id: str, as_of: datetime | None = None
+    def nomination(self, nomination_id: str, as_of: datetime | None = None,
+                   recorded_as_of: datetime | None = None
                    ) -> intake_pb2.GetNominationResponse:
+        """Now; as of a campaign time; or as recorded by a wall-clock time."""
         request = intake_pb2.GetNominationRequest(nomination_id=nomination_id)
         if as_of is not None:
             request.as_of.FromDatetime(as_of if as_of.tzinfo else as_of.astimezone())
+        if recorded_as_of is not None:
+            request.recorded_as_of.FromDatetime(
+                recorded_as_of if recorded_as_of.tzinfo else recorded_as_of.astimezone())
         reply: intake_pb2.GetNominationResponse = self.intake.GetNomination(
             request, metadata=self.md(), timeout=CALL_TIMEOUT_S)
         return reply

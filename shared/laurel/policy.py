@@ -67,6 +67,8 @@ POLICY: dict[str, frozenset[str]] = {
         "GetNominationHistory": READ_INTAKE,
         "ListNominations": READ_INTAKE,
         "SetCampaignClock": {ORGANIZER},
+        "ListCampaigns": EVERYONE,
+        "GetCampaign": EVERYONE,
     }),
     **_service("laurel.scoring.v1", "ScoringService", {
         "Ping": EVERYONE,

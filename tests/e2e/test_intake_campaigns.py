@@ -449,3 +449,48 @@ async def test_the_commission_opinion_is_the_endorsements_and_not_the_hospitals(
     await intake_api.call("AmendNomination", pb.AmendNominationRequest(
         nomination_id=nomination_id, fields={"description": "补充成效。"}, reason="补充"),
         nominator(COUNTY))
+
+
+# -- campaigns readable -----------------------------------------------------------------
+
+
+async def test_campaigns_are_listed_and_read_as_of_a_time(intake_api) -> None:  # noqa: ANN001
+    await intake_api.set_clock("henan-2021", DEMO_NOW)
+    listed = await intake_api.call("ListCampaigns", pb.ListCampaignsRequest(), REPORTER)
+    by_id = {c.campaign_id: c for c in listed.campaigns}
+    assert set(by_id) == {"henan-2021", "innovation-year"}
+    henan = by_id["henan-2021"]
+    assert henan.campaign_now.ToDatetime(tzinfo=CST) == DEMO_NOW
+    assert list(henan.open_stages) == ["nomination", "interviews"]
+    assert [(s.key, s.start, s.end) for s in henan.stages][0] == (
+        "nomination", "2021-11-01", "2021-12-31")
+
+    def asked(**times: datetime) -> pb.GetCampaignRequest:
+        request = pb.GetCampaignRequest(campaign_id="henan-2021")
+        for name, moment in times.items():
+            getattr(request, name).FromDatetime(moment)
+        return request
+
+    shown = await intake_api.call("GetCampaign", asked(
+        as_of=at("2021-11-26") + timedelta(hours=10)), nominator(COUNTY))
+    assert (shown.version, list(shown.organizer_ids), list(shown.co_organizer_ids)) == (
+        HENAN.version, ["henan-center"], ["medicine-health-news"])
+    assert list(shown.receiver_ids) == ["henan-center"]
+    assert shown.lookback_reference_date == "2021-12-31"
+    warm = next(c for c in shown.categories if c.key == "warm_service_post")
+    assert list(warm.nominee_kinds) == ["department", "ward"]
+    assert "no_complaint_within" in warm.rules_json
+    single = next(c for c in shown.categories if c.key == "single_measure_benchmark")
+    opinion = next(f for f in single.fields if f.key == "commission_opinion.opinion")
+    assert (opinion.filled_by, opinion.label_zh) == ("endorser", "意见")
+    assert '"lookback_reference"' in shown.definition_json
+
+    error = await intake_api.refused("GetCampaign", asked(
+        recorded_as_of=datetime(2020, 1, 1, tzinfo=CST)), ORGANIZER)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    error = await intake_api.refused("GetCampaign", asked(
+        as_of=DEMO_NOW, recorded_as_of=DEMO_NOW), ORGANIZER)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    error = await intake_api.refused("GetCampaign", pb.GetCampaignRequest(
+        campaign_id="no-such"), ORGANIZER)
+    assert error.code() == grpc.StatusCode.NOT_FOUND

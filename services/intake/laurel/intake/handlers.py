@@ -22,6 +22,7 @@ from typing import Any
 from laurel.auth import event_metadata
 from laurel.campaigns import access as campaign_access
 from laurel.campaigns import endorsement_opinion_field, endorsement_values, require_stage
+from laurel.campaigns.stages import stages_at
 from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.envelope import Caller, NewEvent, RecordedEvent, counted_by
 from laurel.errors import (
@@ -41,10 +42,12 @@ from laurel.intake.domain.commands import (
     DraftNomination,
     EndorseNomination,
     ForwardNomination,
+    GetCampaign,
     GetEvidence,
     GetNomination,
     GetNominationHistory,
     GetOrganization,
+    ListCampaigns,
     ListNominations,
     NominationForm,
     Nominee,
@@ -102,6 +105,37 @@ def set_campaign_clock(cmd: SetCampaignClock, uow: UnitOfWork, deps: Dependencie
     return uow.append(campaigns.clock_stream(cmd.campaign_id), decided,
                       event_metadata(caller=cmd.caller),
                       publish=Publication(deps.topic, cmd.campaign_id))[-1].version
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """A campaign as ListCampaigns and GetCampaign show it."""
+
+    recorded: campaigns.RecordedDefinition
+    now: datetime
+
+    @property
+    def open_stages(self) -> list[str]:
+        return [s.key for s in stages_at(self.recorded.definition, self.now)]
+
+
+def list_campaigns(query: ListCampaigns, uow: UnitOfWork,
+                   deps: Dependencies) -> list[CampaignView]:
+    return [_campaign_view(uow, deps, c.campaign_id) for c in deps.catalog.all()]
+
+
+def get_campaign(query: GetCampaign, uow: UnitOfWork, deps: Dependencies) -> CampaignView:
+    return _campaign_view(uow, deps, query.campaign_id, query.as_of, query.recorded_as_of)
+
+
+def _campaign_view(uow: UnitOfWork, deps: Dependencies, campaign_id: str,
+                   as_of: datetime | None = None,
+                   recorded_as_of: datetime | None = None) -> CampaignView:
+    campaign = deps.catalog.campaign(campaign_id)
+    recorded = campaigns.recorded_definition(
+        uow.read(campaigns.definition_stream(campaign_id)), campaign_id, as_of=as_of,
+        recorded_as_of=recorded_as_of)
+    return CampaignView(recorded, _campaign_now(uow, deps, campaign))
 
 
 # -- organizations -------------------------------------------------------------------
@@ -556,6 +590,8 @@ HANDLERS: dict[type, Callable[[Any, UnitOfWork, Dependencies], Any]] = {
     AttachEvidence: attach_evidence,
     AttachReport: attach_report,
     GetNomination: get_nomination,
+    ListCampaigns: list_campaigns,
+    GetCampaign: get_campaign,
     GetNominationHistory: get_nomination_history,
     ListNominations: list_nominations,
     GetEvidence: get_evidence,

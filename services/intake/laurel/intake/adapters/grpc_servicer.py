@@ -19,6 +19,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from laurel.auth import current_request
+from laurel.campaigns import CampaignDefinition, Category
 from laurel.envelope import RecordedEvent, canonical_json, format_time, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
 from laurel.intake.domain import commands as c
@@ -26,7 +27,7 @@ from laurel.intake.domain import events
 from laurel.intake.domain.evidence import Attachment, sha256_of
 from laurel.intake.domain.nomination import Nomination
 from laurel.intake.domain.organizations import Organization
-from laurel.intake.handlers import Intake
+from laurel.intake.handlers import CampaignView, Intake
 from laurel.intake.v1 import intake_pb2 as pb
 from laurel.intake.v1 import intake_pb2_grpc
 from laurel.text import clean, clean_all
@@ -213,6 +214,23 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return pb.ListNominationsResponse(nominations=[_summary(r) for r in rows],
                                           next_page_token=token)
 
+    async def ListCampaigns(
+        self, request: pb.ListCampaignsRequest, context: Context
+    ) -> pb.ListCampaignsResponse:
+        views = await self._handle(c.ListCampaigns(current_request()))
+        return pb.ListCampaignsResponse(campaigns=[_campaign_summary(v) for v in views])
+
+    async def GetCampaign(
+        self, request: pb.GetCampaignRequest, context: Context
+    ) -> pb.GetCampaignResponse:
+        if request.HasField("as_of") and request.HasField("recorded_as_of"):
+            raise InvalidArgument("ask as of a campaign time or a recorded time, not both", [
+                FieldViolation("recorded_as_of", "leave unset when as_of is set")])
+        view = await self._handle(c.GetCampaign(
+            current_request(), request.campaign_id, _time(request, "as_of"),
+            _time(request, "recorded_as_of")))
+        return _campaign(view)
+
     async def SetCampaignClock(
         self, request: pb.SetCampaignClockRequest, context: Context
     ) -> pb.SetCampaignClockResponse:
@@ -309,6 +327,58 @@ def _history_entry(event: RecordedEvent) -> pb.HistoryEntry:
         details_json=canonical_json({k: v for k, v in payload.items()
                                      if k not in ("nomination_id", "fields")}),
     )
+
+
+def _stamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _stages(definition: CampaignDefinition) -> list[pb.CampaignStage]:
+    return [pb.CampaignStage(key=s.key, name_zh=s.name_zh, name_en=s.name_en,
+                             start=s.start.isoformat(), end=s.end.isoformat(),
+                             permits=list(s.permits)) for s in definition.stages]
+
+
+def _campaign_summary(view: CampaignView) -> pb.CampaignSummary:
+    d = view.recorded.definition
+    return pb.CampaignSummary(campaign_id=d.id, name_zh=d.name_zh, name_en=d.name_en,
+                              version=d.version, stages=_stages(d),
+                              campaign_now=_stamp(view.now), open_stages=view.open_stages)
+
+
+def _campaign(view: CampaignView) -> pb.GetCampaignResponse:
+    recorded = view.recorded
+    d = recorded.definition
+    reference = d.lookback_reference_date()
+    return pb.GetCampaignResponse(
+        campaign_id=d.id, name_zh=d.name_zh, name_en=d.name_en, version=d.version,
+        digest=recorded.digest, timezone=d.timezone, stages=_stages(d),
+        categories=[_category(c) for c in d.categories],
+        organizer_ids=list(d.organizer.organization_ids),
+        co_organizer_ids=[co.organization_id for co in d.organizer.co_organizers],
+        nominator_kinds=list(d.nominators.kinds),
+        receiver_ids=[r.organization_id for r in d.routing.receivers],
+        reporting_ids=list(d.reporting.organization_ids) if d.reporting else [],
+        lookback_reference_date=reference.isoformat() if reference else "",
+        recorded_at=_stamp(recorded.recorded_at),
+        campaign_time=_stamp(recorded.campaign_time),
+        definition_json=canonical_json(d.model_dump(mode="json")))
+
+
+def _category(category: Category) -> pb.CampaignCategory:
+    rules = {"eligibility": [r.model_dump(mode="json") for r in category.eligibility],
+             "quotas": [q.model_dump(mode="json") for q in category.quotas]}
+    return pb.CampaignCategory(
+        key=category.key, name_zh=category.name_zh, name_en=category.name_en,
+        nominee_kinds=list(category.nominee_kinds),
+        form_title_zh=category.form_title_zh or "",
+        fields=[pb.CampaignFormField(key=key, label_zh=f.label_zh, label_en=f.label_en,
+                                     type=f.type or "", required=f.required,
+                                     filled_by=f.filled_by)
+                for key, f in category.form_fields.items()],
+        rules_json=canonical_json(rules))
 
 
 def _summary(row: dict[str, Any]) -> pb.NominationSummary:

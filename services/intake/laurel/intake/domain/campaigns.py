@@ -16,7 +16,7 @@ each move an audited event; without one the wall clock rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from laurel.campaigns import (
     CampaignDefinition,
     Category,
+    campaign_from_data,
     definition_digest,
     normalize_form,
     self_assessment_total,
@@ -31,7 +32,7 @@ from laurel.campaigns import (
 )
 from laurel.campaigns.access import require_organizer_of
 from laurel.campaigns.rules import RequiresLiveNomination, SelfAssessmentThreshold
-from laurel.envelope import Actor, Aggregate, NewEvent, RecordedEvent
+from laurel.envelope import Actor, Aggregate, NewEvent, RecordedEvent, counted_by
 from laurel.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from laurel.intake.domain import events
 
@@ -175,6 +176,40 @@ def record_definition(recorded_digest: str | None, campaign: CampaignRules) -> l
     kind = events.CAMPAIGN_DEFINED if recorded_digest is None else events.CAMPAIGN_AMENDED
     return [events.campaign_recorded(kind, campaign.campaign_id, campaign.digest,
                                      campaign.as_data())]
+
+
+@dataclass(frozen=True)
+class RecordedDefinition:
+    """A definition as intake's log recorded it, and when."""
+
+    definition: CampaignDefinition
+    digest: str
+    recorded_at: datetime
+    campaign_time: datetime
+
+
+def recorded_definition(history: Sequence[RecordedEvent], campaign_id: str, *,
+                        as_of: datetime | None = None,
+                        recorded_as_of: datetime | None = None) -> RecordedDefinition:
+    """The definition in force: the last recorded (by `recorded_as_of` on the
+    wall clock, if given); or the last that counts by campaign time `as_of`,
+    and before the first of them the first (a campaign is defined before
+    anything happens in it; in development its clock may be set before the
+    day the file was loaded). NotFound if none."""
+    recorded = [e for e in history if e.type in (events.CAMPAIGN_DEFINED,
+                                                 events.CAMPAIGN_AMENDED)]
+    if recorded_as_of is not None:
+        recorded = [e for e in recorded if e.recorded_at_time <= recorded_as_of]
+    elif as_of is not None:
+        recorded = counted_by(recorded, as_of) or recorded[:1]
+    if not recorded:
+        when = f" by {recorded_as_of.isoformat()}" if recorded_as_of else ""
+        raise NotFound(f"no definition of campaign {campaign_id!r} was recorded{when}",
+                       field="campaign_id")
+    last = recorded[-1]
+    return RecordedDefinition(
+        campaign_from_data(last.payload["definition"], f"{last.type} {last.event_id}"),
+        str(last.payload["digest"]), last.recorded_at_time, last.campaign_time)
 
 
 # -- the campaign clock -------------------------------------------------------------

@@ -218,6 +218,22 @@ class ListNominations:
 
 
 @dataclass(frozen=True)
+class ListCampaigns:
+    caller: Caller
+
+
+@dataclass(frozen=True)
+class GetCampaign:
+    """The definition now; in force at a campaign time (`as_of`); or as
+    recorded by a wall-clock time (`recorded_as_of`)."""
+
+    caller: Caller
+    campaign_id: str
+    as_of: datetime | None = None
+    recorded_as_of: datetime | None = None
+
+
+@dataclass(frozen=True)
 class GetEvidence:
     caller: Caller
     nomination_id: str
