@@ -112,7 +112,7 @@ def intake_log(url: str, topic: str) -> Callable[[str, str, dict], None]:
     def record(type_: str, nid: str, payload: dict) -> None:
         store.append(f"nomination-{nid}", None, [NewEvent(type_, payload)],
                      EventMetadata(INTAKE, f"corr-{nid}"),
-                     publish=Publication(topic, nid))
+                     publish=Publication(topic))
 
     record.store = store  # type: ignore[attr-defined]
     return record

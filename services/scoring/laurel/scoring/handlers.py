@@ -285,7 +285,7 @@ def reevaluate(
             continue
         uow.append(el.verdict_stream_id(nid), fresh,
                    stamped(meta, ctx.clocks.now(uow, definition.id)),
-                   publish=Publication(ctx.topics.scoring, nid))
+                   publish=Publication(ctx.topics.scoring))
         if any(el.changes_decision(state, v) for v in fresh):
             decided.append(nid)
         after = read_models.verdicts_of(uow.conn, nid)
@@ -392,6 +392,5 @@ def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
     if not events:
         return Computed(latest, False)
     uow.append(stream, events, stamped(meta, ctx.clocks.now(uow, definition.id)),
-               publish=Publication(ctx.topics.scoring,
-                                   f"{state.campaign_id}/{state.category}"))
+               publish=Publication(ctx.topics.scoring))
     return Computed(events[0].payload["version"], True)
