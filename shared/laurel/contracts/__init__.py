@@ -38,6 +38,7 @@ from laurel.contracts.base import (
     Ignored,
     Key,
     ServiceContracts,
+    declare,
 )
 from laurel.envelope import NewEvent
 
@@ -110,6 +111,23 @@ def validate(service: str, event_type: str, schema_version: int,
     contract(service, event_type).validate(schema_version, payload)
 
 
+def completeness_problems(consumer: str, declarations: Declarations) -> list[str]:
+    """What `consumer`'s declarations miss or invent, against the upstreams'
+    contracts: a type an upstream appends that is neither handled nor
+    ignored, a declared type the upstream does not append, an unknown upstream."""
+    problems = []
+    for upstream, declared in sorted(declarations.items()):
+        if upstream not in REGISTRY:
+            problems.append(f"{consumer} declares an unknown upstream {upstream!r}")
+            continue
+        known = set(REGISTRY[upstream].contracts)
+        problems += [f"{consumer} neither handles nor ignores {upstream}'s {t}"
+                     for t in sorted(known - set(declared))]
+        problems += [f"{consumer} declares {t}, which {upstream} does not append"
+                     for t in sorted(set(declared) - known)]
+    return problems
+
+
 def consumer_declarations() -> dict[str, Declarations]:
     """{consumer: {upstream service: {event type: Handled() | Ignored(reason)}}}."""
     return {name: importlib.import_module(module).DECLARATIONS
@@ -118,6 +136,5 @@ def consumer_declarations() -> dict[str, Declarations]:
 
 __all__ = ["CONSUMERS", "HANDLED", "PUBLISHED", "REGISTRY", "ContractViolation",
            "Declaration", "Declarations", "EventContract", "Handled", "Ignored", "Key",
-           "ServiceContracts", "consumer_declarations", "contract", "outbox_key",
-           "publication_key",
-           "validate"]
+           "ServiceContracts", "completeness_problems", "consumer_declarations", "contract",
+           "declare", "outbox_key", "publication_key", "validate"]

@@ -11,7 +11,7 @@ and why (`Handled`, `Ignored`).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,6 +163,21 @@ HANDLED = Handled()
 # {upstream service: {event type: Handled() | Ignored(reason)}}
 Declarations = Mapping[str, Mapping[str, Declaration]]
 
+
+def declare(upstream: ServiceContracts, handled: Iterable[str],
+            ignored: Mapping[str, str]) -> dict[str, Declaration]:
+    """What a consumer does with each of `upstream`'s types: `handled`, or
+    `ignored` with the reason. The types upstream keeps in its own store (no
+    key rule) are ignored for that reason unless said otherwise. Nothing is
+    checked here: the completeness tests hold each declaration to the
+    upstream's contract, both ways."""
+    found: dict[str, Declaration] = {
+        c.type: Ignored(f"not published: kept in {upstream.service}'s own store")
+        for c in upstream.contracts.values() if not c.published}
+    found.update({t: Ignored(reason) for t, reason in ignored.items()})
+    found.update(dict.fromkeys(handled, HANDLED))
+    return found
+
 __all__ = ["HANDLED", "ContractViolation", "Declaration", "Declarations", "EventContract",
            "Handled", "Ignored", "Key", "Payload", "EventPayload", "ServiceContracts", "by",
-           "contracts_of", "event", "joined"]
+           "contracts_of", "declare", "event", "joined"]

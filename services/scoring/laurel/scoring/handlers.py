@@ -361,6 +361,11 @@ def compute_quietly(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInpu
                    [computation_refused(state.round_id, cause, error)], meta)
 
 
+# Why a nomination that left the competition is not ranked.
+LEFT = {"withdrawn": "withdrawn by the nominator",
+        "rejected": "rejected by its commission or the center"}
+
+
 def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
             meta: EventMetadata, cause: str) -> Computed:
     """The round's next result version, or the latest when nothing changed.
@@ -377,8 +382,8 @@ def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
     ids = list(state.nomination_ids)
     known = read_models.tracked(uow.conn, ids)
     excluded = read_models.ineligible(uow.conn, ids)
-    excluded.update({nid: {"rules": [], "reason": "withdrawn by the nominator"}
-                     for nid, t in known.items() if t.status == "withdrawn"})
+    excluded.update({nid: {"rules": [], "reason": LEFT[t.status]}
+                     for nid, t in known.items() if t.out})
     inputs = ranking.ResultInputs(
         state.campaign_id, state.category, state.round_id, state.reviews(),
         policy.aggregation_policy(definition, state.category),
