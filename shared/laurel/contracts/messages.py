@@ -71,15 +71,16 @@ class Message(BaseModel):
 
 def message_model(contract: EventContract) -> type[Message]:
     """`<Type>` as a message: its type name fixed, its payload the contract's."""
-    model = create_model(  # type: ignore[call-overload]
+    fixed: Any = Literal[contract.type]
+    model = create_model(
         f"{contract.type}Message", __base__=Message, __doc__=contract.summary,
-        type=(Literal[contract.type], ...),
+        type=(fixed, ...),
         schema_version=(int, Field(description=f"{contract.version} (older versions are "
                                    "upcast by the contract)")),
         payload=(contract.model, ...),
     )
     model.contract = contract
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 _MODELS: dict[str, type[Message]] = {}
