@@ -124,7 +124,7 @@ def set_campaign_clock(store: EventStore, topic: str, moment: datetime) -> None:
     store.append(stream, None, [NewEvent("CampaignClockSet", {
         "campaign_id": CAMPAIGN, "now": moment.isoformat()})],
         EventMetadata(ORGANIZER, f"clock-{moment.isoformat()}"),
-        publish=Publication(topic, CAMPAIGN))
+        publish=Publication(topic))
 
 
 async def test_henan_warm_service_posts_from_receipt_to_published_results(

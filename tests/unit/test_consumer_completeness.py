@@ -5,16 +5,15 @@ types the upstreams append, and cover every topic the consumer reads."""
 from __future__ import annotations
 
 import copy
+import importlib
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from faststream.kafka import KafkaBroker
 
 from laurel.config import load_settings
 from laurel.contracts import (
     CONSUMERS,
-    REGISTRY,
     Handled,
     Ignored,
     completeness_problems,
@@ -47,23 +46,14 @@ def test_an_ignored_type_says_why() -> None:
         Ignored("  ")
 
 
-def _subscribed_topics(consumer: str) -> set[str]:
-    """The topics the consumer's real subscription code reads."""
+def _upstreams_read(consumer: str) -> set[str]:
+    """The upstreams the consumer's real subscription code reads (Kafka and catch-up)."""
     settings = load_settings(consumer, {"LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",
                                         "LAUREL_ENV": "development"})
-    broker = KafkaBroker()
-    anything = _Anything()
-    if consumer == "scoring":
-        from laurel.scoring.adapters.kafka import register_subscribers as scoring
-        scoring(broker, settings, anything)  # type: ignore[arg-type]
-    elif consumer == "review":
-        from laurel.review.adapters.kafka import register_subscribers as review
-        review(broker, settings, anything)  # type: ignore[arg-type]
-    else:
-        from laurel.notification.adapters.kafka import subscribe_reactions
-        subscribe_reactions(broker, settings.kafka, settings.topics,
-                            anything)  # type: ignore[arg-type]
-    return {t.name for s in broker.subscribers for t in s.topics}
+    adapters = importlib.import_module(f"laurel.{consumer}.adapters.kafka")
+    found = adapters.upstreams(settings.topics, _Anything())
+    assert all(u.topic == getattr(settings.topics, u.name) for u in found)
+    return {u.name for u in found}
 
 
 class _Anything(SimpleNamespace):
@@ -74,14 +64,11 @@ class _Anything(SimpleNamespace):
 @pytest.mark.parametrize("consumer", sorted(CONSUMERS))
 def test_a_consumer_declares_exactly_the_upstreams_whose_topics_it_reads(
         consumer: str) -> None:
-    settings = load_settings(consumer, {"LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",
-                                        "LAUREL_ENV": "development"})
-    event_topics = {getattr(settings.topics, s): s for s in REGISTRY}
-    read = {event_topics[t] for t in _subscribed_topics(consumer) if t in event_topics}
-    assert read == set(DECLARED[consumer])
+    assert _upstreams_read(consumer) == set(DECLARED[consumer])
 
 
 def test_what_a_consumer_handles_is_what_its_reactions_react_to() -> None:
+    from laurel.campaigns import clock
     from laurel.notification import reactions as notification
     from laurel.review import reactions as review
     from laurel.scoring import reactions as scoring
@@ -90,7 +77,8 @@ def test_what_a_consumer_handles_is_what_its_reactions_react_to() -> None:
     def handled(consumer: str, upstream: str) -> set[str]:
         return {t for t, d in DECLARED[consumer][upstream].items() if isinstance(d, Handled)}
 
-    assert handled("scoring", "intake") == {*events.CAMPAIGN_TYPES, *facts.TRACKED_TYPES}
+    assert handled("scoring", "intake") == {*events.CAMPAIGN_TYPES, *facts.TRACKED_TYPES,
+                                            clock.CLOCK_SET}
     assert handled("scoring", "review") == set(round_inputs.USED_TYPES)
     assert handled("review", "intake") == set(review.FROM_INTAKE)
     assert handled("review", "scoring") == set(review.FROM_SCORING)

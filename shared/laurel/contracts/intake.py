@@ -238,8 +238,8 @@ class CampaignClockSet(EventPayload):
 
 _NOMINATION = by("nomination_id", why="a nomination's events stay in order on one "
                  "partition; consumers fold them per nomination")
-_CAMPAIGN = by("campaign_id", why="a campaign's definitions belong to no nomination and "
-               "must arrive in the order they were recorded")
+_CAMPAIGN = by("campaign_id", why="a campaign's definitions and clock moves belong to no "
+               "nomination and must arrive in the order they were recorded")
 
 CONTRACTS = contracts_of(
     SERVICE,
@@ -276,6 +276,7 @@ CONTRACTS = contracts_of(
           "A campaign definition was recorded for the first time."),
     event(CAMPAIGN_AMENDED, CampaignAmended, _CAMPAIGN,
           "A campaign definition changed (a new digest)."),
-    event(CLOCK_SET, CampaignClockSet, None,
-          "An organizer set a campaign's clock (demonstrations and tests)."),
+    event(CLOCK_SET, CampaignClockSet, _CAMPAIGN,
+          "An organizer moved a campaign's clock (demonstrations and tests); review, "
+          "scoring and notification keep to it."),
 )

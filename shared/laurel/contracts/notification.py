@@ -16,6 +16,7 @@ from __future__ import annotations
 from laurel.contracts.base import EventPayload, by, contracts_of, event
 
 SERVICE = "notification"
+CLOCK_NOTED = "CampaignClockNoted"
 
 RECEIPT_ISSUED = "SubmissionReceiptIssued"
 NOTIFICATION_ISSUED = "NotificationIssued"
@@ -179,8 +180,19 @@ _BATCH = by("batch_id", why="a held batch, its entries and its approval stay in 
 _EMAIL = by("notification_id", why="one e-mail's queueing and attempts stay in order; "
             "e-mails are independent of each other")
 
+
+class CampaignClockNoted(EventPayload):
+    """Intake's CampaignClockSet, as this service keeps to it."""
+
+    campaign_id: str
+    now: str  # ISO 8601 with its offset
+    set_event_id: str
+
+
 CONTRACTS = contracts_of(
     SERVICE,
+    event(CLOCK_NOTED, CampaignClockNoted, None,
+          "Intake moved a campaign's clock; stage checks here follow it."),
     event(RECEIPT_ISSUED, SubmissionReceiptIssued, _INBOX,
           "A nominator was told their submission was received."),
     event(NOTIFICATION_ISSUED, NotificationIssued, _INBOX,

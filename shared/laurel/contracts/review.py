@@ -17,6 +17,7 @@ from typing import Any
 from laurel.contracts.base import EventPayload, by, contracts_of, event
 
 SERVICE = "review"
+CLOCK_NOTED = "CampaignClockNoted"
 
 REVIEWER_REGISTERED = "ReviewerRegistered"
 CONFLICT_DECLARED = "ReviewerConflictDeclared"
@@ -220,8 +221,19 @@ _REVIEWER = by("reviewer_id", why="a reviewer's registration and conflicts stay 
 _ROUND = by("round_id", why="scoring folds a round's events in order to compute its "
             "result; one partition per round keeps that order")
 
+
+class CampaignClockNoted(EventPayload):
+    """Intake's CampaignClockSet, as this service keeps to it."""
+
+    campaign_id: str
+    now: str  # ISO 8601 with its offset
+    set_event_id: str
+
+
 CONTRACTS = contracts_of(
     SERVICE,
+    event(CLOCK_NOTED, CampaignClockNoted, None,
+          "Intake moved a campaign's clock; stage checks here follow it."),
     event(REVIEWER_REGISTERED, ReviewerRegistered, _REVIEWER, "A reviewer was registered."),
     event(CONFLICT_DECLARED, ReviewerConflictDeclared, _REVIEWER,
           "A reviewer declared a conflict with a subject."),

@@ -17,6 +17,7 @@ from typing import Any
 from laurel.contracts.base import EventPayload, by, contracts_of, event, joined
 
 SERVICE = "scoring"
+CLOCK_NOTED = "CampaignClockNoted"
 
 VERDICT_RECORDED = "EligibilityVerdictRecorded"
 RESULT_COMPUTED = "ResultComputed"
@@ -126,8 +127,19 @@ class ResultComputationRefused(EventPayload):
     violations: list[list[str]]  # [field, description]
 
 
+
+class CampaignClockNoted(EventPayload):
+    """Intake's CampaignClockSet, as this service keeps to it."""
+
+    campaign_id: str
+    now: str  # ISO 8601 with its offset
+    set_event_id: str
+
+
 CONTRACTS = contracts_of(
     SERVICE,
+    event(CLOCK_NOTED, CampaignClockNoted, None,
+          "Intake moved a campaign's clock; stage checks here follow it."),
     event(VERDICT_RECORDED, EligibilityVerdictRecorded,
           by("nomination_id", why="a nomination's verdicts arrive in order"),
           "A rule's verdict on a nomination changed (or was first decided)."),

@@ -104,7 +104,7 @@ def set_campaign_clock(cmd: SetCampaignClock, uow: UnitOfWork, deps: Dependencie
     # Published: review, scoring and notification note it and keep to it.
     return uow.append(campaigns.clock_stream(cmd.campaign_id), decided,
                       event_metadata(caller=cmd.caller),
-                      publish=Publication(deps.topic, cmd.campaign_id))[-1].version
+                      publish=Publication(deps.topic))[-1].version
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ LOOKING_BACK = (el.RULE_NO_COMPLAINT, el.RULE_NO_PENALTY)
 # completeness tests hold this to their contracts; the audit reads it).
 DECLARATIONS: Declarations = {
     "intake": declare(intake_contract.CONTRACTS,
-                      handled=(*events.CAMPAIGN_TYPES, *facts.TRACKED_TYPES), ignored={
+                      handled=(*events.CAMPAIGN_TYPES, *facts.TRACKED_TYPES, clock.CLOCK_SET),
+                      ignored={
         intake_contract.NOMINATION_DRAFTED: "a draft competes for nothing: scoring's "
         "facts start with the submission, which states the whole nomination",
         intake_contract.DRAFT_SAVED: "a draft's changes are restated whole by its "
