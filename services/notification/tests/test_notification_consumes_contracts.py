@@ -12,14 +12,14 @@ from laurel.notification.reactions import CONSUMER, DECLARATIONS
 FIXTURES = [(s, e) for s in DECLARATIONS for s, e in all_fixtures(s)]
 
 
-@pytest.mark.parametrize(("upstream", "event"), FIXTURES,
+@pytest.mark.parametrize(("producer", "event"), FIXTURES,
                          ids=[f"{s}.{e.type}.v{e.schema_version}" for s, e in FIXTURES])
 async def test_each_upstream_fixture_is_applied_or_ignored_as_declared(
-        notification, upstream: str, event) -> None:  # noqa: ANN001
+        notification, producer: str, event) -> None:  # noqa: ANN001
     store = notification.store
     before = store.last_position()
     notification.react(event)
-    if isinstance(DECLARATIONS[upstream][event.type], Handled):
+    if isinstance(DECLARATIONS[producer][event.type], Handled):
         assert store.has_processed(CONSUMER, event.event_id)
     else:
         assert not store.has_processed(CONSUMER, event.event_id)

@@ -12,15 +12,15 @@ from laurel.scoring.reactions import CONSUMER, DECLARATIONS
 FIXTURES = [(s, e) for s in DECLARATIONS for s, e in all_fixtures(s)]
 
 
-@pytest.mark.parametrize(("upstream", "event"), FIXTURES,
+@pytest.mark.parametrize(("producer", "event"), FIXTURES,
                          ids=[f"{s}.{e.type}.v{e.schema_version}" for s, e in FIXTURES])
 def test_each_upstream_fixture_is_applied_or_ignored_as_declared(
-        scoring, upstream: str, event) -> None:  # noqa: ANN001
+        scoring, producer: str, event) -> None:  # noqa: ANN001
     react = {"intake": scoring.reactions.on_intake_event,
-             "review": scoring.reactions.on_review_event}[upstream]
+             "review": scoring.reactions.on_review_event}[producer]
     before = scoring.store.last_position()
     react(event)
-    if isinstance(DECLARATIONS[upstream][event.type], Handled):
+    if isinstance(DECLARATIONS[producer][event.type], Handled):
         assert scoring.store.has_processed(CONSUMER, event.event_id)
     else:
         assert not scoring.store.has_processed(CONSUMER, event.event_id)
