@@ -122,9 +122,30 @@ class ServiceContracts:
         return [c for c in self.contracts.values() if c.published]
 
 
+class CheckpointSigned(EventPayload):
+    """The audit's signed Merkle root of a store up to a position (see
+    laurel.audit.domain.checkpoints), recorded in the store it covers."""
+
+    format: str
+    store_name: str
+    up_to_position: int
+    event_count: int
+    merkle_root: str
+    created_at: str
+    key_id: str
+    signature: str
+
+
+CHECKPOINT_SIGNED = "CheckpointSigned"
+
+
 def contracts_of(service: str, *declared: EventContract) -> ServiceContracts:
+    """A service's contracts: the types it declares, and the audit's
+    checkpoints every store holds (stream `audit-checkpoints`, never published)."""
     found: dict[str, EventContract] = {}
-    for contract in declared:
+    checkpoint = EventContract(CHECKPOINT_SIGNED, 1, CheckpointSigned, None,
+                               "The audit signed this store's Merkle root up to a position.")
+    for contract in (*declared, checkpoint):
         if contract.type in found:
             raise ValueError(f"{service}: {contract.type} declared twice")
         found[contract.type] = contract
