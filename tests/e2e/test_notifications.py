@@ -148,7 +148,7 @@ class Upstream:
     async def campaign_clock(self, moment: datetime) -> RecordedEvent:
         """Intake's CampaignClockSet, on intake's topic."""
         return await self.publish(
-            self.settings.topics.intake, "campaign-clock-henan-2021", "henan-2021",
+            self.settings.topics.intake, "campaign-clock-henan-2021",
             "CampaignClockSet", {"campaign_id": "henan-2021", "now": moment.isoformat()},
             ORGANIZER)
 
