@@ -139,6 +139,46 @@ class CheckpointSigned(EventPayload):
 CHECKPOINT_SIGNED = "CheckpointSigned"
 
 
+class MessageParked(EventPayload):
+    """A message a consumer could not apply, kept whole (laurel.parking)."""
+
+    park_id: str
+    consumer: str
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    event_id: str
+    event_type: str
+    reason: str
+    attempts: int
+    headers: dict[str, str]
+    value_base64: str
+
+
+class MessageRetried(EventPayload):
+    park_id: str
+    outcome: str
+    reason: str
+
+
+class ParkedResolved(EventPayload):
+    park_id: str
+
+
+def parking() -> tuple[EventContract, ...]:
+    """What a consumer's store records of the messages it parked (laurel.parking)."""
+    return (
+        EventContract("MessageParked", 1, MessageParked, None,
+                      "A message that could not be applied was parked; the partition "
+                      "moved on."),
+        EventContract("MessageRetried", 1, MessageRetried, None,
+                      "An operator sent a parked message again; its outcome."),
+        EventContract("ParkedResolved", 1, ParkedResolved, None,
+                      "A parked message was applied on retry."),
+    )
+
+
 def contracts_of(service: str, *declared: EventContract) -> ServiceContracts:
     """A service's contracts: the types it declares, and the audit's
     checkpoints every store holds (stream `audit-checkpoints`, never published)."""
@@ -201,4 +241,4 @@ def declare(upstream: ServiceContracts, handled: Iterable[str],
 
 __all__ = ["HANDLED", "ContractViolation", "Declaration", "Declarations", "EventContract",
            "Handled", "Ignored", "Key", "Payload", "EventPayload", "ServiceContracts", "by",
-           "contracts_of", "declare", "event", "joined"]
+           "contracts_of", "declare", "event", "joined", "parking"]

@@ -13,7 +13,7 @@ notification's store.
 
 from __future__ import annotations
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event
+from laurel.contracts.base import EventPayload, by, contracts_of, event, parking
 
 SERVICE = "notification"
 CLOCK_NOTED = "CampaignClockNoted"
@@ -191,6 +191,7 @@ class CampaignClockNoted(EventPayload):
 
 CONTRACTS = contracts_of(
     SERVICE,
+    *parking(),
     event(CLOCK_NOTED, CampaignClockNoted, None,
           "Intake moved a campaign's clock; stage checks here follow it."),
     event(RECEIPT_ISSUED, SubmissionReceiptIssued, _INBOX,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event
+from laurel.contracts.base import EventPayload, by, contracts_of, event, parking
 
 SERVICE = "review"
 CLOCK_NOTED = "CampaignClockNoted"
@@ -232,6 +232,7 @@ class CampaignClockNoted(EventPayload):
 
 CONTRACTS = contracts_of(
     SERVICE,
+    *parking(),
     event(CLOCK_NOTED, CampaignClockNoted, None,
           "Intake moved a campaign's clock; stage checks here follow it."),
     event(REVIEWER_REGISTERED, ReviewerRegistered, _REVIEWER, "A reviewer was registered."),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event, joined
+from laurel.contracts.base import EventPayload, by, contracts_of, event, joined, parking
 
 SERVICE = "scoring"
 CLOCK_NOTED = "CampaignClockNoted"
@@ -138,6 +138,7 @@ class CampaignClockNoted(EventPayload):
 
 CONTRACTS = contracts_of(
     SERVICE,
+    *parking(),
     event(CLOCK_NOTED, CampaignClockNoted, None,
           "Intake moved a campaign's clock; stage checks here follow it."),
     event(VERDICT_RECORDED, EligibilityVerdictRecorded,

@@ -50,6 +50,8 @@ DECLARATIONS: Declarations = {
         intake_contract.NOMINATION_REJECTED: "no rejection notice is defined in the "
         "shipped templates yet; the nominator sees the status in intake",
         intake_contract.EVIDENCE_ATTACHED: "the nominator attached it themselves",
+        intake_contract.REPORT_ATTACHED: "the reporter attached it; the nominator is "
+        "not asked to act on it",
         intake_contract.CAMPAIGN_DEFINED: "notification reads the campaign "
         "definitions it needs (approval rules) from its own catalog",
         intake_contract.CAMPAIGN_AMENDED: "as CampaignDefined",

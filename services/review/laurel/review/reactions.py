@@ -79,6 +79,8 @@ DECLARATIONS: Declarations = {
         "the center's receipt",
         intake_contract.EVIDENCE_ATTACHED: "reviewers read evidence from intake; "
         "assignment and scoring do not depend on it",
+        intake_contract.REPORT_ATTACHED: "as EvidenceAttached: reviewers read reports "
+        "in intake",
     }),
     "scoring": declare(scoring_contract.CONTRACTS, handled=FROM_SCORING, ignored={}),
 }

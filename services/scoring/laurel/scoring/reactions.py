@@ -56,6 +56,8 @@ DECLARATIONS: Declarations = {
         "facts start with the submission, which states the whole nomination",
         intake_contract.DRAFT_SAVED: "a draft's changes are restated whole by its "
         "submission",
+        intake_contract.REPORT_ATTACHED: "interview reports are read by reviewers; no "
+        "eligibility rule counts them",
     }),
     "review": declare(review_contract.CONTRACTS, handled=round_inputs.USED_TYPES, ignored={
         review_contract.REVIEWER_REGISTERED: "who a reviewer is changes no score: a "
