@@ -88,6 +88,7 @@ class Nominee(EventPayload):
 class Route(EventPayload):
     to: str  # "commission" or "center"
     organization_id: str
+    receiver_id: str = ""  # who receives it there; absent in events before 2026-12
 
 
 class FieldChange(EventPayload):
