@@ -237,10 +237,11 @@ class Projection(Protocol):
 
 @dataclass(frozen=True)
 class Publication:
-    """Where the outbox relay sends the appended events."""
+    """Where the outbox relay sends the appended events: the topic. Each
+    event's key comes from its contract's key rule (laurel.contracts), never
+    from the caller, so a type is keyed the same way wherever it is appended."""
 
     topic: str
-    key: str
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+from laurel import contracts
 from laurel.envelope import (
     GENESIS_HASH,
     Aggregate,
@@ -316,7 +317,8 @@ class UnitOfWork:
             self.published = True
             self.conn.exec_driver_sql(
                 self._sql.insert_outbox,
-                _one_or_many([(r[0], publish.topic, publish.key) for r in rows]))
+                _one_or_many([(r[0], publish.topic, contracts.outbox_key(new))
+                              for r, new in zip(rows, events, strict=True)]))
         stored = [store._decode_row(r) for r in rows]
         for projection in store.projections:
             for recorded in stored:

@@ -34,6 +34,10 @@ class Upcasters:
         versions = [v for (t, v) in self._steps if t == event_type]
         return max(versions) + 1 if versions else 1
 
+    def steps(self, event_type: str) -> dict[int, Upcaster]:
+        """The steps registered for `event_type`, by the version each reads."""
+        return {v: step for (t, v), step in self._steps.items() if t == event_type}
+
     def upcast(self, event_type: str, version: int, payload: Payload) -> tuple[int, Payload]:
         while (step := self._steps.get((event_type, version))) is not None:
             payload = step(dict(payload))

@@ -112,7 +112,7 @@ def intake_log(url: str, topic: str) -> Callable[[str, str, dict], None]:
     def record(type_: str, nid: str, payload: dict) -> None:
         store.append(f"nomination-{nid}", None, [NewEvent(type_, payload)],
                      EventMetadata(INTAKE, f"corr-{nid}"),
-                     publish=Publication(topic, nid))
+                     publish=Publication(topic))
 
     record.store = store  # type: ignore[attr-defined]
     return record
@@ -124,7 +124,7 @@ def set_campaign_clock(store: EventStore, topic: str, moment: datetime) -> None:
     store.append(stream, None, [NewEvent("CampaignClockSet", {
         "campaign_id": CAMPAIGN, "now": moment.isoformat()})],
         EventMetadata(ORGANIZER, f"clock-{moment.isoformat()}"),
-        publish=Publication(topic, CAMPAIGN))
+        publish=Publication(topic))
 
 
 async def test_henan_warm_service_posts_from_receipt_to_published_results(

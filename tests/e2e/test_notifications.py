@@ -82,7 +82,6 @@ class Upstream:
         self,
         topic: str,
         stream: str,
-        key: str,
         type_: str,
         payload: dict[str, Any],
         actor: Actor,
@@ -92,7 +91,7 @@ class Upstream:
             None,
             [NewEvent(type_, payload)],
             EventMetadata(actor, str(uuid.uuid4())),
-            publish=Publication(topic, key),
+            publish=Publication(topic),
         )
         await asyncio.to_thread(self.relay.publish_pending)
         return event
@@ -103,7 +102,6 @@ class Upstream:
         return await self.publish(
             self.settings.topics.intake,
             f"nomination-{nomination_id}",
-            nomination_id,
             "NominationSubmitted",
             {
                 "nomination_id": nomination_id,
@@ -136,7 +134,6 @@ class Upstream:
         return await self.publish(
             self.settings.topics.review,
             f"review-round-{round_id}",
-            round_id,
             "ResultsPublished",
             {
                 "round_id": round_id,
@@ -151,7 +148,7 @@ class Upstream:
     async def campaign_clock(self, moment: datetime) -> RecordedEvent:
         """Intake's CampaignClockSet, on intake's topic."""
         return await self.publish(
-            self.settings.topics.intake, "campaign-clock-henan-2021", "henan-2021",
+            self.settings.topics.intake, "campaign-clock-henan-2021",
             "CampaignClockSet", {"campaign_id": "henan-2021", "now": moment.isoformat()},
             ORGANIZER)
 
@@ -495,7 +492,6 @@ async def test_a_nominations_life_over_kafka_produces_its_emails_and_inbox(
     await upstream.publish(
         topic,
         stream,
-        nid,
         "NominationReturned",
         {
             "nomination_id": nid,
@@ -507,7 +503,6 @@ async def test_a_nominations_life_over_kafka_produces_its_emails_and_inbox(
     await upstream.publish(
         topic,
         stream,
-        nid,
         "NominationResubmitted",
         {
             "nomination_id": nid,
@@ -523,7 +518,6 @@ async def test_a_nominations_life_over_kafka_produces_its_emails_and_inbox(
     await upstream.publish(
         topic,
         stream,
-        nid,
         "NominationEndorsed",
         {"nomination_id": nid, "commission_id": "lankao", "opinion": "同意推荐"},
         endorser,
@@ -531,7 +525,6 @@ async def test_a_nominations_life_over_kafka_produces_its_emails_and_inbox(
     await upstream.publish(
         topic,
         stream,
-        nid,
         "NominationMarkedIneligible",
         {
             "nomination_id": nid,

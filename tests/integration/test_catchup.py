@@ -21,6 +21,7 @@ from sqlalchemy import select
 from laurel import published_log
 from laurel.catchup import Inbox, Upstream
 from laurel.config import SecuritySettings
+from laurel.contracts import REGISTRY, fixtures
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore, Publication, applied_positions_table
 from laurel.published_log import EventLogClient
@@ -43,8 +44,13 @@ class Setup:
     def append(self, nomination_id: str, type_: str, payload: dict[str, Any] | None = None,
                *, published: bool = True) -> int:
         stream = f"nomination-{nomination_id}"
-        body = {"nomination_id": nomination_id, **(payload or {})}
-        publish = Publication(TOPIC, nomination_id) if published else None
+        # the type's golden payload (intake's contract), for this nomination
+        contract = REGISTRY["intake"][type_]
+        body = {**fixtures.load("intake", type_, contract.version).payload,
+                "nomination_id": nomination_id, **(payload or {})}
+        if "nomination_id" not in contract.model.model_fields:
+            body.pop("nomination_id")
+        publish = Publication(TOPIC) if published else None
         [recorded] = self.upstream.run(lambda uow: uow.append(
             stream, [NewEvent(type_, body)], META, publish=publish))
         return recorded.position

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from laurel.contracts import fixtures
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent
 from laurel.errors import ConcurrencyConflict
 from laurel.eventstore import AlreadyProcessed, EventStore, Publication
@@ -252,21 +253,26 @@ def test_a_consumed_event_is_applied_once(store: EventStore) -> None:
 def test_outbox_rows_commit_with_their_events_and_are_marked_once_sent(
     store: EventStore,
 ) -> None:
-    store.append("nomination-a", 0, events("Submitted"), META,
-                 publish=Publication("laurel.intake.events", "a"))
+    submitted = {**fixtures.load("intake", "NominationSubmitted", 1).payload,
+                 "nomination_id": "a"}
+    store.append("nomination-a", 0, [NewEvent("NominationSubmitted", submitted)], META,
+                 publish=Publication("laurel.intake.events"))
     store.append("nomination-b", 0, events("Drafted"), META)
 
     [entry] = store.unpublished()
+    # the key is the contract's: a nomination's events by its id
     assert (entry.topic, entry.key, entry.event.type) == ("laurel.intake.events", "a",
-                                                          "Submitted")
+                                                          "NominationSubmitted")
     store.mark_published([entry.event.position])
     assert store.unpublished() == [] and store.pending_outbox_count() == 0
 
 
 def test_a_failed_transaction_leaves_no_event_and_no_outbox_row(store: EventStore) -> None:
     with pytest.raises(RuntimeError), store.unit_of_work() as uow:
-        uow.append("nomination-a", events("Submitted"), META,
-                   publish=Publication("t", "a"), expected_version=0)
+        uow.append("nomination-a",
+                   [NewEvent("NominationSubmitted",
+                             fixtures.load("intake", "NominationSubmitted", 1).payload)],
+                   META, publish=Publication("t"), expected_version=0)
         raise RuntimeError("crash before commit")
 
     assert store.last_position() == 0 and store.pending_outbox_count() == 0

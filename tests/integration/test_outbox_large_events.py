@@ -12,6 +12,7 @@ from kafka import KafkaConsumer
 
 from laurel.broker import ensure_topics
 from laurel.config import KafkaSettings
+from laurel.contracts import fixtures
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore, Publication
 from laurel.outbox import OutboxRelay
@@ -30,11 +31,13 @@ def test_an_event_over_a_megabyte_is_published_and_the_ones_after_it_too(
     rng = random.Random(7)
     breakdowns = {f"n-{i}": {"inputs": ["".join(rng.choices(string.digits, k=40))
                                         for _ in range(8)]} for i in range(4000)}
-    big = NewEvent("ResultComputed", {"round_id": "r-1", "breakdowns": breakdowns})
+    result = fixtures.load("scoring", "ResultComputed", 1).payload
+    big = NewEvent("ResultComputed", {**result, "round_id": "r-1", "breakdowns": breakdowns})
     assert len(json.dumps(big.payload)) > 1_300_000
-    store.append("scoring-round-r-1", 0, [big], META, publish=Publication(topic, "r-1"))
-    store.append("scoring-round-r-1", 1, [NewEvent("RoundNoted", {"round_id": "r-1"})],
-                 META, publish=Publication(topic, "r-1"))
+    after = NewEvent("ResultComputed", {**result, "round_id": "r-1", "version": 2,
+                                        "supersedes": 1})
+    store.append("scoring-round-r-1", 0, [big], META, publish=Publication(topic))
+    store.append("scoring-round-r-1", 1, [after], META, publish=Publication(topic))
 
     relay = OutboxRelay(store, kafka)
     assert relay.publish_pending() == 2
@@ -47,6 +50,6 @@ def test_an_event_over_a_megabyte_is_published_and_the_ones_after_it_too(
         received = [json.loads(record.value) for record in consumer]
     finally:
         consumer.close()
-    assert [m["type"] for m in received] == ["ResultComputed", "RoundNoted"]
+    assert [m["payload"]["version"] for m in received] == [1, 2]
     assert received[0]["payload"]["breakdowns"] == breakdowns
     store.close()

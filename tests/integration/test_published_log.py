@@ -18,6 +18,7 @@ import pytest
 
 from laurel.auth import call_metadata, service_actor
 from laurel.config import load_settings
+from laurel.contracts import fixtures
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent
 from laurel.eventlog.v1 import eventlog_pb2 as pb
 from laurel.eventlog.v1 import eventlog_pb2_grpc
@@ -47,9 +48,13 @@ async def scoring(database_url: str, tmp_path: Path) -> AsyncIterator[ServiceRun
 
 
 def _append(store: EventStore, stream: str, n: int, published: bool) -> None:
-    publish = Publication("laurel.scoring.events", stream) if published else None
+    """Verdicts on nomination `stream` (keyed by it, as scoring's contract says)."""
+    verdict = fixtures.load("scoring", "EligibilityVerdictRecorded", 1).payload
+    publish = Publication("laurel.scoring.events") if published else None
     store.run(lambda uow: uow.append(
-        stream, [NewEvent("Thing", {"i": i}) for i in range(n)], META, publish=publish))
+        stream, [NewEvent("EligibilityVerdictRecorded",
+                          {**verdict, "nomination_id": stream, "reason": f"#{i}"})
+                 for i in range(n)], META, publish=publish))
 
 
 async def test_pages_of_published_events_with_the_head(scoring: ServiceRuntime) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 from laurel.config import KafkaSettings
+from laurel.contracts import fixtures
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore, Publication
 from laurel.outbox import OutboxRelay
@@ -51,9 +52,11 @@ async def test_a_commit_with_outbox_rows_wakes_a_relay_that_polls_rarely(tmp_pat
     running = asyncio.create_task(relay.run(stop))
     await asyncio.sleep(0.2)  # the first (empty) pass is done; it now waits an hour
 
+    submitted = {**fixtures.load("intake", "NominationSubmitted", 1).payload,
+                 "nomination_id": "n-1"}
     await asyncio.to_thread(store.append, "nomination-n-1", 0, [NewEvent(
-        "NominationSubmitted", {"nomination_id": "n-1"})], META,
-        publish=Publication("laurel.intake.events", "n-1"))
+        "NominationSubmitted", submitted)], META,
+        publish=Publication("laurel.intake.events"))
     assert await asyncio.to_thread(sent.arrived.wait, 30)  # not an hour
     assert sent.keys == ["n-1"]
     stop.set()

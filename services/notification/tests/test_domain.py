@@ -332,7 +332,7 @@ def test_a_receipt_is_issued_with_its_template_and_an_email_is_queued(upstream) 
 
     [notice] = issued.events
     assert notice.type == events.RECEIPT_ISSUED
-    assert issued.stream_id == "notifications-n-1" and issued.publish_key == "n-1"
+    assert issued.stream_id == "notifications-n-1" and issued.published
     assert notice.payload["template"]["version"] == 3
     assert notice.payload["template"]["language"] == "zh-CN"
     assert notice.payload["email"] == mask_email("office@lankao.example.cn")

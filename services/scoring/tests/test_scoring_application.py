@@ -101,6 +101,27 @@ def test_a_withdrawn_benchmark_makes_the_leader_ineligible(scoring) -> None:  # 
     assert verdict["nominations_seen"] == ["bench-1"]
 
 
+@pytest.mark.parametrize(("rejected_by", "received"), [("zhengzhou", False),
+                                                       ("henan-center", True)],
+                         ids=["by the commission", "by the center"])
+def test_a_rejected_benchmark_makes_the_leader_ineligible_at_any_stage(
+        scoring, rejected_by: str, received: bool) -> None:  # noqa: ANN001
+    scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=950,
+                      received=received)
+    scoring.submitted("leader-1", "quality_service_leader", "zz-peoples",
+                      kind="manager", name="王芳")
+    assert scoring.verdicts("leader-1")[el.RULE_LIVE_BENCHMARK]["decision"] == el.ELIGIBLE
+
+    scoring.intake("NominationRejected", {
+        "nomination_id": "bench-1", "rejected_by": rejected_by, "reasons": ["不同意推荐"],
+        "category": "ten_measures_benchmark", "hospital_id": "zz-peoples"})
+    verdict = scoring.verdicts("leader-1")[el.RULE_LIVE_BENCHMARK]
+    assert verdict["decision"] == el.INELIGIBLE
+    assert verdict["cause"] == "benchmark_rejected:bench-1"
+    eligibility = scoring.call(c.GetEligibility(scoring.caller(ORGANIZER), "leader-1"))
+    assert not eligibility.eligible
+
+
 def test_a_penalty_from_the_feed_reaches_the_person(scoring) -> None:  # noqa: ANN001
     scoring.submitted("bench-1", "ten_measures_benchmark", "zz-peoples", total=950)
     scoring.submitted("leader-1", "quality_service_leader", "zz-peoples",

@@ -92,7 +92,7 @@ def record_campaign_definitions(cmd: RecordCampaignDefinitions, uow: UnitOfWork,
         if decided:
             now = campaign.local(_campaign_now(uow, deps, campaign))
             uow.append(stream, decided, event_metadata(caller=cmd.caller, campaign_time=now),
-                       publish=Publication(deps.topic, campaign.campaign_id))
+                       publish=Publication(deps.topic))
             changed.append(campaign.campaign_id)
     return changed
 
@@ -104,7 +104,7 @@ def set_campaign_clock(cmd: SetCampaignClock, uow: UnitOfWork, deps: Dependencie
     # Published: review, scoring and notification note it and keep to it.
     return uow.append(campaigns.clock_stream(cmd.campaign_id), decided,
                       event_metadata(caller=cmd.caller),
-                      publish=Publication(deps.topic, cmd.campaign_id))[-1].version
+                      publish=Publication(deps.topic))[-1].version
 
 
 @dataclass(frozen=True)
@@ -478,7 +478,7 @@ def _append(uow: UnitOfWork, deps: Dependencies, caller: Caller,
     return uow.append(stream_id(nomination_id), decided,
                       event_metadata(causation_id, caller=caller,
                                      campaign_time=campaign.local(now)),
-                      publish=Publication(deps.topic, nomination_id))
+                      publish=Publication(deps.topic))
 
 
 def _end(uow: UnitOfWork, deps: Dependencies, caller: Caller, act: Act,

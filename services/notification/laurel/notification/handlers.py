@@ -82,10 +82,9 @@ def stage_act(kind: str) -> str | None:
 
 def record(uow: UnitOfWork, appends: Sequence[Append], metadata: EventMetadata,
            topic: str) -> None:
-    """Append what the domain decided; `publish_key` None stays off Kafka."""
+    """Append what the domain decided; what is not `published` stays off Kafka."""
     for append in appends:
-        publish = None if append.publish_key is None else Publication(topic,
-                                                                       append.publish_key)
+        publish = Publication(topic) if append.published else None
         uow.append(append.stream_id, append.events, metadata, publish=publish)
 
 
@@ -239,10 +238,9 @@ def settle_orphaned_send(cmd: SettleOrphanedSend, uow: UnitOfWork,
 
 def _record_email(uow: UnitOfWork, email: Email, events: list[NewEvent],
                   caller: Caller, ctx: Context) -> Email:
-    key = email.details.get("nomination_id") or email.notification_id
     recorded = uow.append(email_stream(email.notification_id), events,
                           caller.metadata(current_trace_carrier()),
-                          publish=Publication(ctx.topic, key))
+                          publish=Publication(ctx.topic))
     for event in recorded:
         email = delivery.evolve(email, event) or email
     return email

@@ -13,6 +13,10 @@ import logging
 
 from laurel.campaigns import clock
 from laurel.consumption import apply_once
+from laurel.contracts import Declarations, ServiceContracts, declare
+from laurel.contracts import intake as intake_contract
+from laurel.contracts import review as review_contract
+from laurel.contracts import scoring as scoring_contract
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.eventstore import EventStore
 from laurel.notification.domain import directory, kinds, notifications
@@ -25,6 +29,55 @@ CONSUMER = "notification"
 SERVICE_ACTOR = Actor(id="service:notification", role="service")
 # Every upstream event type that can change the directory or tell someone.
 TYPES = directory.TYPES | kinds.BUILDERS.keys() | {clock.CLOCK_SET}
+
+
+def _handled(upstream: ServiceContracts) -> list[str]:
+    return sorted(t for t in TYPES if t in upstream)
+
+
+# What notification does with every type of the upstreams it reads: `TYPES`,
+# and why it leaves the rest (the completeness tests hold this to the
+# upstreams' contracts, and `TYPES` to it; the audit reads it).
+DECLARATIONS: Declarations = {
+    "intake": declare(intake_contract.CONTRACTS, _handled(intake_contract.CONTRACTS), {
+        intake_contract.NOMINATION_DRAFTED: "nobody is told of a draft; its contact "
+        "is taken from the submission",
+        intake_contract.NOMINATION_FORWARDED: "the nominator is told of the "
+        "endorsement; forwarding to the center follows it and needs no second message",
+        intake_contract.NOMINATION_RECEIVED: "the nominator got a receipt at "
+        "submission; the center's receipt changes nothing they must do",
+        intake_contract.NOMINATION_WITHDRAWN: "the nominator withdrew it themselves",
+        intake_contract.NOMINATION_REJECTED: "no rejection notice is defined in the "
+        "shipped templates yet; the nominator sees the status in intake",
+        intake_contract.EVIDENCE_ATTACHED: "the nominator attached it themselves",
+        intake_contract.REPORT_ATTACHED: "the reporter attached it; the nominator is "
+        "not asked to act on it",
+        intake_contract.CAMPAIGN_DEFINED: "notification reads the campaign "
+        "definitions it needs (approval rules) from its own catalog",
+        intake_contract.CAMPAIGN_AMENDED: "as CampaignDefined",
+    }),
+    "scoring": declare(scoring_contract.CONTRACTS, _handled(scoring_contract.CONTRACTS), {
+        scoring_contract.RESULT_COMPUTED: "results are told when review publishes "
+        "them (ResultsPublished), never when first computed",
+    }),
+    "review": declare(review_contract.CONTRACTS, _handled(review_contract.CONTRACTS), {
+        review_contract.CONFLICT_DECLARED: "the reviewer declared it themselves",
+        review_contract.PANEL_FORMED: "reviewers are told of their assignments "
+        "(ReviewerAssigned), not of the panel",
+        review_contract.PANEL_MEMBERS_ADDED: "as PanelFormed",
+        review_contract.REVIEWER_RECUSED: "the reviewer recused themselves; the "
+        "replacement is told by its ReviewerAssigned",
+        review_contract.ROUND_OPENED: "reviewers are told per assignment, with the "
+        "deadline in their reminders",
+        review_contract.SCORE_RECORDED: "the reviewer recorded it themselves",
+        review_contract.ROUND_CLOSED: "nobody acts on a closed round until results "
+        "are published",
+        review_contract.ROUND_REOPENED: "reviewers with outstanding forms are reminded "
+        "(ReviewDeadlineReminderDue)",
+        review_contract.DECISION_RECORDED: "decisions are told once published, all at "
+        "once (ResultsPublished)",
+    }),
+}
 log = logging.getLogger("laurel.notification.reactions")
 
 

@@ -76,7 +76,7 @@ def register_reviewer(cmd: commands.RegisterReviewer, uow: UnitOfWork, *,
     state = uow.load(events.reviewers_stream(), assignment.ASSIGNMENT)
     decided = assignment.register_reviewer(state or assignment.AssignmentState(),
                                            cmd.reviewer, cmd.contact)
-    return _append_reviewers(uow, cmd.caller, cmd.reviewer.reviewer_id, decided, topics)
+    return _append_reviewers(uow, cmd.caller, decided, topics)
 
 
 def declare_conflict(cmd: commands.DeclareConflict, uow: UnitOfWork, *,
@@ -89,7 +89,7 @@ def declare_conflict(cmd: commands.DeclareConflict, uow: UnitOfWork, *,
                      expected_version=cmd.expected_version)
     decided = assignment.declare_conflict(state or assignment.AssignmentState(),
                                           cmd.reviewer_id, cmd.subject_id, cmd.reason)
-    return _append_reviewers(uow, cmd.caller, cmd.reviewer_id, decided, topics)
+    return _append_reviewers(uow, cmd.caller, decided, topics)
 
 
 def form_panel(cmd: commands.FormPanel, uow: UnitOfWork, *,
@@ -306,7 +306,7 @@ def issue_forum_invitations(cmd: commands.IssueForumInvitations, uow: UnitOfWork
     stream = events.forum_stream(plan.forum_id)
     decided = forums.issue_invitations(bool(uow.read(stream)), plan, published, nominations)
     uow.append(stream, decided, stamped(event_metadata(caller=cmd.caller), at),
-               publish=Publication(topics.review, plan.forum_id))
+               publish=Publication(topics.review))
     return list(decided[0].payload["nomination_ids"])
 
 
@@ -529,23 +529,23 @@ def _check_nominee(n: Nomination, panel: assignment.Panel, ineligible: dict[str,
                                  f"is open without {nid}", nid)
 
 
-def _append_reviewers(uow: UnitOfWork, caller: Caller, reviewer_id: str,
+def _append_reviewers(uow: UnitOfWork, caller: Caller,
                       decided: list[NewEvent], topics: Topics) -> int:
     """The reviewers' stream version after appending what was decided."""
     stream = events.reviewers_stream()
     if not decided:
         return uow.version(stream)
     return uow.append(stream, decided, event_metadata(caller=caller),
-                      publish=Publication(topics.review, reviewer_id))[-1].version
+                      publish=Publication(topics.review))[-1].version
 
 
 def _append_round(uow: UnitOfWork, caller: Caller, round_id: str,
                   decided: list[NewEvent], topics: Topics, at: datetime
                   ) -> list[RecordedEvent]:
-    """Round events are keyed by round, so consumers see them in order; they
-    count at campaign time `at`."""
+    """Round events are keyed by round (review's contract), so consumers see
+    them in order; they count at campaign time `at`."""
     if not decided:
         return []
     return uow.append(events.round_stream(round_id), decided,
                       stamped(event_metadata(caller=caller), at),
-                      publish=Publication(topics.review, round_id))
+                      publish=Publication(topics.review))

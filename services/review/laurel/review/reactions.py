@@ -14,6 +14,9 @@ from collections.abc import Mapping
 
 from laurel.campaigns import clock
 from laurel.consumption import Handler, apply_once
+from laurel.contracts import Declarations, declare
+from laurel.contracts import intake as intake_contract
+from laurel.contracts import scoring as scoring_contract
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.eventstore import EventStore
 from laurel.review.domain import events, facts
@@ -58,6 +61,28 @@ FROM_INTAKE: Mapping[str, Handler] = {
 }
 FROM_SCORING: Mapping[str, Handler] = {
     facts.VERDICT_RECORDED: note_verdict, facts.RESULT_COMPUTED: note_result,
+}
+
+# What review does with every type of the upstreams it reads: the handlers
+# above, and why it leaves the rest (the completeness tests hold this to the
+# upstreams' contracts; the audit reads it).
+DECLARATIONS: Declarations = {
+    "intake": declare(intake_contract.CONTRACTS, handled=FROM_INTAKE, ignored={
+        intake_contract.NOMINATION_DRAFTED: "a draft is not reviewed: review's facts "
+        "start with the submission, which states the whole nomination",
+        intake_contract.DRAFT_SAVED: "a draft's changes are restated by its submission",
+        intake_contract.NOMINATION_RETURNED: "only received nominations are reviewed; "
+        "the commission's back-and-forth before that changes nothing here",
+        intake_contract.NOMINATION_ENDORSED: "as NominationReturned: review waits for "
+        "the center's receipt",
+        intake_contract.NOMINATION_FORWARDED: "as NominationReturned: review waits for "
+        "the center's receipt",
+        intake_contract.EVIDENCE_ATTACHED: "reviewers read evidence from intake; "
+        "assignment and scoring do not depend on it",
+        intake_contract.REPORT_ATTACHED: "as EvidenceAttached: reviewers read reports "
+        "in intake",
+    }),
+    "scoring": declare(scoring_contract.CONTRACTS, handled=FROM_SCORING, ignored={}),
 }
 
 

@@ -285,7 +285,7 @@ def reevaluate(
             continue
         uow.append(el.verdict_stream_id(nid), fresh,
                    stamped(meta, ctx.clocks.now(uow, definition.id)),
-                   publish=Publication(ctx.topics.scoring, nid))
+                   publish=Publication(ctx.topics.scoring))
         if any(el.changes_decision(state, v) for v in fresh):
             decided.append(nid)
         after = read_models.verdicts_of(uow.conn, nid)
@@ -361,6 +361,11 @@ def compute_quietly(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInpu
                    [computation_refused(state.round_id, cause, error)], meta)
 
 
+# Why a nomination that left the competition is not ranked.
+LEFT = {"withdrawn": "withdrawn by the nominator",
+        "rejected": "rejected by its commission or the center"}
+
+
 def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
             meta: EventMetadata, cause: str) -> Computed:
     """The round's next result version, or the latest when nothing changed.
@@ -377,8 +382,8 @@ def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
     ids = list(state.nomination_ids)
     known = read_models.tracked(uow.conn, ids)
     excluded = read_models.ineligible(uow.conn, ids)
-    excluded.update({nid: {"rules": [], "reason": "withdrawn by the nominator"}
-                     for nid, t in known.items() if t.status == "withdrawn"})
+    excluded.update({nid: {"rules": [], "reason": LEFT[t.status]}
+                     for nid, t in known.items() if t.out})
     inputs = ranking.ResultInputs(
         state.campaign_id, state.category, state.round_id, state.reviews(),
         policy.aggregation_policy(definition, state.category),
@@ -392,6 +397,5 @@ def compute(uow: UnitOfWork, ctx: Context, state: round_inputs.RoundInputs,
     if not events:
         return Computed(latest, False)
     uow.append(stream, events, stamped(meta, ctx.clocks.now(uow, definition.id)),
-               publish=Publication(ctx.topics.scoring,
-                                   f"{state.campaign_id}/{state.category}"))
+               publish=Publication(ctx.topics.scoring))
     return Computed(events[0].payload["version"], True)

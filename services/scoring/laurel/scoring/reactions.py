@@ -15,6 +15,9 @@ from typing import Any
 
 from laurel.campaigns import clock
 from laurel.consumption import Handler, apply_once
+from laurel.contracts import Declarations, declare
+from laurel.contracts import intake as intake_contract
+from laurel.contracts import review as review_contract
 from laurel.envelope import Actor, EventMetadata, RecordedEvent
 from laurel.errors import LaurelError
 from laurel.eventstore import EventStore
@@ -42,6 +45,36 @@ FEED_ACTOR = Actor("compliance-feed", "service")
 RECOMPUTE_ON = (round_inputs.SCORE_RECORDED, round_inputs.REVIEWER_RECUSED)
 # The rules whose verdicts depend on the day they judge on.
 LOOKING_BACK = (el.RULE_NO_COMPLAINT, el.RULE_NO_PENALTY)
+
+# What scoring does with every type of the upstreams it reads (the
+# completeness tests hold this to their contracts; the audit reads it).
+DECLARATIONS: Declarations = {
+    "intake": declare(intake_contract.CONTRACTS,
+                      handled=(*events.CAMPAIGN_TYPES, *facts.TRACKED_TYPES, clock.CLOCK_SET),
+                      ignored={
+        intake_contract.NOMINATION_DRAFTED: "a draft competes for nothing: scoring's "
+        "facts start with the submission, which states the whole nomination",
+        intake_contract.DRAFT_SAVED: "a draft's changes are restated whole by its "
+        "submission",
+        intake_contract.REPORT_ATTACHED: "interview reports are read by reviewers; no "
+        "eligibility rule counts them",
+    }),
+    "review": declare(review_contract.CONTRACTS, handled=round_inputs.USED_TYPES, ignored={
+        review_contract.REVIEWER_REGISTERED: "who a reviewer is changes no score: a "
+        "result counts each form by the group it names",
+        review_contract.CONFLICT_DECLARED: "conflicts decide assignment, which is "
+        "review's; scoring sees the forms and recusals that follow",
+        review_contract.PANEL_FORMED: "a panel's make-up is review's; results count "
+        "the forms recorded in the round",
+        review_contract.PANEL_MEMBERS_ADDED: "as PanelFormed: membership adds no score",
+        review_contract.REVIEWER_ASSIGNED: "an assignment without a form adds no score",
+        review_contract.REMINDER_DUE: "reminders tell reviewers; no result input changes",
+        review_contract.DECISION_RECORDED: "the organizer's decision on a result is "
+        "review's; the computed result stands as it is",
+        review_contract.FORUM_INVITATIONS_ISSUED: "forum invitations follow published "
+        "results and change none",
+    }),
+}
 
 
 class ScoringReactions:
@@ -74,10 +107,11 @@ class ScoringReactions:
         if before is None or before.live != after.live:
             cause = (f"{el.FACT_BENCHMARK_WITHDRAWN}:{nid}"
                      if event.type == facts.WITHDRAWN
+                     else f"benchmark_rejected:{nid}" if event.type == facts.REJECTED
                      else f"benchmark_{'live' if after.live else 'not_live'}:{nid}")
             targets += dependants(uow, self.ctx, after, cause)
         flipped, _ = reevaluate(uow, self.ctx, targets, meta)
-        if after.status == "withdrawn":
+        if after.out:  # withdrawn or rejected: its rounds' results drop it
             flipped.append(nid)
         recompute_rounds(uow, self.ctx, flipped, meta, f"{event.type}:{nid}")
 

@@ -2,7 +2,9 @@
 payload stored under an older schema reads today.
 
 The decisions (`nomination`, `organizations`, `campaigns`) build their events
-here, so each event's shape is written once. Stored events are never
+here, so each event's shape is written once; names, payload models, keys and
+upcasters are declared in intake's contract (`laurel.contracts.intake`), which
+its tests check these builders against. Stored events are never
 rewritten: v2 of NominationReturned and NominationEndorsed names the
 commission as well as its id (so that a notification can say who returned
 it); events written before carry only the id and read, through `UPCASTERS`,
@@ -14,49 +16,76 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from laurel.contracts.intake import (  # re-exported: the names decisions build with
+    CAMPAIGN_AMENDED,
+    CAMPAIGN_DEFINED,
+    CLOCK_SET,
+    DRAFT_SAVED,
+    EVIDENCE_ATTACHED,
+    MARKED_INELIGIBLE,
+    NOMINATION_AMENDED,
+    NOMINATION_DRAFTED,
+    NOMINATION_ENDORSED,
+    NOMINATION_FORWARDED,
+    NOMINATION_RECEIVED,
+    NOMINATION_REJECTED,
+    NOMINATION_RESUBMITTED,
+    NOMINATION_RETURNED,
+    NOMINATION_SUBMITTED,
+    NOMINATION_WITHDRAWN,
+    ORGANIZATION_REGISTERED,
+    REPORT_ATTACHED,
+    UPCASTERS,
+)
 from laurel.envelope import NewEvent
-from laurel.upcasting import Payload, Upcasters
 
 if TYPE_CHECKING:  # types only: the modules that decide import this one
     from laurel.intake.domain.commands import NominationForm
     from laurel.intake.domain.evidence import Attachment
     from laurel.intake.domain.organizations import Organization, Placement
 
-ORGANIZATION_REGISTERED = "OrganizationRegistered"
+__all__ = [
+    "CAMPAIGN_AMENDED",
+    "CAMPAIGN_DEFINED",
+    "CLOCK_SET",
+    "COMMISSION_NAMED",
+    "DRAFT_SAVED",
+    "EVIDENCE_ATTACHED",
+    "MARKED_INELIGIBLE",
+    "NOMINATION_AMENDED",
+    "NOMINATION_DRAFTED",
+    "NOMINATION_ENDORSED",
+    "NOMINATION_FORWARDED",
+    "NOMINATION_RECEIVED",
+    "NOMINATION_REJECTED",
+    "NOMINATION_RESUBMITTED",
+    "NOMINATION_RETURNED",
+    "NOMINATION_SUBMITTED",
+    "NOMINATION_WITHDRAWN",
+    "ORGANIZATION_REGISTERED",
+    "REPORT_ATTACHED",
+    "UPCASTERS",
+    "amended",
+    "campaign_recorded",
+    "clock_set",
+    "draft_saved",
+    "endorsed",
+    "evidence_attached",
+    "forwarded",
+    "marked_ineligible",
+    "nomination_opened",
+    "organization_registered",
+    "received",
+    "rejected",
+    "report_attached",
+    "resubmitted",
+    "returned",
+    "withdrawn",
+]
 
-NOMINATION_DRAFTED = "NominationDrafted"
-DRAFT_SAVED = "NominationDraftSaved"
-NOMINATION_SUBMITTED = "NominationSubmitted"
-NOMINATION_RETURNED = "NominationReturned"
-NOMINATION_RESUBMITTED = "NominationResubmitted"
-NOMINATION_ENDORSED = "NominationEndorsed"
-NOMINATION_FORWARDED = "NominationForwarded"
-NOMINATION_RECEIVED = "NominationReceived"
-NOMINATION_AMENDED = "NominationAmended"
-NOMINATION_WITHDRAWN = "NominationWithdrawn"
-MARKED_INELIGIBLE = "NominationMarkedIneligible"
-NOMINATION_REJECTED = "NominationRejected"
-EVIDENCE_ATTACHED = "EvidenceAttached"
-REPORT_ATTACHED = "ReportAttached"
-
-CAMPAIGN_DEFINED = "CampaignDefined"
-CAMPAIGN_AMENDED = "CampaignAmended"
-CLOCK_SET = "CampaignClockSet"
-
-# Returns and endorsements name the commission from v2 on.
+# Returns and endorsements name the commission from v2 on (the contract's
+# upcasters read v1 as v2).
 COMMISSION_NAMED = 2
-
-UPCASTERS = Upcasters()
-
-
-@UPCASTERS.register(NOMINATION_RETURNED, 1)
-def returned_names_its_commission(payload: Payload) -> Payload:
-    return {**payload, "commission_name": payload.get("commission_name", "")}
-
-
-@UPCASTERS.register(NOMINATION_ENDORSED, 1)
-def endorsed_names_its_commission(payload: Payload) -> Payload:
-    return {**payload, "commission_name": payload.get("commission_name", "")}
 
 
 # -- organizations -----------------------------------------------------------

@@ -78,7 +78,7 @@ def approve(batch: Batch | None, approver: Actor, policy: Policy) -> list[Append
             "released": len(batch.held),
         },
     )
-    appends = [Append(batch_stream(batch.batch_id), [approved], batch.batch_id)]
+    appends = [Append(batch_stream(batch.batch_id), [approved], True)]
     for held in batch.held:
         payload = {
             k: v

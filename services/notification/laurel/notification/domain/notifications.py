@@ -54,11 +54,12 @@ class Policy:
 
 @dataclass(frozen=True)
 class Append:
-    """Events for one stream; `publish_key` None keeps them off Kafka."""
+    """Events for one stream; `published` False keeps them off Kafka (the
+    key of those published comes from notification's contract)."""
 
     stream_id: str
     events: list[NewEvent]
-    publish_key: str | None
+    published: bool
 
 
 def id_of(intent: Intent) -> str:
@@ -107,8 +108,7 @@ def issue(
         event_type,
         {**payload, "batch_id": batch, "email": mask_email(email) if sends else ""},
     )
-    key = payload["nomination_id"] or stream_key
-    appends = [Append(stream_id(stream_key), [issued], key)]
+    appends = [Append(stream_id(stream_key), [issued], True)]
     if sends:
         appends.append(queue_email(payload, email, policy))
     return appends
@@ -131,8 +131,7 @@ def queue_email(payload: Mapping[str, Any], email: str, policy: Policy,
     }
     if late_address:
         queued["late_address"] = True
-    return Append(email_stream(nid), [NewEvent(EMAIL_QUEUED, queued)],
-                  payload["nomination_id"] or payload["recipient_id"])
+    return Append(email_stream(nid), [NewEvent(EMAIL_QUEUED, queued)], True)
 
 
 def late_emails(
@@ -187,7 +186,7 @@ def _open_batch(event: RecordedEvent, kind: str, entries: list[Payload]) -> Appe
         },
     )
     held = [NewEvent(NOTIFICATION_HELD, {**e, "batch_id": bid}) for e in entries]
-    return Append(batch_stream(bid), [opened, *held], bid)
+    return Append(batch_stream(bid), [opened, *held], True)
 
 
 def _unaddressed(event: RecordedEvent, item: Unaddressed) -> Append:
@@ -206,7 +205,7 @@ def _unaddressed(event: RecordedEvent, item: Unaddressed) -> Append:
                 },
             )
         ],
-        None,
+        False,
     )
 
 

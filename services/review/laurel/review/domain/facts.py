@@ -29,8 +29,9 @@ RESUBMITTED = "NominationResubmitted"
 RECEIVED = "NominationReceived"
 WITHDRAWN = "NominationWithdrawn"
 MARKED_INELIGIBLE = "NominationMarkedIneligible"
+REJECTED = "NominationRejected"
 TRACKED_TYPES = (SUBMITTED, AMENDED, RESUBMITTED, RECEIVED, WITHDRAWN,
-                 MARKED_INELIGIBLE)
+                 MARKED_INELIGIBLE, REJECTED)
 VERDICT_RECORDED = "EligibilityVerdictRecorded"
 RESULT_COMPUTED = "ResultComputed"
 
@@ -91,6 +92,8 @@ def track(current: Nomination | None, event: RecordedEvent) -> Nomination | None
         current = replace(current, status="received")
     if event.type == WITHDRAWN:
         current = replace(current, status="withdrawn")
+    if event.type == REJECTED:  # refused by a commission or the center: not reviewed
+        current = replace(current, status="rejected")
     if event.type == MARKED_INELIGIBLE:
         current = replace(current, intake_ineligible_reason=p.get("reason", "") or
                           p.get("rule", "ineligible"))

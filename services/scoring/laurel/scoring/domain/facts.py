@@ -32,12 +32,17 @@ RECEIVED = "NominationReceived"
 AMENDED = "NominationAmended"
 WITHDRAWN = "NominationWithdrawn"
 MARKED_INELIGIBLE = "NominationMarkedIneligible"
+REJECTED = "NominationRejected"
 EVIDENCE_ATTACHED = "EvidenceAttached"
 TRACKED_TYPES = (SUBMITTED, RESUBMITTED, RETURNED, ENDORSED, FORWARDED, RECEIVED,
-                 AMENDED, WITHDRAWN, MARKED_INELIGIBLE, EVIDENCE_ATTACHED)
+                 AMENDED, WITHDRAWN, MARKED_INELIGIBLE, REJECTED, EVIDENCE_ATTACHED)
 
 _STATUS = {RETURNED: "returned", ENDORSED: "endorsed", FORWARDED: "forwarded",
-           RECEIVED: "received", WITHDRAWN: "withdrawn", RESUBMITTED: "submitted"}
+           RECEIVED: "received", WITHDRAWN: "withdrawn", RESUBMITTED: "submitted",
+           REJECTED: "rejected"}
+# A nomination that left the competition (by its nominator, or refused by a
+# commission or the center): never evaluable, never ranked.
+OUT = ("withdrawn", "rejected")
 
 
 @dataclass(frozen=True)
@@ -65,8 +70,13 @@ class Tracked:
 
     @property
     def evaluable(self) -> bool:
-        """Received by the center and not withdrawn: its verdicts matter."""
-        return self.received and self.status != "withdrawn"
+        """Received by the center and still competing: its verdicts matter."""
+        return self.received and self.status not in OUT
+
+    @property
+    def out(self) -> bool:
+        """Withdrawn or rejected: it left the competition for good."""
+        return self.status in OUT
 
     def subject_ids(self) -> tuple[str, ...]:
         """Who the compliance registry must be asked about.
