@@ -43,7 +43,10 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], name: str,
 
 
 def wait_healthy(port: int, process: subprocess.Popen[bytes], name: str,
-                 timeout: float = 60) -> None:
+                 timeout: float = 180) -> None:
+    """Until the process serves gRPC. Four services (migrations, group joins,
+    catch-up from each other's logs) starting at once on a busy 2-core
+    machine took more than 60 s; a start that never comes still fails."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 

@@ -230,7 +230,10 @@ def history(ctx: typer.Context, nomination_id: NominationId, as_json: Json = Fal
             who += f" ({entry.actor_organization_id})"
         header = Text()
         header.append(f"v{entry.version}", "bold")
-        header.append(f"  {_time(entry.recorded_at)}  ")
+        header.append(f"  {_time(entry.recorded_at)}")
+        if entry.HasField("campaign_time") and entry.campaign_time != entry.recorded_at:
+            header.append(f" (campaign {_time(entry.campaign_time)})", "dim")
+        header.append("  ")
         header.append(entry.event_type, "bold cyan")
         header.append(f"  by {who}", "green")
         out.print(header, soft_wrap=True)

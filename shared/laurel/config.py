@@ -568,6 +568,15 @@ class ServiceSettings(LaurelSettings):
     def _known_backend(cls, value: str) -> str:
         if value and not value.startswith(("sqlite:", "postgresql")):
             raise ValueError("expected sqlite:///<file> or postgresql+psycopg://…")
+        if value:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value).port  # noqa: B018 (parsed lazily: a bad port shows here)
+            except (ArgumentError, ValueError) as error:
+                raise ValueError(f"not a database URL ({error}); expected "
+                                 "sqlite:///<file> or postgresql+psycopg://…") from None
         return value
 
     @property

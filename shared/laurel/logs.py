@@ -38,7 +38,9 @@ nomination_id_var: ContextVar[str] = ContextVar("laurel_nomination_id", default=
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message", "asctime", "taskName"}
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An address ends in a name (example.org), not in digits: user@127.0.0.1 in a
+# database URL is a user at a host, and stays.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
 # Phone numbers as people write them: 11-digit mobiles, +country numbers,
 # and digits grouped by spaces or dashes; not ids, hashes or timestamps.
 _PHONE = re.compile(

@@ -32,6 +32,7 @@ the request (see laurel.runtime.open_store). Tables that are not rebuildable
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -49,6 +50,9 @@ from laurel.config import ConfigError
 CORE = "core"
 VERSION_TABLE = "laurel_schema_{}"
 REFILLS_TABLE = "laurel_refills"
+# Alembic says at INFO which dialect it runs on, twice per chain and start;
+# what moved is logged (and printed by `laurel migrate`) here instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 # Distinct from laurel.unit_of_work.PG_APPEND_LOCK: appends go on while a
 # process checks the schema.
 PG_MIGRATION_LOCK = 0x4C41_5552_4D49  # "LAURMI"

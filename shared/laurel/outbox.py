@@ -33,7 +33,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import (
+    ClusterAuthorizationFailedError,
+    KafkaTimeoutError,
+    PolicyViolationError,
+    TopicAuthorizationFailedError,
+)
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -134,6 +139,7 @@ class OutboxRelay:
             ensure_topics = self._create_topics
         self._ensure_topics = ensure_topics
         self._ensured: set[str] = set()
+        self._topics_refused = False
         self._producer: Any = None
         self._halt = threading.Event()  # set on stop: a pass in its thread gives up
         self._backoff = backoff or Backoff(base=min(max(poll_interval, 0.1), 1.0), cap=15.0)
@@ -252,9 +258,21 @@ class OutboxRelay:
         return self._producer
 
     def _create_topics(self, topics: set[str]) -> None:
+        """Create missing topics. A broker that cannot be reached fails the
+        pass (backoff); one that refuses to create them (no permission, a
+        policy: topics managed by an operator) is told once, and the relay
+        publishes to the topics as they are."""
         from laurel.broker import ensure_topics
 
-        ensure_topics(self.kafka, sorted(topics), timeout=0)
+        try:
+            ensure_topics(self.kafka, sorted(topics), timeout=0)
+        except (TopicAuthorizationFailedError, ClusterAuthorizationFailedError,
+                PolicyViolationError) as error:
+            if not self._topics_refused:
+                self._topics_refused = True
+                log.info("%s: the broker does not create %s (%s); publishing to them as "
+                         "they are", self.name, ", ".join(sorted(topics)),
+                         type(error).__name__)
 
     def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None

@@ -188,19 +188,24 @@ def opening_store(url: str, what: str = "the event store") -> Iterator[None]:
     """Errors opening a store become one line naming the store (its URL,
     password hidden) and the cause: a malformed URL, a missing driver, an
     unreachable server, a read-only or corrupt SQLite file."""
-    try:
-        shown = make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        shown = "(malformed URL)"
+    shown = _shown(url)
     try:
         yield
     except ArgumentError as error:
         raise ConfigError(f"cannot open {what} {url!r}: not a database URL ({error})") from None
     except (SQLAlchemyError, sqlite3.Error, OSError, ImportError) as error:
-        raise ConfigError(f"cannot open {what} {shown}: {_store_problem(error)}") from None
+        raise ConfigError(f"cannot open {what} {shown}: {store_problem(error)}") from None
 
 
-def _store_problem(error: BaseException) -> str:
+def _shown(url: str) -> str:
+    """A store's URL for a message: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "(malformed URL)"
+
+
+def store_problem(error: BaseException) -> str:
     """What is wrong with a store, said for an operator."""
     inner = getattr(error, "orig", None) or error
     text = str(inner).strip().splitlines()[0] if str(inner).strip() else type(inner).__name__
@@ -228,10 +233,33 @@ def open_store(settings: Settings, projections: Sequence[Projection] = (),
         try:
             prepare_schema(store, settings.service,
                            migrate=settings.development or not store.is_postgres)
+            check_writable(store)
         except BaseException:
             store.close()
             raise
     return store
+
+
+def check_writable(store: EventStore) -> None:
+    """Refuse a store the service could read but never write (a read-only
+    file or file system, a read-only PostgreSQL session or replica): better
+    a clear start-up failure than a service whose every command fails.
+    Changes nothing: on SQLite the header's user_version is written as it is
+    and rolled back (taking the write lock alone succeeds on a read-only file)."""
+    with store.engine.connect().execution_options(laurel_write=True) as conn:
+        conn.begin()
+        try:
+            if not store.is_postgres:
+                version = int(conn.exec_driver_sql("PRAGMA user_version").scalar() or 0)
+                conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+            elif conn.exec_driver_sql(
+                    "SHOW transaction_read_only").scalar() == "on":
+                raise ConfigError(
+                    f"cannot open the event store {_shown(store.url)}: the database is "
+                    "read-only here (a replica, or default_transaction_read_only): the "
+                    "service must write it")
+        finally:
+            conn.rollback()
 
 
 def migrate_command(service: str) -> str:

@@ -220,6 +220,12 @@ async def test_blind_review_refusals_and_round_close(review: Served) -> None:
     assert [f.reviewer_id for f in own_only.reviews] == [second]
     assert own_only.withheld == 1  # still blind: the round is open
 
+    # A close from a round version someone has moved past is refused.
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await review.stub.CloseRound(pb.CloseRoundRequest(
+            round_id=ROUND, reason="all in", expected_version=1), metadata=md())
+    assert stale.value.code() == grpc.StatusCode.ABORTED
+    assert "version 1" in stale.value.details()
     closed = await review.stub.CloseRound(pb.CloseRoundRequest(
         round_id=ROUND, reason="all in"), metadata=md())
     assert closed.closed and closed.early and len(closed.outstanding) == 15 - 2

@@ -319,3 +319,26 @@ async def test_a_revision_that_remakes_a_read_model_gets_it_refilled_from_the_lo
     prepare_schema(store, "intake", migrate=True, chains=chains)  # and the next: nothing
     assert organizations(store) == before
     store.close()
+
+
+@pytest.mark.postgres
+def test_a_production_process_on_an_unmigrated_database_stops_with_one_line(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = tmp_path / "issuer.pem"
+    key.write_bytes(ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAUREL_")}
+    env.update({"LAUREL_ENV": "production", "LAUREL_DATABASE_URL": postgres_url,
+                "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9", "LAUREL_DATA_DIR": str(tmp_path),
+                "LAUREL_JWT_PUBLIC_KEY_FILE": str(key), "LAUREL_JWT_ISSUER": "i",
+                "LAUREL_JWT_AUDIENCE": "a"})
+    done = subprocess.run([sys.executable, "-m", "laurel.review"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "run `laurel migrate --service review` first" in lines[0]

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from laurel.broker import TansuBroker, ensure_topics, free_port
 from laurel.config import SERVICES, KafkaSettings, Topics
@@ -80,6 +83,36 @@ def wait_until(probe: Callable[[], Any], what: str, timeout: float = 30.0,
             return last
         time.sleep(every)
     raise AssertionError(f"gave up waiting for {what} after {timeout}s (last: {last!r})")
+
+
+@contextmanager
+def database_down(url: str) -> Iterator[None]:
+    """The service's database stops answering, then comes back."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        # The file is gone from its folder (a volume lost, a file moved by
+        # mistake); the service's open connections still hold it.
+        path = Path(parsed.database or "")
+        aside = path.with_name(path.name + ".aside")
+        os.replace(path, aside)
+        try:
+            yield
+        finally:
+            os.replace(aside, path)
+        return
+    name = parsed.database
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :name AND pid <> pg_backend_pid()"),
+                         {"name": name})
+        yield
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
 
 
 @dataclass
@@ -210,6 +243,7 @@ class Ops:
     sample = staticmethod(sample)
     health = staticmethod(health)
     wait_until = staticmethod(wait_until)
+    database_down = staticmethod(database_down)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from typing import Annotated, Any
 
 import typer
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from laurel.audit.adapters.keyfiles import (
     KEY_FILE_SETTING,
@@ -63,6 +63,7 @@ from laurel.audit.handlers import (
 from laurel.audit.settings import AuditSettings
 from laurel.cli import EXIT_REFUSED, CliError, fail, new_app, progress, run
 from laurel.eventstore import EventStore
+from laurel.runtime import store_problem
 
 app = new_app("Verify, export and replay the history; the auditors' API.")
 
@@ -192,7 +193,12 @@ def verify(
              f"(open them with --database STORE=URL)")
     with _each_store(stores, "verifying") as each:
         for name, store in each:
-            report = store.verify()
+            try:
+                report = store.verify()
+            except SQLAlchemyError as error:  # a corrupt or truncated file, a lost server
+                failed = True
+                print(f"{name} ({shown(store.url)}): UNREADABLE — {store_problem(error)}")
+                continue
             status = "ok" if report.ok else "BROKEN"
             print(
                 f"{name} ({shown(store.url)}): {status} — {report.events_checked} "

@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from laurel.audit.settings import AuditSettings
 from laurel.config import PROJECT_ROOT, SERVICES, ConfigError
 from laurel.eventstore import EventStore, Projection, events_table
+from laurel.runtime import opening_store
 
 PROJECTIONS_GROUP = "laurel.projections"
 URL_SETTING = "LAUREL_DATABASE_URL_{}"
@@ -86,9 +87,11 @@ def open_stores(urls: Mapping[str, str]) -> dict[str, EventStore]:
                 and not Path(parsed.database or "").is_file()
             ):
                 raise ConfigError(f"{name}: no SQLite file at {parsed.database}")
-            store = EventStore(url)
-            stores[name] = store
-            if not inspect(store.engine).has_table(events_table.name):
+            with opening_store(url, f"the {name} store"):  # corrupt: one line
+                store = EventStore(url)
+                stores[name] = store
+                found = inspect(store.engine).has_table(events_table.name)
+            if not found:
                 raise ConfigError(f"{name}: no event store at {shown(url)}")
     except BaseException:
         for store in stores.values():

@@ -97,7 +97,10 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         self, request: pb.ApproveNotificationBatchRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> pb.ApproveNotificationBatchResponse:
-        cmd = ApproveNotificationBatch(current_request(), request.batch_id)
+        cmd = ApproveNotificationBatch(
+            current_request(), request.batch_id,
+            expected_version=(request.expected_version
+                              if request.HasField("expected_version") else None))
         done = await self._run(handlers.approve_notification_batch, cmd)
         return pb.ApproveNotificationBatchResponse(
             batch=_batch(done.batch), released=done.released,

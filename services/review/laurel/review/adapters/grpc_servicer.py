@@ -164,7 +164,8 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
     async def CloseRound(self, request: pb.CloseRoundRequest, context: Context
                          ) -> pb.CloseRoundResponse:
         closed = await self.run(commands.CloseRound(
-            current_request(), request.round_id, clean("reason", request.reason)))
+            current_request(), request.round_id, clean("reason", request.reason),
+            expected_version=_expected(request)))
         if closed is None:
             return pb.CloseRoundResponse(closed=False)
         return pb.CloseRoundResponse(
@@ -175,7 +176,7 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
                           ) -> pb.ReopenRoundResponse:
         version = await self.run(commands.ReopenRound(
             current_request(), request.round_id, clean("reason", request.reason),
-            _time("deadline", request)))
+            _time("deadline", request), expected_version=_expected(request)))
         return pb.ReopenRoundResponse(id=request.round_id, version=version)
 
     # -- decisions, publication, forums ---------------------------------------------
@@ -184,13 +185,14 @@ class ReviewServicer(review_pb2_grpc.ReviewServiceServicer):
                              context: Context) -> pb.RecordDecisionResponse:
         version = await self.run(commands.RecordDecision(
             current_request(), request.round_id, request.nomination_id, request.outcome,
-            request.tier, clean("reason", request.reason), request.result_version))
+            request.tier, clean("reason", request.reason), request.result_version,
+            expected_version=_expected(request)))
         return pb.RecordDecisionResponse(id=request.nomination_id, version=version)
 
     async def PublishResults(self, request: pb.PublishResultsRequest,
                              context: Context) -> pb.PublishResultsResponse:
-        version, count = await self.run(commands.PublishResults(current_request(),
-                                                                request.round_id))
+        version, count = await self.run(commands.PublishResults(
+            current_request(), request.round_id, expected_version=_expected(request)))
         return pb.PublishResultsResponse(result_version=version, decisions=count)
 
     async def IssueForumInvitations(
@@ -257,3 +259,8 @@ def _timestamp(text: str) -> Timestamp:
     if text:
         stamp.FromDatetime(parse_time(text))
     return stamp
+
+
+def _expected(request: Any) -> int | None:
+    """The version the caller saw, if they said (`expected_version` is optional)."""
+    return request.expected_version if request.HasField("expected_version") else None
