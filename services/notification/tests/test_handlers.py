@@ -240,6 +240,31 @@ def test_results_go_out_only_in_the_stage_that_publishes_them(notification, upst
     assert approve(notification, batch["batch_id"]).already_approved
 
 
+async def test_forum_invitations_held_for_approval_go_out_only_in_the_forums(
+        build_notification, upstream) -> None:  # noqa: ANN001
+    """Held forum invitations (LAUREL_APPROVAL_REQUIRED_KINDS) are approved
+    while henan-2021's forums and awards stage is open (invite_to_forums)."""
+    beijing = timezone(timedelta(hours=8))
+    notification = await build_notification(
+        LAUREL_APPROVAL_REQUIRED_KINDS="results,forum_invitation_theme")
+    notification.react(upstream.submitted("n-1"))
+    notification.react(upstream.event("ForumInvitationsIssued", {
+        "forum_id": "f1", "campaign_id": "henan-2021", "title": "改善医疗服务经验交流会",
+        "grouping": "theme", "region": "", "theme": "智慧服务",
+        "starts_at": "2022-01-20T01:00:00.000000Z", "venue": "郑州",
+        "nomination_ids": ["n-1"]}, actor=ORGANIZER))
+    [batch] = pending(notification)
+    assert batch["kind"] == "forum_invitation_theme"
+    notification.react(upstream.campaign_clock(datetime(2022, 2, 1, tzinfo=beijing)))
+    with pytest.raises(FailedPrecondition) as refused:
+        approve(notification, batch["batch_id"])
+    assert "forum and award invitations in henan-2021" in refused.value.message
+    assert "2022-01-01 to 2022-01-31" in refused.value.message
+    notification.react(upstream.campaign_clock(datetime(2022, 1, 31, 23, 59, 59,
+                                                        tzinfo=beijing)))
+    assert approve(notification, batch["batch_id"]).released == 1
+
+
 def test_an_event_missing_what_its_kind_needs_tells_nobody_and_says_why(
         notification, upstream, caplog: pytest.LogCaptureFixture) -> None:
     broken = upstream.event("ReviewerAssigned", {"reviewer_id": "x"})
