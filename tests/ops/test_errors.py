@@ -79,13 +79,17 @@ def test_an_unexpected_error_is_internal_with_a_reference_and_the_cause_is_logge
     assert found, details
     assert not [leak for leak in LEAKS if leak in details], details
 
-    # The operators find the cause under the reference the caller was given.
+    # The operators find the cause under the reference the caller was given
+    # (the call's request line is written as it ends, just after the reply).
+    def internal_calls() -> list[dict[str, Any]]:
+        return [r for r in map(json.loads, intake.records())
+                if r["logger"] == "laurel.grpc.requests" and r["grpc_code"] == "INTERNAL"]
+
+    [request] = ops.wait_until(internal_calls, "the request line of the failed call")
     records = [json.loads(line) for line in intake.records()]
     [logged] = [r for r in records if r.get("error_id") == found.group(1)]
     assert logged["level"] == "ERROR" and found.group(1) in logged["message"]
     assert cause in logged["traceback"] and logged["trace_id"]
-    [request] = [r for r in records if r["logger"] == "laurel.grpc.requests"
-                 and r["grpc_code"] == "INTERNAL"]
     assert request["grpc_method"] == "laurel.intake.v1.IntakeService/ListNominations"
     assert request["trace_id"] == logged["trace_id"]
 
