@@ -26,6 +26,7 @@ from laurel.audit.domain.keys import public_pem
 from laurel.audit.handlers import completeness, create_checkpoint
 from laurel.catchup import Inbox, Upstream
 from laurel.config import SecuritySettings
+from laurel.contracts import REGISTRY, fixtures
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore, Publication
 from laurel.published_log import EventLogClient
@@ -51,8 +52,11 @@ def copy_store(source: Path, target: Path) -> None:
 
 def append(store: EventStore, stream: str, type_: str, payload: dict[str, Any],
            published: bool = True) -> int:
-    publish = Publication(TOPIC, stream) if published else None
-    [recorded] = store.run(lambda uow: uow.append(stream, [NewEvent(type_, payload)], META,
+    """`payload` over the type's golden one (intake's contract); keyed by contract."""
+    full = {**fixtures.load("intake", type_, REGISTRY["intake"][type_].version).payload,
+            **payload}
+    publish = Publication(TOPIC) if published else None
+    [recorded] = store.run(lambda uow: uow.append(stream, [NewEvent(type_, full)], META,
                                                  publish=publish))
     return recorded.position
 
@@ -164,12 +168,13 @@ def test_a_tail_cut_after_a_published_checkpoint_is_reported(
     intake = EventStore(f"sqlite:///{path}")
     intake.create_schema()
     for i in range(5):
-        append(intake, f"nomination-{i}", "NominationSubmitted", {"i": i})
+        append(intake, f"nomination-{i}", "NominationSubmitted", {"nomination_id": f"{i}"})
     checkpoint = create_checkpoint(intake, "intake", key)  # recorded at position 6
     published = tmp_path / "published.json"
     published.write_text(json.dumps(checkpoint.to_dict()))
     for i in range(3):
-        append(intake, f"nomination-late-{i}", "NominationSubmitted", {"i": i})
+        append(intake, f"nomination-late-{i}", "NominationSubmitted",
+               {"nomination_id": f"late-{i}"})
     intake.close()
     args = ["--published", str(published), "--public-key", str(public)]
 

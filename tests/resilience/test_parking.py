@@ -31,6 +31,7 @@ from sqlalchemy.exc import OperationalError
 from laurel.broker import TansuBroker, ensure_topics
 from laurel.config import KafkaSettings
 from laurel.consumption import apply_once
+from laurel.contracts import REGISTRY, fixtures
 from laurel.envelope import Actor, RecordedEvent
 from laurel.eventstore import EventStore
 from laurel.messaging import events, kafka_broker, subscribe
@@ -218,8 +219,8 @@ async def test_an_event_the_catch_up_cannot_apply_is_parked_and_the_catch_up_goe
     store = consumer_store
 
     def react(recorded: RecordedEvent) -> None:
-        if recorded.type == "Boom":
-            raise ValueError("no rule for Boom in this version of parktest")
+        if recorded.type == "NominationRejected":
+            raise ValueError("no rule for NominationRejected in this version of parktest")
         apply_once(store, CONSUMER, ACTOR, recorded, lambda uow, e, meta: None)
 
     reader = EventLogClient("intake", f"127.0.0.1:{server.port}", CONSUMER)
@@ -228,10 +229,12 @@ async def test_an_event_the_catch_up_cannot_apply_is_parked_and_the_catch_up_goe
     parking = Parking.for_inbox(inbox, max_attempts=2, backoff_s=0.01)
     meta = EventMetadata(ACTOR, correlation_id="c")
     try:
-        for type_ in ("NominationSubmitted", "Boom", "NominationEndorsed"):
-            upstream.run(lambda uow, t=type_: uow.append(
-                "nomination-1", [NewEvent(t, {"nomination_id": "1"})], meta,
-                publish=Publication(topic, "1")))
+        for type_ in ("NominationSubmitted", "NominationRejected", "NominationEndorsed"):
+            golden = fixtures.load("intake", type_, REGISTRY["intake"][type_].version)
+            upstream.run(lambda uow, t=type_, g=golden: uow.append(
+                "nomination-1", [NewEvent(t, {**g.payload, "nomination_id": "1"},
+                                          schema_version=g.schema_version)], meta,
+                publish=Publication(topic)))
         assert await asyncio.to_thread(inbox.reconcile, force=True) == 2
         t = applied_positions_table.c
         with store.engine.connect() as conn:
@@ -240,7 +243,8 @@ async def test_an_event_the_catch_up_cannot_apply_is_parked_and_the_catch_up_goe
         assert outcomes == {1: "applied", 2: "parked", 3: "applied"}
         assert inbox.lag()["intake"].watermark == 3
         [parked] = parking.parked().values()
-        assert (parked.event_type, parked.attempts, parked.partition) == ("Boom", 2, -1)
+        assert (parked.event_type, parked.attempts, parked.partition) == (
+            "NominationRejected", 2, -1)
         assert await asyncio.to_thread(inbox.reconcile) == 0  # not tried again
     finally:
         inbox.close()
