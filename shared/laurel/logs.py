@@ -41,10 +41,12 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
 # An address ends in a name (example.org), not in digits: user@127.0.0.1 in a
 # database URL is a user at a host, and stays.
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
-# Phone numbers as people write them: 11-digit mobiles, +country numbers,
-# and digits grouped by spaces or dashes; not ids, hashes or timestamps.
+# Phone numbers as people write them: 11-digit mobiles, landlines with an
+# area code (0371-65580011), +country numbers, digits grouped by spaces or
+# dashes; not ids, hashes or timestamps.
 _PHONE = re.compile(
-    r"(?<![\w.:-])(?:\+\d{1,3}[ -]?)?(?:1[3-9]\d{9}|\d{3,4}[ -]\d{3,4}[ -]\d{4})(?![\w:-])")
+    r"(?<![\w.:-])(?:\+\d{1,3}[ -]?)?"
+    r"(?:1[3-9]\d{9}|0\d{2,3}-\d{7,8}|\d{3,4}[ -]\d{3,4}[ -]\d{4})(?![\w:-])")
 
 
 def scrub(text: str) -> str:
