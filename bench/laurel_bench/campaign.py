@@ -221,6 +221,12 @@ def _review_stages(ctx: Context, stack: Stack, tag: str, received: int,
     if not indices:
         raise RuntimeError("scoring found none of the nominations eligible")
     per_group = reviewers_per_group(ctx.quick)
+    data_dir = str(stack.data_dir)
+    # The review acts need the expert evaluation stage (henan-2021: from
+    # 2021-12-01); the clock moves untimed, not a stage of its own.
+    run_child("laurel_bench.review_load:campaign_clock", {
+        "intake": stack.address("intake"), "moment": "2021-12-02T02:00:00+00:00",
+        "data_dir": data_dir}, timeout=600)
     steps: list[tuple[str, str, dict[str, Any], float]] = [
         ("reviewers registered", "reviewers",
          {"review": review, "tag": tag, "per_group": per_group,
@@ -246,7 +252,8 @@ def _review_stages(ctx: Context, stack: Stack, tag: str, received: int,
         ranked = result
     decided = run_child("laurel_bench.review_load:decide_and_publish", {
         "review": review, "scoring": scoring, "category": CATEGORY,
-        "version": ranked["version"], "concurrency": CONCURRENCY}, timeout=900)
+        "version": ranked["version"], "concurrency": CONCURRENCY,
+        "intake": stack.address("intake"), "data_dir": data_dir}, timeout=900)
     _stage(stage_runs, record, "decisions recorded, results published (review)",
            decided)
     if decided.get("errors"):

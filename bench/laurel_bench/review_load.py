@@ -163,8 +163,9 @@ def eligibility(scoring: str, tag: str, count: int, concurrency: int = 8,
     return _run(_eligibility(scoring, tag, count, concurrency, timeout, data_dir))
 
 
-def _scoring_heard_all_of_intake(data_dir: str) -> tuple[int, int]:
-    """(intake events published, of them applied or ignored by scoring)."""
+def _scoring_heard_all_of_intake(data_dir: str, consumer: str = "scoring"
+                                 ) -> tuple[int, int]:
+    """(intake events published, of them applied or ignored by `consumer`)."""
     import sqlite3
     from pathlib import Path
 
@@ -176,9 +177,51 @@ def _scoring_heard_all_of_intake(data_dir: str) -> tuple[int, int]:
             conn.close()
 
     published = count("intake.sqlite", "SELECT count(*) FROM outbox")
-    heard = count("scoring.sqlite",
+    heard = count(f"{consumer}.sqlite",
                   "SELECT count(*) FROM applied_positions WHERE upstream = 'intake'")
     return published, heard
+
+
+# The campaign stages the review acts need (henan-2021's definition): panels,
+# rounds, scores and decisions in the expert evaluation, publishing in the
+# forums and awards stage.
+EVALUATION_CLOCK = "2021-12-02T02:00:00+00:00"
+AWARDS_CLOCK = "2022-01-02T02:00:00+00:00"
+CLOCK_FOLLOWERS = ("scoring", "review", "notification")
+
+
+def campaign_clock(intake: str, moment: str, data_dir: str, timeout: float = 300.0) -> dict:
+    """Move the campaign clock (intake's development-only SetCampaignClock)
+    and wait until scoring, review and notification heard it: every event
+    intake published recorded in their applied_positions."""
+    return _run(_campaign_clock(intake, moment, data_dir, timeout))
+
+
+async def _campaign_clock(intake: str, moment: str, data_dir: str, timeout: float) -> dict:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from laurel.intake.v1 import intake_pb2
+
+    channel, stub = _stubs(intake, "intake")
+    now = Timestamp()
+    now.FromDatetime(datetime.fromisoformat(moment))
+    with Meter() as meter:
+        await stub.SetCampaignClock(
+            intake_pb2.SetCampaignClockRequest(campaign_id=CAMPAIGN, now=now),
+            metadata=metadata_for(ORGANIZER), timeout=RPC_TIMEOUT)
+        deadline = time.perf_counter() + timeout
+        for consumer in CLOCK_FOLLOWERS:
+            while True:
+                published, heard = await asyncio.to_thread(
+                    _scoring_heard_all_of_intake, data_dir, consumer)
+                if published and heard >= published:
+                    break
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"{consumer} did not hear the campaign clock "
+                                       f"({heard} of {published} intake events)")
+                await asyncio.sleep(0.02)
+    await channel.close()
+    return meter.result(moment=moment, ok=1)
 
 
 async def _eligibility(scoring: str, tag: str, count: int, concurrency: int,
@@ -439,12 +482,16 @@ async def _close_and_rank(review: str, scoring: str, category: str, expected: in
 
 
 def decide_and_publish(review: str, scoring: str, category: str, version: int,
-                       concurrency: int = 8) -> dict:
-    return _run(_decide_and_publish(review, scoring, category, version, concurrency))
+                       concurrency: int = 8, intake: str = "", data_dir: str = "") -> dict:
+    """Decisions, then (with `intake`: after moving the campaign clock into
+    the awards stage, untimed) the results published."""
+    return _run(_decide_and_publish(review, scoring, category, version, concurrency,
+                                    intake, data_dir))
 
 
 async def _decide_and_publish(review: str, scoring: str, category: str, version: int,
-                              concurrency: int) -> dict:
+                              concurrency: int, intake: str = "",
+                              data_dir: str = "") -> dict:
     from laurel.review.v1 import review_pb2 as rv
     from laurel.scoring.v1 import scoring_pb2 as sc
 
@@ -478,6 +525,8 @@ async def _decide_and_publish(review: str, scoring: str, category: str, version:
         await _bounded([calls.call(r_stub.RecordDecision, r, organizer)
                         for r in requests], concurrency)
         decide_seconds = time.perf_counter() - decided_at
+        if intake:
+            await _campaign_clock(intake, AWARDS_CLOCK, data_dir, LONG_TIMEOUT)
         began = time.perf_counter()
         published = await r_stub.PublishResults(rv.PublishResultsRequest(round_id=rid),
                                                 metadata=organizer,
