@@ -181,7 +181,7 @@ def unwritable(path: Path) -> Iterator[None]:
 def test_audit_verify_reports_a_corrupt_store_in_one_line(valid_store: Path) -> None:
     folder = valid_store.parent
     for name, damage in (("intake", "header"), ("scoring", "truncate")):
-        target = folder / f"{name}.sqlite"
+        target = folder / f"{name}-damaged.sqlite"  # not read as a service's store
         shutil.copy(valid_store, target)
         if damage == "header":
             with target.open("r+b") as file:
