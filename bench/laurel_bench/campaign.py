@@ -132,7 +132,7 @@ def run(ctx: Context) -> dict[str, Any]:
                                              for k, v in memory.items()))
         except Exception as error:
             message = f"{type(error).__name__}: {error}"
-            ctx.log(f"  ! campaign round {round_no}: {message.splitlines()[0]}")
+            ctx.log(f"  ! campaign round {round_no}: {message}")
             record["error"] = message
             errors.append(message)
         finally:
