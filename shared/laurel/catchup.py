@@ -81,12 +81,6 @@ class Upstream:
     react: Callable[[RecordedEvent], object]
 
 
-class UpstreamBehind(Exception):
-    """An event came before what precedes it in its stream, and the
-    upstream's log could not be read to apply that first: try it again
-    (the message is redelivered)."""
-
-
 @dataclass
 class Lag:
     """Where a consumer stands on one upstream, for metrics and operators."""
@@ -150,11 +144,15 @@ class Inbox:
                 try:
                     self.catch_up(upstream, through=event.position - 1)
                 except grpc.RpcError as error:
-                    time.sleep(1.0)  # redelivered after a pause, not at once
-                    raise UpstreamBehind(
-                        f"{self.consumer}: {event.type} at {upstream}:{event.position} "
-                        f"comes after events of {event.stream_id} this consumer lacks, and "
-                        f"{upstream}'s log cannot be read ({_reason(error)})") from None
+                    # Kafka alone until the log answers: blocking the partition
+                    # on an unreachable upstream would stop everything behind it.
+                    if upstream not in self._unreachable:
+                        self._unreachable.add(upstream)
+                        log.warning(
+                            "%s: %s at %s:%d comes after events of %s this consumer lacks, "
+                            "and %s's log cannot be read (%s); applied as Kafka brought it",
+                            self.consumer, event.type, upstream, event.position,
+                            event.stream_id, upstream, _reason(error))
             self._apply(upstream, event)
 
     def _follows_its_stream(self, upstream: str, event: RecordedEvent) -> bool:
