@@ -83,6 +83,15 @@ lint: install proto
 clean: reset
 	rm -rf $(VENV) .venv-checkov $(GEN) .pytest_cache
 
+# --- event contracts (issue 13) ----------------------------------------------
+.PHONY: asyncapi
+
+# docs/asyncapi.yaml (FastStream's AsyncAPI 3 document of every topic and
+# message) and README's topic/type/key table, from laurel.contracts
+# (tests/unit/test_contract_docs.py fails when either is stale).
+asyncapi: install
+	$(PY) -m laurel.contracts.docs --write
+
 # --- deployment (issue 6) ---------------------------------------------------
 IMAGE ?= laurel:dev
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any, Union, cast
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -22,8 +22,11 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.security import BaseSecurity
+from pydantic import TypeAdapter
 
 from laurel.config import KafkaSettings
+from laurel.contracts import REGISTRY
+from laurel.contracts.messages import topic_message
 from laurel.envelope import RecordedEvent
 from laurel.logs import handling
 from laurel.parking import Parking
@@ -63,12 +66,27 @@ def subscribe(
     the offset is committed only after the handler returned. `parking`
     guards the whole handling, decoding included (a FastStream middleware
     on a router of this one subscriber).
-    """
 
-    async def on_message(body: dict[str, Any], message: KafkaMessage) -> None:
+    The subscriber takes typed messages: each topic's handler names what its
+    topic carries (`events(..., upstream=...)`: the producer's contract), so
+    FastStream validates every body and describes every topic and message in
+    its AsyncAPI document. A body is validated against its own topic's
+    messages as well (the union the subscriber takes spans every topic), and
+    handed on as it arrived, hash and all.
+    """
+    types = [getattr(h, "message", dict[str, Any]) for h in handlers.values()]
+    checks = {topic: TypeAdapter(h.message) for topic, h in handlers.items()
+              if hasattr(h, "message")}
+
+    async def on_message(body: Any, message: KafkaMessage) -> None:
         record = cast(ConsumerRecord, message.raw_message)  # one record: not a batch
+        raw: Any = await message.decode()  # the body as it arrived (decoded once, cached)
         started = time.perf_counter()
-        with handling(**_ids_of(body)):
+        with handling(**_ids_of(raw)):
+            check = checks.get(record.topic)
+            if check is not None:
+                check.validate_python(raw)
+            body = raw
             await asyncio.to_thread(handlers[record.topic], body)
             seconds = time.perf_counter() - started
             log.info("%s %s handled in %.1f ms", record.topic, body.get("type", "message"),
@@ -78,6 +96,7 @@ def subscribe(
                                             "duration_ms": round(seconds * 1000, 3)})
 
     on_message.__name__ = f"{group_id}_on_message"
+    on_message.__annotations__["body"] = Union[tuple(dict.fromkeys(types))]  # noqa: UP007
     router = KafkaRouter(middlewares=[parking.middleware] if parking is not None else [])
     router.subscriber(
         *handlers, ack_policy=AckPolicy.NACK_ON_ERROR, **kafka.consumer_options(group_id)
@@ -96,10 +115,14 @@ def _ids_of(body: Any) -> dict[str, str]:
             "nomination_id": nomination if isinstance(nomination, str) else ""}
 
 
-def events(handler: Callable[[RecordedEvent], None]) -> BodyHandler:
-    """A body handler for a topic of Laurel events (the stored envelope)."""
+def events(handler: Callable[[RecordedEvent], None], upstream: str | None = None
+           ) -> BodyHandler:
+    """A body handler for a topic of Laurel events (the stored envelope);
+    with `upstream`, its messages are that service's, as its contract says."""
 
     def on_body(body: dict[str, Any]) -> None:
         handler(RecordedEvent.from_dict(body))
 
+    if upstream is not None:
+        on_body.message = topic_message(REGISTRY[upstream])  # type: ignore[attr-defined]
     return on_body

@@ -30,6 +30,7 @@ from laurel.config import KafkaSettings, load_settings
 from laurel.envelope import Actor, EventMetadata, NewEvent
 from laurel.eventstore import EventStore, Publication
 from laurel.grpcutil import client_channel
+from laurel.intake.domain import events as intake_events
 from laurel.outbox import OutboxRelay
 from laurel.review.bootstrap import build as build_review
 from laurel.review.v1 import review_pb2 as rv
@@ -326,6 +327,134 @@ async def test_henan_warm_service_posts_from_receipt_to_published_results(
         await until(lambda: asyncio.to_thread(
             lambda: review.store.pending_outbox_count() == 0),
             "review's events on the broker")
+    finally:
+        relay.close()
+        record.store.close()  # type: ignore[attr-defined]
+        for channel in channels:
+            await channel.close()
+        await review.stop()
+        await scoring.stop()
+
+
+# -- a rejected benchmark (issue 13): its hospital's leader leaves the ranking ----------
+
+LEADER_CATEGORY, LEADER_ROUND = "quality_service_leader", "henan-2021-leader-r1"
+LEADER_CRITERIA = ("leading_role", "achievements", "honors")
+# hospital -> (jurisdiction, the leader's score from every reviewer)
+HOSPITALS = {"anyang-peoples": ("anyang", 95), "kaifeng-peoples": ("kaifeng", 85)}
+
+
+async def test_a_benchmark_rejected_by_the_center_takes_its_leader_out_of_the_ranking(
+    service_env: dict[str, str], tmp_path,  # noqa: ANN001
+) -> None:
+    """Both hospitals' benchmarks and leaders are received and the leaders
+    scored; the center then rejects anyang's benchmark (intake's
+    NominationRejected, built by intake's own builder). Scoring hears it over
+    the broker: anyang's leader becomes ineligible, and the ranking computed
+    when the round closes holds kaifeng's leader only, anyang's among the
+    ineligible although it scored higher."""
+    env = {**service_env, "LAUREL_REVIEW_REMINDER_POLL_S": "0"}
+    kafka = KafkaSettings(bootstrap=env["LAUREL_KAFKA_BOOTSTRAP"])
+    scoring = await build_scoring(load_settings("scoring", env))
+    review = await build_review(load_settings("review", env))
+    await asyncio.gather(scoring.start(), review.start())
+    channels = [client_channel(f"127.0.0.1:{s.grpc.port}") for s in (scoring, review)]
+    score_api = scoring_pb2_grpc.ScoringServiceStub(channels[0])
+    review_api = review_pb2_grpc.ReviewServiceStub(channels[1])
+    org = call_metadata(ORGANIZER)
+    topic = env["LAUREL_TOPIC_INTAKE"]
+    record = intake_log(f"sqlite:///{tmp_path / 'intake.sqlite'}", topic)
+    relay = OutboxRelay(record.store, kafka)  # type: ignore[attr-defined]
+    try:
+        set_campaign_clock(record.store, topic, EVALUATION)  # type: ignore[attr-defined]
+        for hospital, (jurisdiction, _) in HOSPITALS.items():
+            for nid, category, nominee in (
+                    (f"bench-{hospital}", "ten_measures_benchmark",
+                     {"kind": "hospital", "name": hospital, "organization_id": hospital}),
+                    (f"leader-{hospital}", LEADER_CATEGORY,
+                     {"kind": "manager", "name": "院长", "organization_id": hospital})):
+                payload = {
+                    "nomination_id": nid, "campaign_id": CAMPAIGN, "category": category,
+                    "nominee": nominee, "hospital_id": hospital,
+                    "jurisdiction_id": jurisdiction,
+                    "route": {"to": "commission", "organization_id": jurisdiction},
+                    "fields": {"hospital_name": hospital}}
+                if category == "ten_measures_benchmark":
+                    payload["self_assessment_total"] = 950
+                record("NominationSubmitted", nid, payload)
+                record("NominationReceived", nid, {"nomination_id": nid,
+                                                   "center_id": "henan-center"})
+        leaders = [f"leader-{h}" for h in HOSPITALS]
+        assert await asyncio.to_thread(relay.publish_pending) == 1 + 4 * len(HOSPITALS)
+
+        async def eligible(nid: str) -> bool:
+            found = await score_api.GetEligibility(
+                sc.GetEligibilityRequest(nomination_id=nid), metadata=org)
+            return found.evaluated and found.eligible
+
+        for nid in leaders:
+            await until(lambda nid=nid: eligible(nid), f"scoring's verdicts on {nid}")
+
+        # -- the leaders' round: a panel, assignments, every form scored -----------------
+        for rid, organization, jurisdiction, group in REVIEWERS:
+            await review_api.RegisterReviewer(rv.RegisterReviewerRequest(
+                reviewer_id=rid, name=rid, organization_id=organization,
+                jurisdiction_id=jurisdiction, group=group), metadata=org)
+        await in_stage(lambda: review_api.FormPanel(rv.FormPanelRequest(
+            campaign_id=CAMPAIGN, category=LEADER_CATEGORY, round_id=LEADER_ROUND,
+            members=[r[0] for r in REVIEWERS], seed=LEADER_ROUND), metadata=org),
+            "review keeping to the evaluation's clock")
+
+        async def assigned() -> list:
+            try:
+                made = await review_api.AssignReviewers(rv.AssignReviewersRequest(
+                    round_id=LEADER_ROUND, nomination_ids=leaders), metadata=org)
+            except grpc.aio.AioRpcError as error:  # intake's events still in flight
+                if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    return []
+                raise
+            return list(made.assignments)
+
+        made = await until(assigned, "review knowing the received leaders")
+        deadline = Timestamp()
+        deadline.FromDatetime(datetime.now(UTC) + timedelta(days=7))
+        await review_api.OpenRound(rv.OpenRoundRequest(round_id=LEADER_ROUND,
+                                                       deadline=deadline), metadata=org)
+        for a in made:
+            score = HOSPITALS[a.nomination_id.removeprefix("leader-")][1]
+            await review_api.SubmitReview(rv.SubmitReviewRequest(
+                round_id=LEADER_ROUND, nomination_id=a.nomination_id,
+                scores=dict.fromkeys(LEADER_CRITERIA, str(score))),
+                metadata=as_reviewer(a.reviewer_id))
+
+        # -- the center rejects anyang's benchmark ------------------------------------------
+        rejection = intake_events.rejected(
+            "bench-anyang-peoples", "henan-center", ["不符合申报条件"],
+            "ten_measures_benchmark", "anyang-peoples")
+        record(rejection.type, "bench-anyang-peoples", rejection.payload)
+        assert await asyncio.to_thread(relay.publish_pending) == 1
+
+        async def leader_out() -> list:
+            found = await score_api.GetEligibility(sc.GetEligibilityRequest(
+                nomination_id="leader-anyang-peoples"), metadata=org)
+            return [v for v in found.verdicts if v.decision == "ineligible"]
+
+        [verdict] = await until(leader_out, "scoring hearing of the rejection")
+        assert verdict.rule == "requires_live_nomination"
+        assert "anyang-peoples" in verdict.reason
+        assert await eligible("leader-kaifeng-peoples")
+
+        # -- closing the round: the ranking never places the ineligible leader ----------
+        await review_api.CloseRound(rv.CloseRoundRequest(round_id=LEADER_ROUND),
+                                    metadata=org)
+        asked = sc.GetRankingRequest(campaign_id=CAMPAIGN, category=LEADER_CATEGORY,
+                                     round_id=LEADER_ROUND)
+        ranking = await until(lambda: score_api.GetRanking(asked, metadata=org),
+                              "scoring's ranking after the round closed")
+        assert [e.nomination_id for e in ranking.entries] == ["leader-kaifeng-peoples"]
+        assert [e.tier for e in ranking.entries] == ["awarded"]
+        [excluded] = ranking.ineligible
+        assert excluded.nomination_id == "leader-anyang-peoples"
     finally:
         relay.close()
         record.store.close()  # type: ignore[attr-defined]

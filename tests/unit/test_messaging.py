@@ -49,3 +49,27 @@ async def test_a_failing_handler_surfaces() -> None:
     async with TestKafkaBroker(broker) as test_broker:
         with pytest.raises(RuntimeError, match="store unavailable"):
             await test_broker.publish(EVENT.to_dict(), "laurel.intake.events", key=b"n1")
+
+
+async def test_a_typed_topic_takes_its_producers_messages_and_refuses_others() -> None:
+    from pydantic import ValidationError
+
+    from laurel.contracts import fixtures
+
+    broker = KafkaBroker()
+    intake: list[RecordedEvent] = []
+    subscribe(broker, KAFKA, "scoring", {
+        "laurel.intake.events": events(intake.append, upstream="intake")})
+    received = fixtures.load("intake", "NominationReceived", 1)
+    returned_v1 = fixtures.load("intake", "NominationReturned", 1)  # upcast to validate
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(received.to_dict(), "laurel.intake.events")
+        await test_broker.publish(returned_v1.to_dict(), "laurel.intake.events")
+        broken = {**received.to_dict(), "payload": {"nomination_id": "n-1"}}
+        with pytest.raises(ValidationError, match="center_id"):
+            await test_broker.publish(broken, "laurel.intake.events")
+        scored = fixtures.load("scoring", "EligibilityVerdictRecorded", 1)
+        with pytest.raises(ValidationError):  # another producer's type
+            await test_broker.publish(scored.to_dict(), "laurel.intake.events")
+
+    assert intake == [received, returned_v1]  # as they arrived: hash and all

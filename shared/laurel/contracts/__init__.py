@@ -7,7 +7,7 @@ strings or re-implementing how its payloads are read.
 Each event type a service appends is declared in its module with its name,
 the schema version producers write today, a payload model, its key rule
 (which payload field the Kafka key comes from, and why; no rule: the type
-stays in the producer's store and only its log serves it) and the upcasters
+is never published and stays in the producer's store) and the upcasters
 that read older versions as today's. This module keeps the one registry.
 
 Payload models are pydantic v2, not protobuf: the envelope travels as JSON

@@ -78,7 +78,7 @@ class EventContract:
     type: str
     version: int
     model: builtins.type[BaseModel]
-    key: Key | None  # None: kept in the producer's store, served by its log only
+    key: Key | None  # None: never published, kept in the producer's store
     summary: str
     upcasters: Mapping[int, Upcaster] = field(default_factory=dict)  # from-version -> step
 

@@ -5,7 +5,7 @@ nomination's history arrives in order on one partition; a campaign's
 definition events are keyed by the campaign id (they belong to no
 nomination, and the definitions of one campaign must arrive in order).
 Organizations and the campaign clock stay in intake's store: nothing
-downstream reads them from Kafka (their log serves them to anyone who asks).
+downstream reads them (auditors read them in intake's store).
 
 NominationReturned and NominationEndorsed name the commission from v2 on;
 v1 events carry only its id and read, through `UPCASTERS`, with an empty

@@ -72,8 +72,11 @@ class Message(BaseModel):
 def message_model(contract: EventContract) -> type[Message]:
     """`<Type>` as a message: its type name fixed, its payload the contract's."""
     fixed: Any = Literal[contract.type]
+    doc = contract.summary
+    if contract.key is not None:
+        doc += f" Kafka key: {contract.key.describe()} ({contract.key.why})."
     model = create_model(
-        f"{contract.type}Message", __base__=Message, __doc__=contract.summary,
+        f"{contract.type}Message", __base__=Message, __doc__=doc,
         type=(fixed, ...),
         schema_version=(int, Field(description=f"{contract.version} (older versions are "
                                    "upcast by the contract)")),

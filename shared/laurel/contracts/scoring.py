@@ -6,8 +6,8 @@ keyed by "<campaign_id>/<category>", because each round's result supersedes
 the category's earlier ones and consumers must see a category's versions in
 order, whichever round computed them. Everything else scoring records (the
 facts it noted from intake and review, the compliance registry, refused
-computations) stays in its store: no consumer reads them from Kafka, and the
-log serves them to auditors.
+computations) stays in its store, never published: no consumer needs them, and
+auditors read them in scoring's store.
 """
 
 from __future__ import annotations

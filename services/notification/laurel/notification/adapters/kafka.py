@@ -11,6 +11,8 @@ from laurel.messaging import events, subscribe
 from laurel.notification.reactions import CONSUMER, Reactions
 from laurel.parking import Parking
 
+UPSTREAMS = ("intake", "scoring", "review")
+
 
 def topics_read(topics: Topics) -> list[str]:
     return [topics.intake, topics.scoring, topics.review]
@@ -26,5 +28,6 @@ def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
 
 def subscribe_reactions(broker: KafkaBroker, kafka: KafkaSettings, inbox: Inbox) -> None:
     subscribe(broker, kafka, CONSUMER, {
-        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
+        u.topic: events(inbox.handler(u.name), upstream=u.name)
+        for u in inbox.upstreams.values()},
         parking=Parking.for_inbox(inbox))

@@ -22,5 +22,6 @@ def upstreams(topics: Topics, reactions: Reactions) -> list[Upstream]:
 def register_subscribers(broker: KafkaBroker, settings: ServiceSettings,
                          inbox: Inbox) -> None:
     subscribe(broker, settings.kafka, CONSUMER, {
-        u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
+        u.topic: events(inbox.handler(u.name), upstream=u.name)
+        for u in inbox.upstreams.values()},
         parking=Parking.for_inbox(inbox))

@@ -27,7 +27,8 @@ def upstreams(topics: Topics, reactions: ScoringReactions) -> list[Upstream]:
 def register_subscribers(broker: KafkaBroker, settings: ScoringSettings,
                          reactions: ScoringReactions, inbox: Inbox) -> None:
     subscribe(broker, settings.kafka, CONSUMER, {
-        **{u.topic: events(inbox.handler(u.name)) for u in inbox.upstreams.values()},
+        **{u.topic: events(inbox.handler(u.name), upstream=u.name)
+           for u in inbox.upstreams.values()},
         settings.topic_compliance: reactions.on_compliance_report,
     }, parking=parking_for(inbox))
 
