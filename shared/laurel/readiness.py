@@ -28,7 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grpc_health.v1 import health_pb2
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
@@ -51,8 +53,8 @@ def database_check(store: EventStore, what: str = "database",
 
     SQLite: a new connection to the file each time (an open one keeps
     reading a file that was since replaced or made unreadable); PostgreSQL:
-    a pooled connection, pinged on checkout, so a terminated session or a
-    database refusing connections is seen."""
+    a new connection of the probe's own each time, so a database refusing
+    connections is seen."""
     url = make_url(store.url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         path = Path(url.database or "")
@@ -64,8 +66,15 @@ def database_check(store: EventStore, what: str = "database",
             finally:
                 connection.close()
     else:
+        # A connection of its own each time, closed after (no pool): the probe
+        # never takes a connection the service's work needs (a command's unit
+        # of work stays the only checkout of the store's pool), holds none
+        # between checks, and sees a database that refuses new sessions.
+        engine = create_engine(store.url, poolclass=NullPool,
+                               connect_args={"connect_timeout": max(int(timeout), 1)})
+
         def probe() -> None:
-            with store.engine.connect() as conn:
+            with engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1 FROM events LIMIT 1").fetchall()
 
     return what, _threaded(probe, timeout)
