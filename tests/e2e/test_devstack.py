@@ -143,7 +143,9 @@ def test_keep_continues_the_last_run_and_a_ctrl_c_stops_everything_cleanly(
     assert (root / "latest").resolve() == folder  # --keep made no new folder
     _wait_until(lambda: not any(_alive(pid) for pid in children), 30,
                 lambda: f"still running: {[c for p, c in children.items() if _alive(p)]}")
-    ports = [int(a.rsplit(":", 1)[1]) for a in endpoints.values()]
+    addresses = [a for a in endpoints.values() if isinstance(a, str)]
+    addresses += list(endpoints.get("metrics", {}).values())  # each process's /metrics
+    ports = [int(a.rsplit(":", 1)[1]) for a in addresses]
     _wait_until(lambda: all(_free(port) for port in ports), 30,
                 lambda: f"still bound: {[p for p in ports if not _free(p)]}")
     assert_clean_logs(folder)
