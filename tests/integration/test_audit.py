@@ -14,7 +14,8 @@ import sys
 import types
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -629,6 +630,42 @@ def test_timeline_puts_effects_after_causes_across_stores_despite_clocks(
         f"notifications-{NOMINATION}",
     ]
     assert "← intake:3" in out.splitlines()[2]
+
+
+def test_as_of_reads_the_campaign_clock_and_recorded_as_of_the_wall_clock(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The campaign runs on its own clock (2021) while its events are
+    recorded now: `--as-of` asks the campaign clock, `--recorded-as-of`
+    the wall clock, as README's audit examples do."""
+    recorded = Clock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    intake = open_store(database_url, clock=recorded)
+    stream = f"nomination-{NOMINATION}"
+    for version, (kind, campaign_time) in enumerate(
+            [("Submitted", "2021-11-10T10:00:00+08:00"),
+             ("Endorsed", "2021-11-26T10:00:00+08:00")]):
+        recorded.now += timedelta(hours=1)
+        intake.append(stream, version, [NewEvent(kind, {"nomination_id": NOMINATION})],
+                      replace(meta(), campaign_time=campaign_time))
+    stores = {"intake": intake}
+
+    def seen(**cut: datetime) -> list[str]:
+        return [e.event.type for e in nomination_timeline(stores, NOMINATION, **cut)]
+
+    assert seen(as_of=datetime.fromisoformat("2021-11-10T10:30:00+08:00")) == ["Submitted"]
+    assert seen(as_of=datetime.fromisoformat("2021-12-01T00:00:00+08:00")) == [
+        "Submitted", "Endorsed"]
+    assert seen(as_of=datetime.fromisoformat("2021-11-01T00:00:00+08:00")) == []
+    assert seen(recorded_as_of=datetime(2026, 12, 7, 10, 30, tzinfo=UTC)) == ["Submitted"]
+    assert seen(recorded_as_of=datetime(2021, 12, 1, tzinfo=UTC)) == []
+
+    database = ["--database", f"intake={intake.url}"]
+    code, out = run_cli(capsys, "timeline", "--nomination", NOMINATION,
+                        "--as-of", "2021-11-10T10:30:00+08:00", *database)
+    assert code == 0 and "Submitted" in out and "Endorsed" not in out
+    code, out = run_cli(capsys, "timeline", "--nomination", NOMINATION,
+                        "--recorded-as-of", "2026-12-07T11:30:00+00:00", *database)
+    assert code == 0 and "Submitted" in out and "Endorsed" in out
 
 
 # -- replay ------------------------------------------------------------------------

@@ -94,17 +94,17 @@ def main(argv: list[str] | None = None) -> int:
 # -- arguments ---------------------------------------------------------------
 
 
-def _moment(text: str | None) -> datetime | None:
+def _moment(text: str | None, option: str = "--as-of") -> datetime | None:
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not an ISO 8601 time",
-                                 param_hint="--as-of") from None
+                                 param_hint=option) from None
     if moment.tzinfo is None:
         raise typer.BadParameter(f"{text!r} has no time zone (add +08:00 or Z)",
-                                 param_hint="--as-of")
+                                 param_hint=option)
     return moment
 
 
@@ -326,15 +326,19 @@ def checkpoint(database: Databases = None, key: Key = None) -> int:
 def timeline(
     nomination: Annotated[str, typer.Option(help="the nomination id", show_default=False)],
     as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="ISO time with zone: the history up to then")] = None,
+        "--as-of", help="ISO time with zone: the history up to then on the campaign "
+        "clock")] = None,
+    recorded_as_of: Annotated[str | None, typer.Option(
+        "--recorded-as-of", help="ISO time with zone: the history as recorded by then "
+        "(wall clock)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines output")] = False,
     database: Databases = None,
 ) -> int:
     """A nomination's events from every store, causes before effects."""
     from laurel.audit.handlers import nomination_timeline
 
-    moment = _moment(as_of)
-    entries = nomination_timeline(_open_stores(database), nomination, as_of=moment)
+    entries = nomination_timeline(_open_stores(database), nomination, as_of=_moment(as_of),
+                                  recorded_as_of=_moment(recorded_as_of, "--recorded-as-of"))
     for entry in entries:
         if as_json:
             print(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True))

@@ -47,7 +47,7 @@ from laurel.audit.domain.timeline import TimelineEntry, merge_timeline
 from laurel.audit.domain.verification import VerificationResult, verify_files
 from laurel.catchup import UPSTREAMS
 from laurel.chain import ChainReport
-from laurel.envelope import format_time, parse_time, utcnow
+from laurel.envelope import RecordedEvent, format_time, parse_time, utcnow
 from laurel.eventstore import EventStore, Projection
 
 log = logging.getLogger("laurel.audit")
@@ -58,17 +58,30 @@ Clock = Callable[[], datetime]
 
 
 def nomination_timeline(
-    stores: Stores, nomination_id: str, *, as_of: datetime | None = None
+    stores: Stores, nomination_id: str, *, as_of: datetime | None = None,
+    recorded_as_of: datetime | None = None,
 ) -> list[TimelineEntry]:
-    """Every store's events of the nomination (up to `as_of`), causally merged."""
+    """Every store's events of the nomination, causally merged: up to
+    `as_of` on the campaign clock (an event's campaign time, else when it
+    was recorded) and up to `recorded_as_of` on the wall clock."""
     collected = {}
     for name, store in stores.items():
         streams = sorted(nomination_stream_ids(event_logs.rows(store), nomination_id))
         collected[name] = sorted(
-            (e for s in streams for e in store.read_stream(s, as_of=as_of)),
+            (e for s in streams for e in store.read_stream(s, as_of=recorded_as_of)
+             if as_of is None or counts_by(e, as_of)),
             key=lambda e: e.position,
         )
     return merge_timeline(collected)
+
+
+def counts_by(event: RecordedEvent, moment: datetime) -> bool:
+    """Whether `event` counts by `moment` on the campaign clock: its campaign
+    time when it has one, else the time it was recorded."""
+    campaign_time = event.metadata.get("campaign_time")
+    counted = (datetime.fromisoformat(campaign_time) if campaign_time
+               else parse_time(event.recorded_at))
+    return counted <= moment
 
 
 def state_as_of(

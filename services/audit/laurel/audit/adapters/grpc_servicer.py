@@ -62,21 +62,33 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> pb.GetNominationTimelineResponse:
         nomination_id = _nomination_id(request.nomination_id)
         as_of = _moment(request, "as_of")
+        recorded_as_of = _moment(request, "recorded_as_of")
         entries = await asyncio.to_thread(
-            handlers.nomination_timeline, self.stores, nomination_id, as_of=as_of
+            handlers.nomination_timeline, self.stores, nomination_id, as_of=as_of,
+            recorded_as_of=recorded_as_of,
         )
         if not entries:
+            cut = as_of is not None or recorded_as_of is not None
             ever = (
                 await asyncio.to_thread(handlers.nomination_timeline, self.stores, nomination_id)
-                if as_of is not None
+                if cut
                 else []
             )
-            if ever and as_of is not None:  # it did not exist yet at `as_of`
+            if ever:  # it did not exist yet at the time asked for
+                first = ever[0].event
+                if as_of is not None:
+                    raise NotFound(
+                        f"nomination {nomination_id} did not exist yet at "
+                        f"{format_time(as_of)} (campaign time); its first event counts at "
+                        f"{first.metadata.get('campaign_time') or first.recorded_at}",
+                        field="as_of",
+                    )
+                assert recorded_as_of is not None
                 raise NotFound(
-                    f"nomination {nomination_id} did not exist yet at {format_time(as_of)}"
-                    f" (recorded time); its first event was recorded at "
-                    f"{ever[0].event.recorded_at}",
-                    field="as_of",
+                    f"nomination {nomination_id} did not exist yet at "
+                    f"{format_time(recorded_as_of)} (recorded time); its first event was "
+                    f"recorded at {first.recorded_at}",
+                    field="recorded_as_of",
                 )
             raise NotFound(
                 f"no store holds an event of nomination {nomination_id}; check the "
