@@ -337,8 +337,10 @@ def timeline(
     """A nomination's events from every store, causes before effects."""
     from laurel.audit.handlers import nomination_timeline
 
-    entries = nomination_timeline(_open_stores(database), nomination, as_of=_moment(as_of),
-                                  recorded_as_of=_moment(recorded_as_of, "--recorded-as-of"))
+    campaign_moment = _moment(as_of)
+    recorded_moment = _moment(recorded_as_of, "--recorded-as-of")
+    entries = nomination_timeline(_open_stores(database), nomination, as_of=campaign_moment,
+                                  recorded_as_of=recorded_moment)
     for entry in entries:
         if as_json:
             print(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True))
