@@ -11,7 +11,6 @@ next to the database.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,18 +29,11 @@ from .conftest import (
     service_env,
     suffix,
     topic_event_ids,
+    until,
 )
 
 LEADS = "intake: this replica is now the leader"
 
-
-async def until(condition, what: str, timeout: float = 60) -> float:  # noqa: ANN001
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 def published_ids(store: EventStore) -> list[str]:

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +37,8 @@ from laurel.messaging import events, kafka_broker, subscribe
 from laurel.outbox import message_headers, message_value
 from laurel.parking import Parking
 
+from .conftest import until
+
 CONSUMER = "parktest"
 ACTOR = Actor("parktest", "service")
 KEY = b"nomination-1"  # one key: one partition, in this order
@@ -50,13 +51,6 @@ def event(position: int, type_: str = "NominationSubmitted") -> RecordedEvent:
                          recorded_at="2021-11-25T01:00:00.000000Z", prev_hash="0" * 64,
                          hash="0" * 64)
 
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 def laurel(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -36,15 +36,8 @@ from .conftest import (
     service_env,
     suffix,
     topic_event_ids,
+    until,
 )
-
-
-async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def receipts(address: str, nomination_id: str, hospital: str) -> int:
