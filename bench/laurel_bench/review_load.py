@@ -50,7 +50,7 @@ from laurel_bench.load import (
 T = TypeVar("T")
 CAMPAIGN = "henan-2021"
 NOT_YET = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION)
-RETRY = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
+RETRY = (grpc.StatusCode.UNAVAILABLE,)  # ABORTED only answers a stale expected_version
 LONG_TIMEOUT = 300.0  # one call over a whole round (assignment chunks, ranking)
 
 

@@ -10,8 +10,11 @@ closed, reminders recorded as events, decisions and publication.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -26,6 +29,7 @@ from laurel.config import load_settings
 from laurel.envelope import Actor, RecordedEvent
 from laurel.grpcutil import client_channel, violations_of
 from laurel.review.bootstrap import ReviewRuntime, build
+from laurel.review.domain.events import round_stream
 from laurel.review.reactions import Reactions
 from laurel.review.settings import ReviewSettings
 from laurel.review.v1 import review_pb2 as pb
@@ -444,3 +448,74 @@ async def test_a_review_submitted_over_grpc_uses_one_database_connection(
     assert len(taken) == 1
     assert store.last_position() == before + 1
 
+
+
+# More nominations for one round: (hospital, jurisdiction), none where a
+# panel manager works, so each takes 2 managers, 2 experts and 1 media.
+MORE_POSTS = {f"post-{n}": (f"{city}-{n}-hospital", city)
+              for n, city in enumerate(["kaifeng", "xinxiang", "xuchang", "nanyang",
+                                        "shangqiu", "zhoukou", "xinyang", "puyang",
+                                        "jiaozuo"], start=4)}
+
+
+async def test_concurrent_reviews_of_one_round_are_all_recorded_none_aborted(
+    review: Served,
+) -> None:
+    """Every SubmitReview appends to the round's one stream. Many reviewers
+    scoring at once over real gRPC (client threads, each call its own unit of
+    work in the service's worker threads) overtake each other between a
+    unit's read of the round and its write: the service decides again on
+    the fresh round, and no caller (none sends an expected version) sees
+    ABORTED. Each form is recorded exactly once. A caller who does send the
+    version they read is still refused with ABORTED once the round moved."""
+    for nid, (hospital, jurisdiction) in MORE_POSTS.items():
+        review.deliver("NominationSubmitted", {
+            "nomination_id": nid, "campaign_id": "henan-2021", "category": CATEGORY,
+            "nominee": {"kind": "department", "name": f"{nid} ward",
+                        "organization_id": f"{hospital}-ward"},
+            "hospital_id": hospital, "jurisdiction_id": jurisdiction,
+            "fields": {"department_name": f"{nid} ward"}}, "intake")
+        review.deliver("NominationReceived", {"nomination_id": nid}, "intake")
+    await review.stub.AssignReviewers(pb.AssignReviewersRequest(round_id=ROUND),
+                                      metadata=md())
+    opened = await review.stub.OpenRound(
+        pb.OpenRoundRequest(round_id=ROUND, deadline=deadline()), metadata=md())
+    work = [(nid, rid) for nid in [*POSTS, *MORE_POSTS]
+            for rid in await review.assigned(nid)]
+    assert len(work) == 5 * (len(POSTS) + len(MORE_POSTS))
+
+    address = f"127.0.0.1:{review.runtime.grpc.port}"
+    local = threading.local()
+
+    def submit(nid: str, rid: str) -> tuple[str, str, Any]:
+        if not hasattr(local, "stub"):  # one channel per client thread
+            local.stub = review_pb2_grpc.ReviewServiceStub(
+                grpc.insecure_channel(address))
+        try:
+            reply = local.stub.SubmitReview(pb.SubmitReviewRequest(
+                round_id=ROUND, nomination_id=nid, scores=scores(90)),
+                metadata=md(rid), timeout=60)
+            return nid, rid, (reply.form_version, reply.changed)
+        except grpc.RpcError as error:
+            return nid, rid, error.code()
+
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=16) as clients:
+        outcomes = await asyncio.gather(*(loop.run_in_executor(clients, submit, *w)
+                                          for w in work))
+    refused = [(nid, rid, o) for nid, rid, o in outcomes if o != (1, True)]
+    assert refused == []
+
+    recorded = [e for e in review.runtime.store.read_stream(round_stream(ROUND))
+                if e.type == "ReviewScoreRecorded"]
+    assert sorted((e.payload["nomination_id"], e.payload["reviewer_id"])
+                  for e in recorded) == sorted(work)  # each exactly once
+    assert {e.payload["form_version"] for e in recorded} == {1}
+
+    with pytest.raises(grpc.aio.AioRpcError) as stale:  # a caller's own version
+        await review.stub.CloseRound(pb.CloseRoundRequest(
+            round_id=ROUND, expected_version=opened.version), metadata=md())
+    assert stale.value.code() == grpc.StatusCode.ABORTED
+    closed = await review.stub.CloseRound(pb.CloseRoundRequest(round_id=ROUND),
+                                          metadata=md())
+    assert closed.closed and not closed.outstanding
