@@ -17,6 +17,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -69,6 +70,9 @@ T = TypeVar("T")
 S = TypeVar("S")
 
 tracer = trace.get_tracer("laurel.eventstore")
+
+# The unit a thread's units join (`EventStore.joined`), if any.
+_joined: ContextVar[UnitOfWork | None] = ContextVar("laurel_joined_unit", default=None)
 
 store_metadata = MetaData()
 
@@ -354,7 +358,13 @@ class EventStore:
     @contextmanager
     def unit_of_work(self, *, lock: bool = False) -> Iterator[UnitOfWork]:
         """One connection, one transaction (see laurel.unit_of_work): committed
-        if it wrote and nothing was raised, else rolled back."""
+        if it wrote and nothing was raised, else rolled back. Inside `joined()`
+        (same store, same thread), a savepoint of the joined unit instead."""
+        outer = _joined.get()
+        if outer is not None and outer._store is self:
+            with outer.savepoint() as uow:
+                yield uow
+            return
         with (tracer.start_as_current_span("eventstore.unit_of_work") as span,
               self.engine.connect() as conn):
             uow = UnitOfWork(self, conn, self.folds)
@@ -379,6 +389,22 @@ class EventStore:
             span.set_attribute("laurel.events_appended", len(uow.recorded))
             if uow.recorded:
                 span.set_attribute("laurel.stream_id", uow.recorded[0].stream_id)
+
+    @contextmanager
+    def joined(self) -> Iterator[UnitOfWork]:
+        """One unit of work, under the write lock from its start, that every
+        unit this thread opens on this store meanwhile (`run`, `append`,
+        `apply_once`) joins as a savepoint (laurel.unit_of_work): many
+        consumed events in one transaction, one commit and one fsync, while
+        each of them still fails alone. The lock comes first, so nothing read
+        inside can go stale (no StaleRead); after-commit hooks run once, if
+        it commits."""
+        with self.unit_of_work(lock=True) as uow:
+            token = _joined.set(uow)
+            try:
+                yield uow
+            finally:
+                _joined.reset(token)
 
     def run(self, work: Callable[[UnitOfWork], T], *, attempts: int = 5) -> T:
         """`work` in a unit of work; decided again when a stream it read moved

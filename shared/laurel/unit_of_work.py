@@ -26,13 +26,19 @@ Folds are cached in one place (`FoldCache`, per store): a load reads only
 the events recorded since the cached version. The cache is updated only
 after the transaction committed, so it never holds state that was rolled
 back.
+
+Units opened inside `EventStore.joined()` (a consumer applying a batch of
+events in one transaction, laurel.catchup) join its unit instead of opening
+their own: each is a SAVEPOINT, rolled back alone when it raises, and the
+whole commits once, with one fsync and one set of after-commit hooks.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -139,6 +145,7 @@ class UnitOfWork:
         self.locked = False
         self.recorded: list[RecordedEvent] = []
         self.published = False  # wrote outbox rows: the relay has work once we commit
+        self._savepoints = 0  # open savepoints (units joined to this one)
 
     # -- reading ---------------------------------------------------------------
 
@@ -265,6 +272,40 @@ class UnitOfWork:
         if self.locked:
             self.locked = False
             self._store._writer.release()
+
+    # -- units joined to this one -------------------------------------------------
+
+    @contextmanager
+    def savepoint(self) -> Iterator[UnitOfWork]:
+        """A unit joined to this one (`EventStore.joined`): a SAVEPOINT in its
+        transaction. If the block raises, what it wrote is rolled back, and so
+        is what this unit remembers of it (heads, the log's end, folds,
+        recorded events), so the rest of the transaction goes on as if it
+        never ran; else its writes commit with this unit's."""
+        if not self.locked:
+            raise RuntimeError("a unit is joined only under its write lock")
+        self._savepoints += 1
+        name = f"laurel_joined_{self._savepoints}"
+        remembered = (dict(self._seen), dict(self._head), dict(self._folded),
+                      self._next_position, self._log_end_and_head, len(self.recorded),
+                      self.published)
+        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException as error:
+            try:
+                self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
+                self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            except Exception:  # the connection is gone: the whole unit rolls back
+                raise error from None
+            (self._seen, self._head, self._folded, self._next_position,
+             self._log_end_and_head, recorded, self.published) = remembered
+            del self.recorded[recorded:]
+            raise
+        else:
+            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+        finally:
+            self._savepoints -= 1
 
     # -- writing -----------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from laurel.envelope import Actor, EventMetadata, NewEvent, RecordedEvent
 from laurel.errors import ConcurrencyConflict
 from laurel.eventstore import EventStore
-from laurel.unit_of_work import Aggregate, StaleRead
+from laurel.unit_of_work import Aggregate, AlreadyProcessed, StaleRead
 
 META = EventMetadata(Actor("tester", "organizer"), correlation_id="c-1")
 
@@ -210,3 +210,52 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_unit_runs_again(
     assert store.engine.pool is not pool  # the lost connection's pool was let go
     assert [e.payload["n"] for e in store.read_stream("counter-1")] == [1, 1, 5]
     assert store.verify().ok
+
+
+def test_units_joined_commit_once_and_a_failing_one_rolls_back_alone(
+        store: EventStore) -> None:
+    """`EventStore.joined`: what a batch of consumed events does in one
+    transaction. Each unit opened inside is a savepoint: one that raises
+    leaves nothing (no event, no position, no cached fold, no mark), the
+    others commit together, once, and the after-commit hooks see them once."""
+    store.append("counter-1", 0, [add(1)], META)
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    committed: list[list[str]] = []
+    store.on_committed.append(lambda events: committed.append([e.stream_id for e in events]))
+
+    def bump(stream: str, fail: bool = False) -> Any:
+        def work(uow: Any) -> None:
+            uow.mark_processed("joiner", f"{stream}-once")
+            total = uow.load(stream, COUNTER) or 0
+            uow.append(stream, [add(total + 1)], META)
+            uow.load(stream, COUNTER)  # the fold now holds the unit's own append
+            if fail:
+                raise ValueError("refused")
+        return work
+
+    with store.joined():
+        store.run(bump("counter-1"))
+        with pytest.raises(ValueError):
+            store.run(bump("counter-2", fail=True))
+        store.run(bump("counter-3"))
+        with pytest.raises(AlreadyProcessed):
+            store.run(bump("counter-1"))  # its mark, set earlier in this transaction
+        assert commits == []  # nothing committed before the batch ends
+
+    assert commits == [1]
+    assert committed == [["counter-1", "counter-3"]]
+    assert [(e.position, e.stream_id) for e in store.read_all()] == [
+        (1, "counter-1"), (2, "counter-1"), (3, "counter-3")]  # gapless
+    assert store.verify().ok
+    assert store.stream_version("counter-2") == 0
+    assert not store.has_processed("joiner", "counter-2-once")
+    assert store.run(lambda uow: uow.load("counter-2", COUNTER)) is None
+    assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 3
+
+
+def test_a_joined_unit_that_raises_leaves_nothing(store: EventStore) -> None:
+    with pytest.raises(RuntimeError), store.joined():
+        store.append("counter-1", 0, [add(1)], META)
+        raise RuntimeError("the batch failed")
+    assert store.last_position() == 0
