@@ -20,6 +20,8 @@ recorded in CampaignDefined events before issue 16, is read through
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -147,6 +149,15 @@ class CategoryPanel(Checked):
         return {}
 
 
+# Category.form_fields by id(category), with the objects it was made from: the
+# id of a category gone may be reused, but not while its `fields` tuple is held
+# here, so an entry whose `fields` and `self_assessment` are the very objects
+# of the category asking was made from them.
+_FORM_FIELDS: OrderedDict[int, tuple[object, object, dict[str, FormField]]] = OrderedDict()
+_FORM_FIELDS_KEPT = 256
+_FORM_FIELDS_LOCK = threading.Lock()
+
+
 class Category(Checked):
     key: Key
     name_zh: Label
@@ -165,13 +176,27 @@ class Category(Checked):
     def form_fields(self) -> dict[str, FormField]:
         """Every leaf field by dotted key, the self-assessment's included.
 
-        Recomputed on each call (a few dozen fields): a cached copy would
-        survive `model_copy(update=...)` and describe the wrong form.
-        """
+        Flattening copies every field (a pydantic copy each), and every
+        submission normalizes its form twice through this: remembered, per
+        category object, beside the very `fields` and `self_assessment`
+        objects it was made from, never on the model itself (a copy made by
+        `model_copy(update=...)` would carry it and describe the wrong form).
+        A fresh dict each call; its FormFields are frozen."""
+        key = id(self)
+        with _FORM_FIELDS_LOCK:
+            found = _FORM_FIELDS.get(key)
+            if (found is not None and found[0] is self.fields
+                    and found[1] is self.self_assessment):
+                _FORM_FIELDS.move_to_end(key)
+                return dict(found[2])
         flat = flatten(self.fields)
         if self.self_assessment is not None:
             flat.update(self.self_assessment.form_fields())
-        return flat
+        with _FORM_FIELDS_LOCK:
+            _FORM_FIELDS[key] = (self.fields, self.self_assessment, flat)
+            while len(_FORM_FIELDS) > _FORM_FIELDS_KEPT:
+                _FORM_FIELDS.popitem(last=False)
+        return dict(flat)
 
     @property
     def nominee_kind(self) -> str:
