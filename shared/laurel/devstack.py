@@ -167,6 +167,9 @@ class DevStack:
     smtp: SmtpSink | None = None
     database_server: str = ""  # a PostgreSQL server URL: a database per service there
     databases: dict[str, str] = field(default_factory=dict)
+    # The usual ports (50051…, 9464…) when free; False: free ports only (tests,
+    # which must not take a port a running stack or another test may want).
+    usual_ports: bool = True
 
     @property
     def logs(self) -> Path:
@@ -187,12 +190,12 @@ class DevStack:
             # where `laurel audit …` finds this run's stores (laurel.audit.adapters.stores)
             (self.data_dir / DATABASES_FILE).write_text(json.dumps(self.databases, indent=2))
         for service in SERVICES:  # every port first: consumers read their upstreams' logs
-            self.ports[service] = port_or_free(DEFAULT_PORTS[service])
+            self.ports[service] = self._port(DEFAULT_PORTS[service])
         for service in SERVICES:
             self.processes[service] = self._spawn(service)
         for service in SERVICES:
             self._wait_healthy(service)
-        self.ports[AUDIT] = port_or_free(AUDIT_PORT)
+        self.ports[AUDIT] = self._port(AUDIT_PORT)
         self.processes[AUDIT] = self._spawn_audit()
         self._wait_healthy(AUDIT)
         (self.data_dir / ENDPOINTS_FILE).write_text(json.dumps(
@@ -212,8 +215,11 @@ class DevStack:
             raise StartupFailed(f"{error}; see {shown(self.logs / f'{service}.log')}"
                                 f"{_last_error(self.logs / f'{service}.log')}") from None
 
+    def _port(self, usual: int) -> int:
+        return port_or_free(usual) if self.usual_ports else free_port()
+
     def _metrics_port(self, name: str) -> str:
-        self.metrics_ports[name] = port_or_free(METRICS_PORTS[name])
+        self.metrics_ports[name] = self._port(METRICS_PORTS[name])
         return str(self.metrics_ports[name])
 
     def _spawn(self, service: str) -> subprocess.Popen[bytes]:

@@ -489,6 +489,10 @@ class GrpcServer:
                 ("grpc.max_send_message_length", max_message_bytes),
                 ("grpc.max_metadata_size", 16 * 1024),
                 ("grpc.max_concurrent_streams", 256),
+                # A port another process serves is refused, not shared: with
+                # gRPC's default SO_REUSEPORT a second stack on 50051 would
+                # silently split the calls between the two.
+                ("grpc.so_reuseport", 0),
             ],
         )
         register(self.server)

@@ -476,7 +476,7 @@ def fill_intake() -> Callable[..., Any]:
         settings = IntakeSettings.load({
             "LAUREL_ENV": "development", "LAUREL_DATABASE_URL": url,
             "LAUREL_DATA_DIR": str(data_dir), "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",
-            **env})
+            "LAUREL_GRPC_PORT": "0", **env})  # never intake's usual port: it may be taken
         runtime = await build(settings, with_relay=False)
         for org in demo_organizations()[:organizations]:
             runtime.app.handle(RegisterOrganization(

@@ -46,6 +46,7 @@ RESULTS = ("ResultsPublished", {
 async def runtime(database_url: str, tmp_path: Path) -> AsyncIterator[NotificationRuntime]:
     built = await build(NotificationSettings.load({
         "LAUREL_ENV": "development", "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:9",
+        "LAUREL_GRPC_PORT": "0",  # a free port: the usual one may be taken
         "LAUREL_DATA_DIR": str(tmp_path), "LAUREL_DATABASE_URL": database_url,
         "LAUREL_SMTP_PORT": "2525", "LAUREL_SMTP_FROM": "laurel@laurel.test"}))
     # henan-2021's forums and awards: results go out (intake's clock, noted)

@@ -74,8 +74,11 @@ def second_url(url: str, tmp_path: Path) -> str:
 
 
 def settings_for(service: str, url: str, tmp_path: Path, **env: str) -> Any:
+    """A service's settings on a free port (a built service binds its port at
+    once; the usual one may be another test's or a running stack's)."""
     return load_settings(service, {"LAUREL_DATABASE_URL": url, "LAUREL_DATA_DIR": str(tmp_path),
-                                   "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:1", **env})
+                                   "LAUREL_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+                                   "LAUREL_GRPC_PORT": "0", **env})
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -223,7 +223,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
 
     folder = tmp_path_factory.mktemp("devstack")
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("LAUREL_")}
-    stack = DevStack(folder)
+    stack = DevStack(folder, usual_ports=False)  # a running stack may hold the usual
     try:
         stack.start()
         printed = io.StringIO()
