@@ -29,7 +29,7 @@ from laurel.config import load_settings
 from laurel.envelope import Actor, RecordedEvent
 from laurel.grpcutil import client_channel, violations_of
 from laurel.review.bootstrap import ReviewRuntime, build
-from laurel.review.domain.events import round_stream
+from laurel.review.domain.events import reviewers_stream, round_stream
 from laurel.review.reactions import Reactions
 from laurel.review.settings import ReviewSettings
 from laurel.review.v1 import review_pb2 as pb
@@ -148,6 +148,10 @@ async def test_assignment_conflicts_recusal_and_explanation(review: Served) -> N
     await review.stub.DeclareConflict(pb.DeclareConflictRequest(
         reviewer_id="exp-1", subject_id="post-2", reason="former colleague"),
         metadata=md("exp-1"))
+    # The reviewers' one stream goes out keyed by it: one partition, in order.
+    published = [(e.event.version, e.key) for e in review.runtime.store.unpublished()
+                 if e.event.stream_id == reviewers_stream()]
+    assert published == [(v, "reviewers") for v in range(1, len(REVIEWERS) + 2)]
     made = await review.stub.AssignReviewers(
         pb.AssignReviewersRequest(round_id=ROUND), metadata=md())
     assert len(made.assignments) == 3 * 5  # the campaign's mix: 2 + 2 + 1

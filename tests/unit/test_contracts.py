@@ -89,7 +89,9 @@ def test_keys_follow_the_declared_rules() -> None:
     assert key("intake", "NominationSubmitted", nomination_id="n-1") == "n-1"
     assert key("intake", "CampaignDefined", campaign_id="henan-2021") == "henan-2021"
     assert key("scoring", "ResultComputed", campaign_id="c", category="k") == "c/k"
-    assert key("review", "ReviewerRegistered", reviewer_id="exp-1") == "exp-1"
+    # review's reviewers stream: by the stream, whichever reviewer (since 2026-12)
+    assert key("review", "ReviewerRegistered", reviewer_id="exp-1") == "reviewers"
+    assert key("review", "ReviewerConflictDeclared", reviewer_id="exp-2") == "reviewers"
     assert key("review", "ReviewScoreRecorded", round_id="r-1") == "r-1"
     assert key("notification", "NotificationIssued", nomination_id="",
                recipient_id="exp-1") == "exp-1"

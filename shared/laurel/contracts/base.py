@@ -37,14 +37,18 @@ class Key:
     """Which payload field(s) the Kafka key comes from, and why.
 
     `fields` are tried in order and the first non-empty value is the key,
-    unless `joined`, when all of them are joined with "/" (a composite key).
+    unless `joined`, when all of them are joined with "/" (a composite key);
+    or one fixed key, `stream`, for every event of a type (`of_stream`).
     """
 
     fields: tuple[str, ...]
     why: str
     joined: bool = False
+    stream: str = ""
 
     def of(self, payload: Mapping[str, Any]) -> str:
+        if self.stream:
+            return self.stream
         values = [payload.get(name) for name in self.fields]
         if self.joined:
             if not all(values):
@@ -56,6 +60,8 @@ class Key:
         raise ContractViolation(f"none of the key fields {self.fields} is set")
 
     def describe(self) -> str:
+        if self.stream:
+            return f'"{self.stream}"'
         if self.joined:
             return " + \"/\" + ".join(self.fields)
         return ", else ".join(self.fields)
@@ -64,6 +70,12 @@ class Key:
 def by(*fields: str, why: str) -> Key:
     """The first non-empty of `fields`."""
     return Key(tuple(fields), why)
+
+
+def of_stream(stream_id: str, *, why: str) -> Key:
+    """The producer's one stream the type is appended to, as a fixed key:
+    the whole stream on one partition, so consumers get it in stream order."""
+    return Key((), why, stream=stream_id)
 
 
 def joined(*fields: str, why: str) -> Key:

@@ -1,8 +1,15 @@
 """Review's events: the contract its consumers read them by (pure).
 
-Keys: a reviewer's registration and declared conflicts are keyed by the
-reviewer id (all reviewers share one stream in review's store, but only each
-reviewer's own events need to stay in order); everything that happens in a
+Keys: a reviewer's registration and declared conflicts are keyed by their
+stream, "reviewers" (every reviewer shares that one stream in review's
+store): one partition brings the stream in order, as consumers apply it.
+They were keyed by the reviewer id until 2026-12: those events crossed
+partitions and came out of stream order, which each consumer's inbox then
+repaired from review's log (`laurel.catchup`). Events and the outbox rows
+already written keep the old key (events are never rewritten), and
+consumers never read the key, so a topic holding both is read alike: what
+arrives out of stream order across the change is caught up as before.
+Everything that happens in a
 round (panel, assignments, recusals, scores, closing, reminders, decisions,
 publication) is keyed by the round id, because scoring folds a round's
 events in order to compute its result; forum invitations are keyed by the
@@ -14,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event, parking
+from laurel.contracts.base import EventPayload, by, contracts_of, event, of_stream, parking
 
 SERVICE = "review"
 CLOCK_NOTED = "CampaignClockNoted"
@@ -216,8 +223,10 @@ class ResultVersionNoted(EventPayload):
     source_event_id: str
 
 
-_REVIEWER = by("reviewer_id", why="a reviewer's registration and conflicts stay in "
-               "order; reviewers are independent of each other")
+REVIEWERS_STREAM = "reviewers"  # review's one stream of every reviewer
+_REVIEWER = of_stream(REVIEWERS_STREAM, why="all reviewers share one stream, which "
+                      "consumers apply in order; one partition keeps that order, and "
+                      "the stream is small: registrations and declared conflicts")
 _ROUND = by("round_id", why="scoring folds a round's events in order to compute its "
             "result; one partition per round keeps that order")
 

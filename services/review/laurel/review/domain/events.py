@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from laurel.campaigns.in_force import DEFINITION_NOTED
+from laurel.contracts.review import REVIEWERS_STREAM
 from laurel.envelope import NewEvent, RecordedEvent
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ RESULT_VERSION_NOTED = "ResultVersionNoted"
 
 
 def reviewers_stream() -> str:
-    """Every reviewer and their declared conflicts, in one stream."""
-    return "reviewers"
+    """Every reviewer and their declared conflicts, in one stream (published
+    keyed by it: review's contract)."""
+    return REVIEWERS_STREAM
 
 
 def round_stream(round_id: str) -> str:
