@@ -204,6 +204,8 @@ class Parking:
 
     async def guard(self, call_next: Callable[[Any], Any], msg: Any) -> Any:
         """Handle `msg` with `call_next`: retried, backed off, or parked."""
+        if isinstance(msg.raw_message, tuple):
+            return await self._guard_batch(call_next, msg)
         received = _Received.of(msg.raw_message)
         retry_for = received.headers.get(RETRY_FOR)
         if retry_for is not None and retry_for != self.consumer:
@@ -240,6 +242,61 @@ class Parking:
                 if retry_for is not None:
                     await asyncio.to_thread(self._resolved, received)
                 return result
+
+    async def _guard_batch(self, call_next: Callable[[Any], Any], msg: Any) -> Any:
+        """A batch (`subscribe(batch=True)`): each record is guarded alone
+        (`handle`), so what fails here is the environment's (a transient
+        failure `handle` raised): backed off and handed again in place, the
+        records applied before it no-ops then, and after `hold_s` nacked.
+        A batch is never parked."""
+        records = msg.raw_message
+        first = records[0] if records else None
+        where = (f"a batch of {len(records)} from {first.topic}[{first.partition}]@"
+                 f"{first.offset}" if first is not None else "an empty batch")
+        held_since = time.monotonic()
+        while True:
+            try:
+                result = await call_next(msg)
+            except Exception as error:
+                delay = self._transient.next_delay()
+                self._transient_log.failed(
+                    f"cannot apply {where} ({_one_line(error)}); not parked, "
+                    "the failure is the environment's", delay)
+                if time.monotonic() - held_since + delay > self.hold_s:
+                    raise  # nacked: redelivered, and backed off again
+                await asyncio.sleep(delay)
+                continue
+            self._transient.reset()
+            self._transient_log.recovered()
+            return result
+
+    def handle(self, record: Any, apply: Callable[[], object]) -> None:
+        """One record of a batch, in the consumer's thread: `apply` it as
+        `guard` would (retried, then parked; a retry of a parked message
+        recorded), except that a transient failure is raised at once, for
+        the batch's guard to back off."""
+        received = _Received.of(record)
+        retry_for = received.headers.get(RETRY_FOR)
+        if retry_for is not None and retry_for != self.consumer:
+            return  # another consumer's retry: not ours to apply again
+        poison = Backoff(self.backoff_s, self.backoff_cap_s)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                apply()
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                if attempt == self.max_attempts:
+                    self._settle_failure(received, error, attempt, retry_for is not None)
+                    return
+                log.debug("%s: attempt %d at %s[%s]@%s failed: %s", self.consumer,
+                          attempt, received.topic, received.partition, received.offset,
+                          _one_line(error))
+                time.sleep(poison.next_delay())
+            else:
+                if retry_for is not None:
+                    self._resolved(received)
+                return
 
     def _settle_failure(self, received: _Received, error: BaseException, attempts: int,
                         retried: bool) -> None:
