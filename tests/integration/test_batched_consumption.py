@@ -94,7 +94,7 @@ async def test_a_failing_event_rolls_its_batch_back_and_its_events_go_one_by_one
         return react(recorded)
 
     inbox = Inbox(setup.consumer, CONSUMER, [setup.inbox.upstreams["intake"].__class__(
-        "intake", "t", picky)], {})
+        "intake", "t", picky)], {}, batch_hold_s=60.0)  # one transaction however slow
     alone: list[int] = []
 
     def one(i: int) -> None:
