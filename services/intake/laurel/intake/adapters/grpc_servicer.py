@@ -9,7 +9,6 @@ serving.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from laurel.auth import current_request
 from laurel.campaigns import CampaignDefinition, Category
 from laurel.envelope import RecordedEvent, canonical_json, format_time, parse_time
 from laurel.errors import FieldViolation, InvalidArgument
+from laurel.grpcutil import in_handler_thread
 from laurel.intake.domain import commands as c
 from laurel.intake.domain import events
 from laurel.intake.domain.evidence import Attachment, sha256_of
@@ -41,7 +41,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self.intake = intake
 
     async def _handle(self, message: Any) -> Any:
-        return await asyncio.to_thread(self.intake.handle, message)
+        return await in_handler_thread(self.intake.handle, message)
 
     async def _acked(self, response: Callable[..., R], command: Callable[..., Any],
                      request: Any, *args: Any) -> R:
