@@ -29,10 +29,11 @@ thread hop and an offset commit, far more than most reactions: scoring's
 rule evaluation was 5 % of its busy time, and batches gave ×4–5 eligibility
 verdicts per second at a third of the CPU (issue 14, item 2). Every
 guarantee of the single path holds, because anything unusual goes the
-single path: an event that fails makes its batch roll back and its events
-up to it go one at a time (retried, parked, backed off as ever), and an
-event that does not follow its stream goes alone after what precedes it
-committed, so the repair from the log happens as it does for one event.
+single path: an event that fails rolls its batch back, what came before it
+is applied again as a batch and it goes alone (retried, parked, backed off
+as ever), and an event that does not follow its stream goes alone after
+what precedes it committed, so the repair from the log happens as it does
+for one event.
 """
 
 from __future__ import annotations
@@ -181,20 +182,21 @@ class Inbox:
         `in_order`) does not follow its stream, through `one`. How many
         were applied together or by `one` returning True."""
         i = done = 0
+        failing = -1  # an event that failed in a batch: it goes alone when reached
         while i < len(batch):
-            if len(batch) - i == 1:
+            stop = failing if failing > i else len(batch)
+            if i == failing or stop - i == 1:
                 done += one(i) is not False
-                return done
+                i += 1
+                continue
             try:
-                until, alone = self._apply_together(batch, i, in_order,
-                                                    scope or (lambda _: nullcontext()))
+                until, alone = self._apply_together(
+                    batch, i, stop, in_order, scope or (lambda _: nullcontext()))
             except _Failed as failed:
-                # Rolled back: up to the failing event, one at a time, as ever.
-                log.debug("%s: a batch failed at its event %d (%s); applied one by one",
-                          self.consumer, failed.index - i + 1, failed.__cause__)
-                for k in range(i, failed.index + 1):
-                    done += one(k) is not False
-                i = failed.index + 1
+                # Rolled back: what came before it again as a batch, then it alone.
+                log.debug("%s: a batch failed at its event %d (%s)", self.consumer,
+                          failed.index - i + 1, failed.__cause__)
+                failing = failed.index
                 continue
             done += until - i
             i = until
@@ -204,17 +206,17 @@ class Inbox:
         return done
 
     def _apply_together(self, batch: Sequence[tuple[str, RecordedEvent]], start: int,
-                        in_order: bool,
+                        stop: int, in_order: bool,
                         scope: Callable[[int], AbstractContextManager[object]],
                         ) -> tuple[int, bool]:
-        """Apply `batch[start:]` in one transaction until the hold is over;
+        """Apply `batch[start:stop]` in one transaction until the hold is over;
         where it stopped, and whether that event must go alone (it does not
         follow its stream: the catch-up comes first). _Failed if one failed."""
         i = start
         try:
             with self.store.joined() as uow:
                 hold = time.monotonic() + self.batch_hold_s
-                while i < len(batch):
+                while i < stop:
                     upstream, event = batch[i]
                     if (in_order and upstream in self.logs
                             and not self._follows_its_stream(upstream, event, uow.conn)):
