@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
@@ -131,11 +131,20 @@ class FoldCache:
 class UnitOfWork:
     """One transaction on one connection; see the module docstring."""
 
-    def __init__(self, store: EventStore, conn: Connection, folds: FoldCache) -> None:
+    def __init__(self, store: EventStore, folds: FoldCache) -> None:
         self._store = store
         self._sql = store._sql
-        self.conn = conn
         self._folds = folds
+        # The unit's one connection, taken on first need: a unit whose first
+        # act is to write (an append, a consumed event) gets the writer's
+        # held connection (`EventStore._held_connection`) and runs its
+        # statements on the driver directly; one that reads first gets a
+        # pooled connection, upgraded to a write transaction by `lock()`.
+        self._conn: Connection | None = None
+        self._raw: Any = None  # the held connection's DB-API connection
+        # PostgreSQL, held connection: statements whose results nobody reads,
+        # sent with the COMMIT in one round trip (or before any other statement).
+        self._pending: list[tuple[str, Any]] = []
         self._seen: dict[str, int] = {}  # stream -> version this unit read
         self._head: dict[str, tuple[int, str]] = {}  # stream -> (version, hash) written
         self._folded: dict[tuple[str, str], tuple[Any, int]] = {}
@@ -146,6 +155,56 @@ class UnitOfWork:
         self.recorded: list[RecordedEvent] = []
         self.published = False  # wrote outbox rows: the relay has work once we commit
         self._savepoints = 0  # open savepoints (units joined to this one)
+
+    @property
+    def conn(self) -> Connection:
+        """The unit's SQLAlchemy connection, in its transaction: for
+        projection reads and writes, which see what the unit wrote."""
+        if self._conn is None:
+            self._conn = self._store.engine.connect()
+        if self._pending:
+            self._flush()
+        return self._conn
+
+    def _execute(self, sql: str, params: Any = None) -> Any:
+        """One driver statement in the unit's transaction; a result with
+        fetchone/fetchall. On the held connection through the DB-API cursor
+        (SQLAlchemy's execution and result machinery cost more than the
+        statement, profiled), errors raised as SQLAlchemy would raise them."""
+        if self._raw is None:
+            return self.conn.exec_driver_sql(sql, params)
+        if self._pending:
+            self._flush()
+        cursor = self._raw.cursor()
+        try:
+            if isinstance(params, list):
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params if params is not None else ())
+        except self._store._dbapi_error as error:
+            raise self._translated(sql, params, error) from error
+        return cursor
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for sql, params in pending:
+            self._execute(sql, params)
+
+    def _translated(self, sql: str, params: Any, error: Exception) -> DBAPIError:
+        """A driver error as SQLAlchemy raises it; a lost connection is
+        invalidated (the pool's others too), so the unit can run again on a
+        fresh one (`run_with_retries`)."""
+        conn = self._conn
+        assert conn is not None
+        dialect = conn.dialect
+        lost = dialect.is_disconnect(
+            error, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+        if lost:
+            conn.invalidate(error)
+            conn.engine.dispose(close=False)
+        return cast(DBAPIError, DBAPIError.instance(
+            sql, params, error, dialect.loaded_dbapi.Error,
+            connection_invalidated=lost, dialect=dialect))
 
     # -- reading ---------------------------------------------------------------
 
@@ -161,7 +220,7 @@ class UnitOfWork:
         else:
             sql = self._sql.read_stream_as_of
             params = (stream_id, from_version, format_time(as_of))
-        rows = self.conn.exec_driver_sql(sql, params).fetchall()
+        rows = self._execute(sql, params).fetchall()
         decode = self._store._decode_row
         events = [decode(r) for r in rows]
         if as_of is None and from_version == 1:
@@ -182,8 +241,7 @@ class UnitOfWork:
             return state
         key = (aggregate.name, stream_id)
         state, version = self._folded.get(key) or self._folds.get(key)
-        rows = self.conn.exec_driver_sql(
-            self._sql.read_stream, (stream_id, version + 1)).fetchall()
+        rows = self._execute(self._sql.read_stream, (stream_id, version + 1)).fetchall()
         decode = self._store._decode_row
         for row in rows:
             event = decode(row)
@@ -201,7 +259,11 @@ class UnitOfWork:
             return self._head[stream_id][0]
         if stream_id in self._seen:
             return self._seen[stream_id]
-        return int(self._store._head(self.conn, stream_id)[0])
+        return self._stream_head(stream_id)[0]
+
+    def _stream_head(self, stream_id: str) -> tuple[int, str]:
+        row = self._execute(self._sql.head, (stream_id,)).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
     def _saw(self, stream_id: str, version: int) -> None:
         if stream_id not in self._head:
@@ -220,11 +282,17 @@ class UnitOfWork:
         store = self._store
         store._writer.acquire()
         self.locked = True
-        if self.conn.in_transaction() and not store.is_postgres:
-            self.conn.commit()  # the read snapshot ends; BEGIN IMMEDIATE next
-        self.conn.execution_options(laurel_write=True)
-        if not self.conn.in_transaction():
-            self.conn.begin()
+        if self._conn is None:  # nothing read yet: the writer's held connection
+            self._conn, self._raw = store._held_connection()
+            if not store.is_postgres:
+                self._execute("BEGIN IMMEDIATE")
+            self._conn.begin()  # SQLAlchemy's account of it (nothing sent)
+        else:
+            if self._conn.in_transaction() and not store.is_postgres:
+                self._conn.commit()  # the read snapshot ends; BEGIN IMMEDIATE next
+            self._conn.execution_options(laurel_write=True)
+            if not self._conn.in_transaction():
+                self._conn.begin()
         reads = [(self._sql.head, (stream_id,)) for stream_id in self._seen]
         if appending is not None and self._next_position is None:
             reads.append((self._sql.max_position_and_head, (appending,)))
@@ -233,8 +301,8 @@ class UnitOfWork:
                 [(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})", None), *reads])[1:]
         else:
             if store.is_postgres:
-                self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
-            rows = [self.conn.exec_driver_sql(sql, params).first() for sql, params in reads]
+                self._execute(f"SELECT pg_advisory_xact_lock({PG_APPEND_LOCK})")
+            rows = [self._execute(sql, params).fetchone() for sql, params in reads]
         if appending is not None and self._next_position is None:
             self._log_end_and_head = (appending, rows.pop())
         for (stream_id, seen), head in zip(self._seen.items(), rows, strict=True):
@@ -249,7 +317,7 @@ class UnitOfWork:
         advisory lock sees what the lock's previous holder committed. The
         first row of each; a driver error as SQLAlchemy would raise it
         (a lost connection invalidated, so the unit can run again)."""
-        raw: Any = self.conn.connection.driver_connection  # a psycopg.Connection
+        raw: Any = self._raw or self.conn.connection.driver_connection  # psycopg
         try:
             with raw.pipeline():
                 cursors = []
@@ -258,20 +326,56 @@ class UnitOfWork:
                     cursor.execute(sql, params)
                     cursors.append(cursor)
             return [cursor.fetchone() for cursor in cursors]
-        except self.conn.dialect.loaded_dbapi.Error as error:
-            dbapi = self.conn.connection.dbapi_connection
-            lost = self.conn.dialect.is_disconnect(error, dbapi, None)
-            if lost:
-                self.conn.invalidate(error)
-                self.conn.engine.dispose(close=False)  # the pool's others too
-            raise DBAPIError.instance(
-                statements[0][0], None, error, self.conn.dialect.loaded_dbapi.Error,
-                connection_invalidated=lost, dialect=self.conn.dialect) from error
+        except self._store._dbapi_error as error:
+            raise self._translated(statements[0][0], None, error) from error
+
+    def _finish(self) -> None:
+        """Commit what a locked unit did (else end the read transaction). An
+        error while committing is marked: whether it committed is unknown,
+        so the unit is not run again."""
+        conn = self._conn
+        if conn is None:
+            return
+        if not self.locked:
+            conn.rollback()
+            return
+        try:
+            if self._pending:
+                self._send_with_commit()
+            conn.commit()  # SQLAlchemy's transaction and events (after the driver's, a no-op)
+        except DBAPIError as error:
+            error.laurel_while_committing = True  # type: ignore[attr-defined]
+            raise
+
+    def _send_with_commit(self) -> None:
+        """PostgreSQL: what is pending and the COMMIT in one round trip
+        (psycopg's commit() in a pipeline syncs, and leaving the pipeline
+        syncs again: a second one)."""
+        raw, pending, self._pending = self._raw, self._pending, []
+        try:
+            with raw.pipeline():
+                cursor = raw.cursor()
+                for sql, params in pending:
+                    if isinstance(params, list):
+                        cursor.executemany(sql, params)
+                    else:
+                        cursor.execute(sql, params)
+                cursor.execute("COMMIT")
+        except self._store._dbapi_error as error:
+            raise self._translated("COMMIT", None, error) from error
+
+    def _abort(self) -> None:
+        """Roll back whatever the unit did."""
+        conn, self._pending = self._conn, []
+        if conn is not None:
+            conn.rollback()
 
     def _release(self) -> None:
         if self.locked:
             self.locked = False
             self._store._writer.release()
+        if self._conn is not None and self._raw is None:
+            self._conn.close()  # pooled: back to the pool
 
     # -- units joined to this one -------------------------------------------------
 
@@ -289,13 +393,14 @@ class UnitOfWork:
         remembered = (dict(self._seen), dict(self._head), dict(self._folded),
                       self._next_position, self._log_end_and_head, len(self.recorded),
                       self.published)
-        self.conn.exec_driver_sql(f"SAVEPOINT {name}")
+        self._execute(f"SAVEPOINT {name}")  # after what is pending
         try:
             yield self
         except BaseException as error:
+            del self._pending[:]  # appended inside: rolled back unsent
             try:
-                self.conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {name}")
-                self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+                self._execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self._execute(f"RELEASE SAVEPOINT {name}")
             except Exception:  # the connection is gone: the whole unit rolls back
                 raise error from None
             (self._seen, self._head, self._folded, self._next_position,
@@ -303,7 +408,7 @@ class UnitOfWork:
             del self.recorded[recorded:]
             raise
         else:
-            self.conn.exec_driver_sql(f"RELEASE SAVEPOINT {name}")
+            self._execute(f"RELEASE SAVEPOINT {name}")
         finally:
             self._savepoints -= 1
 
@@ -327,8 +432,8 @@ class UnitOfWork:
             if self._log_end_and_head and self._log_end_and_head[0] == stream_id:
                 last, version, prev_hash = self._log_end_and_head[1]
             else:
-                last, version, prev_hash = self.conn.exec_driver_sql(
-                    self._sql.max_position_and_head, (stream_id,)).one()
+                last, version, prev_hash = self._execute(
+                    self._sql.max_position_and_head, (stream_id,)).fetchone()
             self._log_end_and_head = None
             position = (last or 0) + 1
             if version is None:
@@ -336,7 +441,7 @@ class UnitOfWork:
         elif stream_id in self._head:
             version, prev_hash = self._head[stream_id]
         else:
-            version, prev_hash = store._head(self.conn, stream_id)
+            version, prev_hash = self._stream_head(stream_id)
         expected = self._seen.get(stream_id, expected_version)
         if stream_id not in self._head and expected is not None and expected != version:
             raise ConcurrencyConflict(stream_id, expected, version)
@@ -355,13 +460,18 @@ class UnitOfWork:
         self._next_position = position
         self._head[stream_id] = (version, prev_hash)
         self._seen.pop(stream_id, None)
-        self.conn.exec_driver_sql(self._sql.insert_event, _one_or_many(rows))
+        statements = [(self._sql.insert_event, _one_or_many(rows))]
         if publish is not None:
             self.published = True
-            self.conn.exec_driver_sql(
+            statements.append((
                 self._sql.insert_outbox,
                 _one_or_many([(r[0], publish.topic, contracts.outbox_key(new))
-                              for r, new in zip(rows, events, strict=True)]))
+                              for r, new in zip(rows, events, strict=True)])))
+        if self._raw is not None and store.is_postgres:
+            self._pending.extend(statements)  # sent with the next statement or the COMMIT
+        else:
+            for sql, params in statements:
+                self._execute(sql, params)
         stored = [store._decode_row(r) for r in rows]
         for projection in store.projections:
             for recorded in stored:
@@ -377,11 +487,11 @@ class UnitOfWork:
         position is recorded as applied too: the consumer's watermark per
         upstream is made of these (`laurel.catchup`)."""
         self.lock()
-        seen = self.conn.exec_driver_sql(self._sql.seen, (consumer, event_id)).first()
+        seen = self._execute(self._sql.seen, (consumer, event_id)).fetchone()
         if seen is not None:
             raise AlreadyProcessed(f"{consumer} already applied {event_id}")
         now = format_time(self._store.clock())
-        self.conn.exec_driver_sql(self._sql.insert_processed, (consumer, event_id, now))
+        self._execute(self._sql.insert_processed, (consumer, event_id, now))
         if source is not None:
             self.mark_position(consumer, source, APPLIED)
 
@@ -391,7 +501,7 @@ class UnitOfWork:
         recorded before keeps its outcome unless it is now applied."""
         self.lock()
         sql = self._sql.insert_position_applied if outcome == APPLIED else self._sql.insert_position
-        self.conn.exec_driver_sql(sql, (
+        self._execute(sql, (
             consumer, source.upstream, source.position, source.event_id,
             source.stream_id, source.version, source.type, outcome,
             format_time(self._store.clock())))

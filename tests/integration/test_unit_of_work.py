@@ -162,9 +162,9 @@ def test_a_read_only_unit_takes_no_write_lock(store: EventStore) -> None:
         assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 1
 
 
-def _end_other_backends(url: str) -> None:
-    """pg_terminate_backend on every other connection to the store's database,
-    waiting until the server shows none left."""
+def _end_other_backends(url: str, connections: int) -> None:
+    """pg_terminate_backend on every other connection to the store's database
+    (`connections` of them), waiting until the server shows none left."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
@@ -172,7 +172,7 @@ def _end_other_backends(url: str) -> None:
     others = ("FROM pg_stat_activity WHERE datname = current_database() "
               "AND pid <> pg_backend_pid()")
     with admin.connect() as conn:
-        assert conn.execute(text(f"SELECT count(*) {others}")).scalar() == 1  # pooled
+        assert conn.execute(text(f"SELECT count(*) {others}")).scalar() == connections
         conn.execute(text(f"SELECT pg_terminate_backend(pid) {others}"))
         while conn.execute(text(f"SELECT count(*) {others}")).scalar():
             conn.rollback()  # a fresh snapshot of pg_stat_activity next time
@@ -187,13 +187,15 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_unit_runs_again(
     """No ping before each checkout: the server ends the pooled connection's
     backend between two appends; the next unit fails on it, SQLAlchemy
     invalidates it, and the unit runs once more on a fresh connection. Both
-    ways a unit first touches its connection: a read (SQLAlchemy's execute),
-    and an append's lock and head read (one pipelined round trip)."""
-    store.append("counter-1", 0, [add(1)], META)
+    ways a unit first touches its connection: a read (SQLAlchemy's execute,
+    on a pooled connection), and an append's lock and head read (one
+    pipelined round trip on the writer's held connection)."""
+    store.append("counter-1", 0, [add(1)], META)  # the writer's held connection
+    assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 1  # and a pooled one
     lost: list[bool] = []
     event.listen(store.engine, "handle_error",
                  lambda context: lost.append(context.is_disconnect))
-    _end_other_backends(store.url)
+    _end_other_backends(store.url, 2)
 
     def work(uow: Any) -> int:
         total = uow.load("counter-1", COUNTER)
@@ -203,7 +205,7 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_unit_runs_again(
     assert store.run(work) == 2
     assert lost == [True]  # the dropped connection was used, and replaced
 
-    _end_other_backends(store.url)
+    _end_other_backends(store.url, 1)  # the pooled one (the held one is gone already)
     pool = store.engine.pool
     [appended] = store.append("counter-1", 2, [add(5)], META)
     assert appended.version == 3
