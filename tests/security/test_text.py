@@ -42,6 +42,23 @@ def test_clean_composes_drops_invisible_characters_and_unifies_line_ends() -> No
     assert clean("name", COMPOSED) == COMPOSED  # clean text passes unchanged
 
 
+def test_every_invisible_format_character_is_dropped_and_nothing_else() -> None:
+    """`normalized` drops exactly Unicode's category Cf: each such character of
+    this Python's unicodedata, and no neighbour of one, is dropped."""
+    import sys
+
+    from laurel.text import normalized
+
+    formats = [chr(c) for c in range(sys.maxunicode + 1)
+               if unicodedata.category(chr(c)) == "Cf"]
+    assert all(normalized(f"a{char}b") == "ab" for char in formats)
+    neighbours = {chr(ord(char) + step) for char in formats for step in (-1, 1)}
+    kept = sorted(c for c in neighbours - set(formats)
+                  if unicodedata.category(c) not in ("Cc", "Cs")
+                  and unicodedata.is_normalized("NFC", c))
+    assert [c for c in kept if normalized(c) != c] == []
+
+
 def test_free_text_is_composed_but_never_folded() -> None:
     """NFC keeps what was typed: full-width digits, an ideographic indent and
     compatibility characters stay in free text (`laurel.normalize` folds only
