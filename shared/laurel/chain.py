@@ -6,11 +6,11 @@ an auditor's offline check and the service's own check cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from laurel.envelope import GENESIS_HASH, event_hash
+from laurel.envelope import GENESIS_HASH, event_hash, hash_fields
 
 
 @dataclass(frozen=True)
@@ -98,46 +98,63 @@ def verify_chain(
     `contiguous_positions` is off for an export of one nomination, whose
     events are a subset of the global log.
     """
+    return verify_rows(
+        ((r.position, r.event_id, r.stream_id, r.version, r.type, r.schema_version,
+          r.payload_json, r.metadata_json, r.recorded_at, r.prev_hash, r.hash)
+         for r in rows),
+        contiguous_positions=contiguous_positions)
+
+
+def verify_rows(
+    rows: Iterable[Sequence[Any]], *, contiguous_positions: bool = True
+) -> ChainReport:
+    """`verify_chain` over stored rows as tuples in the events table's column
+    order (what the store's driver returns): no object per row, the hash
+    computed from the row's own fields, one head (version, hash) per stream
+    held. Millions of rows stream through in flat memory."""
     report = ChainReport()
     heads: dict[str, tuple[int, str]] = {}
     broken: set[str] = set()
     expected_position = None
+    genesis = (0, GENESIS_HASH)
+    count = 0
+    position = 0
     for row in rows:
-        report.events_checked += 1
-        reason = _position_problem(row, expected_position, contiguous_positions)
-        expected_position = row.position + 1
-        report.last_position = row.position
-        version, head_hash = heads.get(row.stream_id, (0, GENESIS_HASH))
-        reason = reason or _link_problem(row, version, head_hash)
-        heads[row.stream_id] = (row.version, row.hash)
-        if reason and row.stream_id not in broken:
-            broken.add(row.stream_id)
-            report.breaks.append(
-                ChainBreak(row.position, row.stream_id, row.version, reason)
-            )
+        count += 1
+        position, stream_id, version, prev_hash, digest = (
+            row[0], row[2], row[3], row[9], row[10])
+        if expected_position is None or position != expected_position:
+            reason = _position_problem(position, expected_position, contiguous_positions)
+        else:
+            reason = None
+        expected_position = position + 1
+        head_version, head_hash = heads.get(stream_id, genesis)
+        if reason is None:
+            if version != head_version + 1:
+                reason = f"version {version} follows version {head_version}"
+            elif prev_hash != head_hash:
+                reason = "previous-hash link does not match the preceding event"
+            elif hash_fields(list(row[:10])) != digest:
+                reason = "stored hash does not match the event's content (edited after commit)"
+        heads[stream_id] = (version, digest)
+        if reason and stream_id not in broken:
+            broken.add(stream_id)
+            report.breaks.append(ChainBreak(position, stream_id, version, reason))
+    report.events_checked = count
+    report.last_position = position
     report.streams_checked = len(heads)
     return report
 
 
 def _position_problem(
-    row: RawEvent, expected: int | None, contiguous: bool
+    position: int, expected: int | None, contiguous: bool
 ) -> str | None:
     if expected is None:
-        if contiguous and row.position != 1:
-            return f"global log starts at position {row.position}, not 1"
+        if contiguous and position != 1:
+            return f"global log starts at position {position}, not 1"
         return None
-    if contiguous and row.position != expected:
-        return f"global position {row.position} follows {expected - 1}"
-    if row.position < expected:
-        return f"global position {row.position} is out of order"
-    return None
-
-
-def _link_problem(row: RawEvent, head_version: int, head_hash: str) -> str | None:
-    if row.version != head_version + 1:
-        return f"version {row.version} follows version {head_version}"
-    if row.prev_hash != head_hash:
-        return "previous-hash link does not match the preceding event"
-    if row.recomputed_hash() != row.hash:
-        return "stored hash does not match the event's content (edited after commit)"
+    if contiguous and position != expected:
+        return f"global position {position} follows {expected - 1}"
+    if position < expected:
+        return f"global position {position} is out of order"
     return None

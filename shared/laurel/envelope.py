@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 S = TypeVar("S")
 
 GENESIS_HASH = "0" * 64
@@ -224,21 +226,25 @@ def event_hash(
     Payload and metadata enter as their stored canonical text, so the hash can
     be recomputed from a raw row (or an exported line) without re-encoding.
     """
-    material = canonical_json(
-        [
-            position,
-            event_id,
-            stream_id,
-            version,
-            type,
-            schema_version,
-            payload_json,
-            metadata_json,
-            recorded_at,
-            prev_hash,
-        ]
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return hash_fields([position, event_id, stream_id, version, type, schema_version,
+                        payload_json, metadata_json, recorded_at, prev_hash])
+
+
+def hash_fields(fields: list[Any]) -> str:
+    """`event_hash` of the stored fields in column order (hash excluded).
+
+    The material is canonical_json of the list. orjson writes the same bytes
+    for a list of integers and strings (every code point, checked by
+    tests/unit/test_envelope_hash.py) in a fraction of the time (the JSON
+    of a verify, escaping the payload's text, was most of its cost); what
+    it refuses (an integer beyond 64 bits, a lone surrogate) goes the
+    canonical_json way, which encodes or raises exactly as before.
+    """
+    try:
+        material = orjson.dumps(fields)
+    except TypeError:
+        material = canonical_json(fields).encode("utf-8")
+    return hashlib.sha256(material).hexdigest()
 
 
 @dataclass(frozen=True)

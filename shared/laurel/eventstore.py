@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from laurel.chain import ChainReport, RawEvent, verify_chain
+from laurel.chain import ChainReport, RawEvent, verify_rows
 from laurel.envelope import (
     GENESIS_HASH,
     Aggregate,
@@ -554,7 +554,7 @@ class EventStore:
 
     def verify(self) -> ChainReport:
         """Recompute every hash and link from the raw rows."""
-        return verify_chain(self.read_raw(batch_size=2000))
+        return verify_rows(row for rows in self._row_batches(1, 5000, None) for row in rows)
 
     # -- outbox ------------------------------------------------------------
 
