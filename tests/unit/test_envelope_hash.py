@@ -44,3 +44,27 @@ def test_event_hash_is_the_hash_of_its_fields_in_column_order() -> None:
         payload_json='{"nomination_id":"n-1"}', metadata_json='{"actor":{}}',
         recorded_at="2021-11-01T00:00:00.000000Z", prev_hash=GENESIS_HASH,
     ) == _canonical(fields)
+
+
+def test_a_decoded_row_is_the_recorded_event_its_constructor_makes(tmp_path) -> None:  # noqa: ANN001
+    """The store fills a RecordedEvent's fields at once (`_decode_row`): the
+    same fields, equal and hashing alike, to the one __init__ makes."""
+    import dataclasses
+
+    from laurel.envelope import RecordedEvent
+    from laurel.eventstore import EventStore
+
+    store = EventStore(f"sqlite:///{tmp_path}/decode.sqlite")
+    row = (3, "e-3", "nomination-1", 2, "NominationReceived", 1,
+           '{"nomination_id":"n-1"}', '{"actor":{"id":"a"}}',
+           "2021-11-01T00:00:00.000000Z", GENESIS_HASH, "f" * 64)
+    decoded = store._decode_row(row)
+    made = RecordedEvent(3, "e-3", "nomination-1", 2, "NominationReceived", 1,
+                         {"nomination_id": "n-1"}, {"actor": {"id": "a"}},
+                         "2021-11-01T00:00:00.000000Z", GENESIS_HASH, "f" * 64)
+    assert decoded == made and type(decoded) is RecordedEvent
+    assert vars(decoded) == vars(made)
+    assert list(vars(decoded)) == [f.name for f in dataclasses.fields(RecordedEvent)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.version = 9  # type: ignore[misc]
+    store.close()
