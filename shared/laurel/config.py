@@ -205,14 +205,21 @@ BrokerKind = Literal["tansu", "kafka"]
 # (issue 14); at 25 ms the median was 18-20 ms for ~1.7 % of a core per idle
 # consumer.
 FETCH_MAX_WAIT_MS: dict[str, int] = {"tansu": 25, "kafka": 500}
+# The relay's producer compression, per broker kind. Tansu takes a record of
+# several MB as it is, and compressing cost ~15 % of the relay's CPU per
+# event (gzip in kafka-python's network thread; A/B measured, issue 14 item
+# 4). Apache Kafka refuses a record over its 1 MB `message.max.bytes` by
+# default: gzip keeps a round's result with every breakdown under it.
+PRODUCER_COMPRESSION: dict[str, str | None] = {"tansu": None, "kafka": "gzip"}
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class KafkaSettings(LaurelSettings):
     """Every Kafka client option Laurel uses, in one place.
 
-    `broker_kind` says which broker the clients talk to, and picks the one
-    option where the two differ (`fetch_max_wait_ms`, see FETCH_MAX_WAIT_MS);
+    `broker_kind` says which broker the clients talk to, and picks the
+    options where the two differ (`fetch_max_wait_ms`, see FETCH_MAX_WAIT_MS;
+    the relay's compression, see PRODUCER_COMPRESSION);
     the rest suit Tansu and Apache Kafka alike: short sessions because a
     group join takes about half the session timeout on Tansu, `earliest`
     because Tansu reports wrong end offsets (consumers rely on committed
@@ -235,7 +242,8 @@ class KafkaSettings(LaurelSettings):
     bootstrap: str = Field(description="Kafka bootstrap servers (host:port, comma-separated)")
     broker_kind: BrokerKind = Field(
         "tansu", description="`tansu` (the development broker) or `kafka` (Apache Kafka, "
-                             "Strimzi): picks the consumers' fetch wait")
+                             "Strimzi): picks the consumers' fetch wait and the relay's "
+                             "compression")
     fetch_max_wait_ms: int | None = Field(
         None, ge=0, le=60000,
         json_schema_extra={"shown_default": "25 on tansu, 500 on kafka"},
@@ -273,8 +281,9 @@ class KafkaSettings(LaurelSettings):
     # broker stays under its default 1 MB message limit.
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024,
-        description="largest event the relay publishes (gzipped on the wire, so a "
-                    "broker's 1 MB limit holds a much larger result)")
+        description="largest event the relay publishes (gzipped on the wire against "
+                    "Apache Kafka, so its 1 MB limit holds a much larger result; Tansu "
+                    "takes it as it is)")
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> Self:
@@ -310,7 +319,7 @@ class KafkaSettings(LaurelSettings):
             "delivery_timeout_ms": self.delivery_timeout_ms(),
             "linger_ms": self.linger_ms,
             "batch_size": self.batch_size,
-            "compression_type": "gzip",
+            "compression_type": PRODUCER_COMPRESSION[self.broker_kind],
             "max_request_size": self.max_message_bytes,
             "request_timeout_ms": self.request_timeout_ms,
             "security_protocol": self.security_protocol,

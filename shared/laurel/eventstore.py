@@ -218,7 +218,8 @@ class _Statements:
         self.unpublished = (
             f'SELECT {qualified}, outbox.topic, outbox."key" FROM events '
             "JOIN outbox ON outbox.position = events.position "
-            f"WHERE outbox.published_at IS NULL ORDER BY events.position LIMIT {p}"
+            f"WHERE outbox.published_at IS NULL AND outbox.position > {p} "
+            f"ORDER BY events.position LIMIT {p}"
         )
         self.published_page = (
             f'SELECT {qualified}, outbox.topic, outbox."key" FROM events '
@@ -558,10 +559,11 @@ class EventStore:
 
     # -- outbox ------------------------------------------------------------
 
-    def unpublished(self, limit: int = 100) -> list[OutboxEntry]:
-        """The oldest events not yet sent (the relay polls this)."""
+    def unpublished(self, limit: int = 100, *, after: int = 0) -> list[OutboxEntry]:
+        """The oldest events not yet marked published, from position `after` + 1
+        on (the relay polls this; it skips what it sent and has yet to mark)."""
         with self.engine.connect() as conn:
-            rows = conn.exec_driver_sql(self._sql.unpublished, (limit,)).fetchall()
+            rows = conn.exec_driver_sql(self._sql.unpublished, (after, limit)).fetchall()
         return [OutboxEntry(self._decode_row(r[:11]), r[11], r[12]) for r in rows]
 
     def mark_published(self, positions: Sequence[int]) -> None:

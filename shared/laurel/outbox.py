@@ -16,6 +16,32 @@ It outlives its broker:
 - a stop interrupts a pass within a few seconds even with the broker gone
   (bounded blocking in the producer, a flush waited for in slices).
 
+What a published event costs (issue 14, item 4; relay CPU per event read
+from the process's CPU time, an appender committing 150 events/s one per
+transaction into SQLite beside a relay publishing to Tansu, A/B alternated on
+the shared 2-core machine, so ratios rather than absolutes):
+- Marks are batched. A pass sends a page and waits for the broker; what the
+  broker took is marked published in one write transaction per
+  `mark_interval` (or when the relay caught up, or a page's worth waits),
+  not one per pass: at intake's rates a pass carries one or two events, and
+  its own mark transaction (an fsync) was ~25 % of the relay's CPU (3.1 ms
+  -> 2.3 ms per event). Until the marks are written the relay reads on after
+  the last position the broker took (`unpublished(after=...)`); a relay
+  killed before marking only means those events are sent again by the next
+  publisher, which the consumers drop by event id, as for any resend.
+- No compression against Tansu (`PRODUCER_COMPRESSION` in laurel.config):
+  gzip was another ~15 % (2.3 -> 1.9 ms). linger_ms (0 vs 5), acks (1 vs
+  all) and batch_size (16 KB vs 256 KB) made no difference above the noise:
+  a pass ends with a flush, which sends at once, so the defaults stay.
+- kafka-python stays, for now. Its network thread is half of what is left;
+  aiokafka's producer took 0.60x its CPU per event (709 vs 1,177 us for
+  one-event batches, 127 vs 208 us for ten-event batches; medians of 3
+  alternated runs, producer alone). Switching means an asyncio producer
+  behind this thread-based pass, and every property above (bounded blocking
+  with the broker gone, a new producer after a failure, the stop within a
+  few seconds) proven again against it; that was not done yet. The
+  `crc32c` C extension is installed, which kafka-python uses when present.
+
 Readiness and metrics read `relay.status()` (a `RelayStatus`): `healthy` is
 False once events have waited unpublished for `stuck_after` seconds
 (`stuck_since` says since when); a replica that is not the store's
@@ -117,6 +143,7 @@ class OutboxRelay:
         stuck_after: float = 30.0,
         backoff: Backoff | None = None,
         close_timeout: float = 1.0,
+        mark_interval: float = 0.5,
         wall_clock: Callable[[], float] = time.time,
         name: str = "outbox relay",
     ) -> None:
@@ -128,6 +155,13 @@ class OutboxRelay:
         self.leader = leader
         self.stuck_after = stuck_after
         self.close_timeout = close_timeout
+        self.mark_interval = mark_interval
+        # Sent and taken by the broker, not yet marked published (positions in
+        # order); `_sent_through` is the last of them (or of the marked), where
+        # the next pass reads on from. Only this relay's thread touches them.
+        self._unmarked: list[int] = []
+        self._unmarked_since = 0.0
+        self._sent_through = 0
         # A flush waits at most as long as the producer may take to deliver.
         self.flush_timeout = kafka.delivery_timeout_ms() / 1000 + 1
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -166,7 +200,8 @@ class OutboxRelay:
         return since is None or self._wall_clock() - since < self.stuck_after
 
     def backlog(self) -> int:
-        """Events committed and not yet published (a database query)."""
+        """Events committed and not yet marked published (a database query;
+        marks follow the sends within `mark_interval`, as does the metric)."""
         return self.store.pending_outbox_count()
 
     def status(self) -> RelayStatus:
@@ -176,12 +211,39 @@ class OutboxRelay:
     # -- one pass ----------------------------------------------------------------
 
     def publish_pending(self) -> int:
-        """One pass: send a batch, wait for the broker (bounded), mark what it took.
+        """One pass: send a batch, wait for the broker (bounded), mark what it
+        took (and whatever earlier passes of `run` left to mark).
 
         Raises when the broker did not take the whole batch (what it took
         before the first failure is marked); the producer is then dropped, so
         the next pass starts with a new one."""
-        entries = self.store.unpublished(self.batch_size)
+        try:
+            return self._send_pending()
+        finally:
+            self.mark_sent()
+
+    def mark_sent(self) -> None:
+        """Mark published, in one write transaction, what the broker took and
+        is not marked yet. On failure the marks stay pending (and are tried
+        again); the rows are then only sent again by a later publisher."""
+        if self._unmarked:
+            self.store.mark_published(self._unmarked)
+            self._unmarked = []
+
+    def _marks_due(self, found: int) -> bool:
+        """Whether `run` writes the marks now: after a pass that found nothing
+        new (the relay caught up), once `mark_interval` passed since the
+        oldest unmarked send, or when a page's worth waits."""
+        if not self._unmarked:
+            return False
+        return (found == 0 or len(self._unmarked) >= self.batch_size
+                or time.monotonic() - self._unmarked_since >= self.mark_interval)
+
+    def _send_pending(self) -> int:
+        """Send the events after the last one the broker took, wait for the
+        broker (bounded); add what it took to the marks to write. Returns
+        how many it took."""
+        entries = self.store.unpublished(self.batch_size, after=self._sent_through)
         if not entries:
             return 0
         sent: list[tuple[OutboxEntry, Any]] = []
@@ -203,7 +265,11 @@ class OutboxRelay:
                                           f"{future.exception!r}")
                 break
             published.append(entry.event.position)
-        self.store.mark_published(published)
+        if published:
+            if not self._unmarked:
+                self._unmarked_since = time.monotonic()
+            self._unmarked.extend(published)
+            self._sent_through = published[-1]
         self._published += len(published)
         if error is not None:
             self._drop_producer()
@@ -309,7 +375,7 @@ class OutboxRelay:
                     await _first_of(stop, self._nudged, self.poll_interval)
                     continue
                 try:
-                    published = await asyncio.to_thread(self.publish_pending)
+                    published = await asyncio.to_thread(self._pass)
                 except RelayStopped:
                     break
                 except Exception as error:
@@ -319,11 +385,41 @@ class OutboxRelay:
                     continue
                 self._progressed(published)
                 if published < self.batch_size:
-                    await _first_of(stop, self._nudged, self.poll_interval)
+                    await _first_of(stop, self._nudged, self._idle_wait())
         finally:
             halt.cancel()
             self._state = "stopped"
             self._loop = self._nudged = None
+            await asyncio.to_thread(self._mark_what_was_sent)
+
+    def _pass(self) -> int:
+        """One pass of `run`: send, and write the marks when they are due; a
+        failed pass first marks what the broker took before it failed."""
+        try:
+            published = self._send_pending()
+        except BaseException:
+            self._mark_what_was_sent()
+            raise
+        if self._marks_due(published):
+            self.mark_sent()
+        return published
+
+    def _idle_wait(self) -> float:
+        """Until the next poll, or sooner when marks wait to be written."""
+        if not self._unmarked:
+            return self.poll_interval
+        due = self._unmarked_since + self.mark_interval - time.monotonic()
+        return min(self.poll_interval, max(due, 0.0))
+
+    def _mark_what_was_sent(self) -> None:
+        """`mark_sent` where a failure is only logged: the relay is stopping
+        or the pass already failed (a database that is gone fails the next
+        pass, and the rows are sent again by the next publisher)."""
+        try:
+            self.mark_sent()
+        except Exception as error:
+            log.warning("%s: could not mark %d sent events published (%r); the next "
+                        "publisher sends them again", self.name, len(self._unmarked), error)
 
     async def _halt_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -360,6 +456,8 @@ class OutboxRelay:
             self._backoff.reset()
             self._state_log.recovered()
             self._drop_producer()
+            self._mark_what_was_sent()
+            self._sent_through = 0  # the publisher may have moved on meanwhile
 
     def close(self, timeout: float | None = None) -> None:
         """Close the producer, waiting at most `timeout` seconds (default

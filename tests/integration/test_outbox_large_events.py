@@ -1,6 +1,6 @@
 """A large event of record (a round's result with every breakdown) still
-reaches Kafka: the relay gzips it under the broker's 1 MB limit instead of
-stalling the outbox behind it."""
+reaches Kafka instead of stalling the outbox behind it (Tansu takes it as it
+is; against Apache Kafka the relay gzips it under the broker's 1 MB limit)."""
 
 from __future__ import annotations
 

@@ -62,6 +62,17 @@ def test_the_broker_kind_picks_the_fetch_wait() -> None:
     assert producer.producer_options()["linger_ms"] == 2
 
 
+def test_the_broker_kind_picks_the_relay_compression() -> None:
+    """Tansu takes a large record as it is (compressing only costs CPU);
+    Apache Kafka's 1 MB record limit needs a large result gzipped."""
+    def compression(**env: str) -> object:
+        return load_settings("intake", {**BASE, **env}).kafka.producer_options()[
+            "compression_type"]
+
+    assert compression() is None
+    assert compression(LAUREL_KAFKA_BROKER_KIND="kafka") == "gzip"
+
+
 def test_the_producer_checksums_with_the_crc32c_extension() -> None:
     """kafka-python takes the C extension when it is installed (the lock pins
     it): CRC-32C in pure Python costs the relay's network thread ~25 %."""

@@ -63,3 +63,29 @@ async def test_a_commit_with_outbox_rows_wakes_a_relay_that_polls_rarely(tmp_pat
     await asyncio.wait_for(running, 30)
     assert store.pending_outbox_count() == 0
     store.close()
+
+
+async def test_events_sent_and_not_yet_marked_are_not_sent_again(tmp_path) -> None:
+    """The relay marks what the broker took once per `mark_interval` (or when
+    it caught up), not once per pass; meanwhile its passes read on after what
+    it sent, so nothing goes out twice, and a stop writes the marks."""
+    store = EventStore(f"sqlite:///{tmp_path / 'intake.sqlite'}")
+    store.create_schema()
+    sent = Sent()
+    relay = OutboxRelay(store, KafkaSettings(bootstrap="unused:9092"), poll_interval=3600,
+                        mark_interval=3600, producer_factory=lambda: sent)
+    store.on_published.append(relay.nudge)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    submitted = fixtures.load("intake", "NominationSubmitted", 1).payload
+    for n in ("n-1", "n-2", "n-3"):
+        sent.arrived.clear()
+        await asyncio.to_thread(store.append, f"nomination-{n}", 0, [NewEvent(
+            "NominationSubmitted", {**submitted, "nomination_id": n})], META,
+            publish=Publication("laurel.intake.events"))
+        assert await asyncio.to_thread(sent.arrived.wait, 30)
+    stop.set()
+    await asyncio.wait_for(running, 30)
+    assert sent.keys == ["n-1", "n-2", "n-3"]
+    assert store.pending_outbox_count() == 0
+    store.close()
