@@ -385,8 +385,17 @@ class EventStore:
         (same store, same thread), a savepoint of the joined unit instead."""
         outer = _joined.get()
         if outer is not None and outer._store is self:
-            with outer.savepoint() as joined:
-                yield joined
+            # Its own span, in the trace of whoever opened it (a consumed
+            # event's), though its commit is the joined unit's.
+            with tracer.start_as_current_span("eventstore.unit_of_work") as span:
+                span.set_attribute("laurel.joined", True)
+                before = len(outer.recorded)
+                with outer.savepoint() as joined:
+                    yield joined
+                appended = outer.recorded[before:]
+                span.set_attribute("laurel.events_appended", len(appended))
+                if appended:
+                    span.set_attribute("laurel.stream_id", appended[0].stream_id)
             return
         with tracer.start_as_current_span("eventstore.unit_of_work") as span:
             uow = UnitOfWork(self, self.folds)

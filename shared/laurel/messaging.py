@@ -162,12 +162,14 @@ def _consume(records: Sequence[ConsumerRecord], handlers: Mapping[str, BodyHandl
     def alone(record: ConsumerRecord) -> None:
         def apply() -> None:
             with _consuming(record):
+                started = time.perf_counter()
                 raw = json.loads(record.value or b"")
                 with handling(**_ids_of(raw)):
                     check = checks.get(record.topic)
                     if check is not None:
                         check.validate_python(raw)
                     handlers[record.topic](raw)
+                    _handled(record, raw, started)
 
         if parking is None:
             apply()
@@ -203,21 +205,32 @@ def _consume(records: Sequence[ConsumerRecord], handlers: Mapping[str, BodyHandl
                         "duration_ms": round(seconds * 1000, 3)})
 
 
+def _handled(record: ConsumerRecord, body: Any, started: float) -> None:
+    """One line a message handled, with its ids and trace (laurel.logs)."""
+    seconds = time.perf_counter() - started
+    kind = body.get("type", "message") if isinstance(body, dict) else "message"
+    log.info("%s %s handled in %.1f ms", record.topic, kind, seconds * 1000,
+             extra={"topic": record.topic, "partition": record.partition,
+                    "offset": record.offset, "duration_ms": round(seconds * 1000, 3)})
+
+
 @contextmanager
 def _consuming(record: ConsumerRecord, event: RecordedEvent | None = None) -> Iterator[None]:
     """One record's handling inside a batch: a consumer span in the trace the
     record carries (as FastStream opens for a single message; a batch's own
     span starts a trace of its own), so what the event causes continues its
-    trace; with the event, its ids on every log line."""
+    trace; with the event, its ids on every log line, and its line once handled."""
     headers = {name: (value or b"").decode("utf-8", "replace")
                for name, value in record.headers or ()}
+    started = time.perf_counter()
     with (continued_from(headers),
           tracer.start_as_current_span(f"{record.topic} process", kind=SpanKind.CONSUMER,
                                        attributes={"messaging.kafka.offset": record.offset}),
-          handling(**({"event_id": event.event_id,
-                       "nomination_id": str(event.payload.get("nomination_id", ""))}
+          handling(**(_ids_of({"event_id": event.event_id, "payload": event.payload})
                       if event is not None else {}))):
         yield
+        if event is not None:
+            _handled(record, {"type": event.type}, started)
 
 
 def _inbox_event(record: ConsumerRecord, handlers: Mapping[str, BodyHandler],
