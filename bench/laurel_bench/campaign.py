@@ -1,4 +1,4 @@
-"""Workload 5: a campaign-sized run — henan-2021 with 2,000 nominations.
+"""Workload 6: a campaign-sized run — henan-2021 with 2,000 nominations.
 
 Each round starts a fresh broker and all four services as processes (as
 `laurel up` does), then times the campaign stage by stage, as far as Laurel

@@ -225,13 +225,15 @@ async def _saturation(address: str, tag: str, registered: bool, first: int, coun
                       concurrency: int) -> dict:
     submissions = Submissions(tag, registered)
     requests = [submissions.request(first + i) for i in range(count)]
-    channel, stub = _stub(address)
-    await channel.channel_ready()
+    # Several comma-separated addresses (replicas): the callers take turns.
+    stubs = [_stub(one) for one in address.split(",")]
+    for channel, _ in stubs:
+        await channel.channel_ready()
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     queue = iter(requests)
 
-    async def caller() -> None:
+    async def caller(stub: Any) -> None:
         for request, md, _ in queue:
             began = time.perf_counter()
             try:
@@ -241,8 +243,9 @@ async def _saturation(address: str, tag: str, registered: bool, first: int, coun
                 errors[_code(error)] += 1
 
     with Meter() as meter:
-        await asyncio.gather(*(caller() for _ in range(concurrency)))
-    await channel.close()
+        await asyncio.gather(*(caller(stubs[i % len(stubs)][1]) for i in range(concurrency)))
+    for channel, _ in stubs:
+        await channel.close()
     return meter.result(
         rate=len(latencies) / meter.seconds, ok=len(latencies), errors=dict(errors),
         concurrency=concurrency, **_latency_summary(latencies))
@@ -487,3 +490,28 @@ async def _wait_receipts(notification: str, tag: str, registered: bool, count: i
     await channel.close()
     return meter.result(received=count - len(pending), missing=len(pending),
                         passes=passes)
+
+
+def topic_event_ids(bootstrap: str, topic: str, expected: int,
+                    timeout: float = 60.0) -> dict:
+    """Every event id on `topic` (the `laurel-event-id` header), read from the
+    beginning until `expected` distinct ids were seen and a further poll of a
+    second brought nothing (Tansu's end offsets are not to be trusted)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    ids: list[str] = []
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=1000)
+            for records in batch.values():
+                ids += [dict(r.headers).get("laurel-event-id", b"").decode()
+                        for r in records]
+            if not batch and len(set(ids)) >= expected:
+                break
+    finally:
+        consumer.close()
+    return {"records": len(ids), "distinct": len(set(ids)), "expected": expected,
+            "duplicates": len(ids) - len(set(ids))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ORDER = ["append", "rebuild", "scale", "system", "campaign"]
+ORDER = ["append", "rebuild", "scale", "system", "replicas", "campaign"]
 
 
 def fmt(value: float | None, unit: str = "") -> str:

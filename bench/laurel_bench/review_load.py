@@ -1,4 +1,4 @@
-"""The client side of workload 5 after reception: scoring, review, results.
+"""The client side of workload 6 after reception: scoring, review, results.
 
 Run in child processes (`worker`), one function per stage, each timing itself
 with the `Meter` from its first call to the moment the stage's outcome is

@@ -80,6 +80,10 @@ class Stack:
     data_dir: Path
     services: tuple[str, ...] = ("intake", "notification")
     outbox_poll_ms: int | None = None  # None: the services' default
+    # A shared database (PostgreSQL) instead of each service's SQLite file,
+    # and how many intake processes serve it ("intake", "intake-2", ...).
+    database_url: str | None = None
+    intake_replicas: int = 1
     broker: Any = None
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -107,16 +111,18 @@ class Stack:
         (self.data_dir / "logs").mkdir(exist_ok=True)
         self.broker = TansuBroker(log_path=self.data_dir / "logs" / "broker.log").start()
         ensure_topics(KafkaSettings(bootstrap=self.broker.bootstrap), Topics().all())
-        for service in self.services:
-            self.ports[service] = free_port()
-            env = child_env({**self.env, "LAUREL_GRPC_PORT": str(self.ports[service])})
+        for name, service in self.instances():
+            self.ports[name] = free_port()
+            env = child_env({**self.env, "LAUREL_GRPC_PORT": str(self.ports[name])})
             env.pop("LAUREL_DATABASE_URL", None)
-            log = open(self.data_dir / "logs" / f"{service}.log", "ab")  # noqa: SIM115
-            self.processes[service] = subprocess.Popen(
+            if self.database_url is not None:
+                env["LAUREL_DATABASE_URL"] = self.database_url
+            log = open(self.data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+            self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"laurel.{service}"], env=env, stdout=log,
                 stderr=subprocess.STDOUT, cwd=self.data_dir,
             )
-        for service in self.services:
+        for service, _ in self.instances():
             try:
                 wait_healthy(self.ports[service], self.processes[service], service)
             except Exception as error:
@@ -128,6 +134,15 @@ class Stack:
             self.started_rss_kb[service] = proc_status_kb(
                 self.processes[service].pid, "VmRSS")
         return self
+
+    def instances(self) -> list[tuple[str, str]]:
+        """(process name, service) of every process to start."""
+        found = []
+        for service in self.services:
+            count = self.intake_replicas if service == "intake" else 1
+            found += [(service if i == 0 else f"{service}-{i + 1}", service)
+                      for i in range(count)]
+        return found
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
