@@ -563,8 +563,30 @@ class EventStore:
             return seen.first() is not None
 
     def verify(self) -> ChainReport:
-        """Recompute every hash and link from the raw rows."""
+        """Recompute every hash and link from the raw rows.
+
+        On PostgreSQL one server-side cursor streams the whole log from one
+        snapshot (a query per batch cost a round trip and a plan each, and
+        half of verify's time, measured); SQLite reads it in short batches,
+        so a long verify never holds a read transaction against the writer's
+        checkpoints."""
+        if self.is_postgres:
+            return verify_rows(self._pg_scan(f"SELECT {_EVENT_COLUMNS} FROM events "
+                                             "ORDER BY position"))
         return verify_rows(row for rows in self._row_batches(1, 5000, None) for row in rows)
+
+    def _pg_scan(self, sql: str, fetch: int = 5000) -> Iterator[Any]:
+        """PostgreSQL: every row of `sql` through a server-side cursor,
+        `fetch` rows a round trip, in one read-only transaction."""
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            try:
+                with raw.cursor(name="laurel_scan") as cursor:
+                    cursor.itersize = fetch
+                    cursor.execute(sql)
+                    yield from cursor
+            finally:
+                conn.rollback()
 
     # -- outbox ------------------------------------------------------------
 
