@@ -12,7 +12,7 @@ Pure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from laurel.campaigns.vocabulary import canonical_nominee_kind
@@ -64,7 +64,10 @@ class Nomination:
                                tuple(r for r in related if r))
 
     def to_payload(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The fields by name, written directly: `dataclasses.asdict` deep-copies
+        every value (each form field), which cost a fifth of a consumer's CPU
+        per event; the only non-scalars are the mappings, copied sorted here."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["fields"] = dict(sorted(self.fields.items()))
         return data
 
