@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -257,3 +257,39 @@ class Aggregate(Generic[S]):
 
     name: str
     evolve: Callable[[S | None, RecordedEvent], S | None]
+
+
+def state_updater(cls: type[S]) -> Callable[[S, Mapping[str, Any]], S]:
+    """`dataclasses.replace(state, **changes)` for a fold's state class, cheaply.
+
+    A fold copies its state once per event. replace gathers every field into
+    keyword arguments and calls __init__, which for a frozen dataclass sets
+    each field through object.__setattr__: most of a fold's cost, profiled.
+    The update here fills a new instance's __dict__ at once, from the old
+    state's and then the changes: the same fields in the same order, equal,
+    still frozen, and the old state untouched (the fold cache shares states
+    between threads). So that nothing replace does is skipped, the class is
+    checked once: a frozen dataclass with a __dict__, every field set by
+    __init__, no __post_init__; and a change naming no field is refused as
+    replace refuses it."""
+    params = getattr(cls, "__dataclass_params__", None)
+    if not (is_dataclass(cls) and params is not None and params.frozen) or (
+        "__slots__" in vars(cls) or hasattr(cls, "__post_init__")
+        or not all(f.init for f in fields(cls))
+    ):
+        raise TypeError(f"{cls.__name__}: a state_updater needs a frozen dataclass with "
+                        "a __dict__, every field in __init__ and no __post_init__")
+    names = frozenset(f.name for f in fields(cls))
+    new_instance = object.__new__
+
+    def update(state: S, changes: Mapping[str, Any]) -> S:
+        if not changes.keys() <= names:
+            raise TypeError(f"{cls.__name__} has no field(s) "
+                            f"{', '.join(sorted(changes.keys() - names))}")
+        updated = new_instance(cls)
+        values = updated.__dict__
+        values.update(state.__dict__)
+        values.update(changes)
+        return updated
+
+    return update

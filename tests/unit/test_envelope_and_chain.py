@@ -102,3 +102,51 @@ def test_event_hash_known_answer() -> None:
         metadata_json=GOLDEN_METADATA_JSON, recorded_at="2021-11-26T02:00:00.000000Z",
         prev_hash=GENESIS_HASH)
     assert digest == GOLDEN_HASH
+
+
+def test_state_updater_copies_as_dataclasses_replace_does() -> None:
+    """A fold's states are updated by `state_updater` (filling the copy's
+    __dict__ at once): the same value `replace` makes, the old state left as
+    it was (the fold cache shares it), the copy still frozen, and what
+    replace refuses refused."""
+    import dataclasses
+
+    from laurel.envelope import state_updater
+
+    @dataclasses.dataclass(frozen=True)
+    class State:
+        name: str
+        tags: tuple[str, ...] = ()
+        version: int = 0
+
+    update = state_updater(State)
+    before = State("a", ("x",), 1)
+    after = update(before, {"version": 2, "tags": ("x", "y")})
+    assert after == replace(before, version=2, tags=("x", "y")) and type(after) is State
+    assert list(vars(after)) == [f.name for f in dataclasses.fields(State)]
+    assert before == State("a", ("x",), 1) and after is not before
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        after.version = 3  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field"):
+        update(before, {"versoin": 2})
+
+    @dataclasses.dataclass(frozen=True)
+    class Checked:
+        name: str
+
+        def __post_init__(self) -> None:
+            if not self.name:
+                raise ValueError("a name is required")
+
+    @dataclasses.dataclass
+    class Mutable:
+        name: str
+
+    @dataclasses.dataclass(frozen=True)
+    class Derived:
+        name: str
+        size: int = dataclasses.field(init=False, default=0)
+
+    for cls in (Checked, Mutable, Derived):
+        with pytest.raises(TypeError, match="frozen dataclass"):
+            state_updater(cls)

@@ -15,13 +15,13 @@ a caller can act on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
-from laurel.envelope import Aggregate, NewEvent, RecordedEvent, format_time
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent, format_time, state_updater
 from laurel.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -344,54 +344,86 @@ def _refuse_invalid(violations: Iterable[FieldViolation], what: str) -> None:
 
 # -- folding ---------------------------------------------------------------
 
-_STATUS_OF = {events.NOMINATION_FORWARDED: "forwarded",
-              events.NOMINATION_RECEIVED: "received",
-              events.NOMINATION_WITHDRAWN: "withdrawn"}
+def _submitted(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    return {"status": "submitted", "submitted_at": format_time(event.campaign_time),
+            "submitted_recorded_at": event.recorded_at, "submitted_by": event.actor.id}
+
+
+def _endorsed(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    p = event.payload
+    return {"status": "endorsed", "endorsement": Endorsement(
+        p["opinion"], p["commission_id"], p.get("commission_name", ""),
+        event.campaign_time.date().isoformat())}
+
+
+def _fields_changed(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    return {"fields": apply_field_changes(state.fields, event.payload["changes"])}
+
+
+def _returned(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    return {"status": "returned", "return_reasons": tuple(event.payload["reasons"])}
+
+
+def _rejected(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    return {"status": "rejected", "return_reasons": tuple(event.payload["reasons"])}
+
+
+def _resubmitted(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    return {"status": "submitted", "return_reasons": (),
+            "fields": apply_field_changes(state.fields, event.payload["changes"])}
+
+
+def _status(status: str) -> Callable[[Nomination, RecordedEvent], dict[str, Any]]:
+    return lambda state, event: {"status": status}
+
+
+def _marked_ineligible(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    return {"eligible": False, "ineligible_reason": event.payload["reason"]}
+
+
+def _attached(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
+    p = event.payload
+    attachment = Attachment(p["sha256"], p["filename"], p["media_type"], p["size"],
+                            p["kind"])
+    return {"attachments": (*state.attachments, attachment)}
+
+
+# What each event changes in a state, besides its version and time, looked
+# up by the event's type (an event of another type changes only those two).
+_CHANGES: dict[str, Callable[[Nomination, RecordedEvent], dict[str, Any]]] = {
+    events.NOMINATION_SUBMITTED: _submitted,
+    events.NOMINATION_ENDORSED: _endorsed,
+    events.DRAFT_SAVED: _fields_changed,
+    events.NOMINATION_AMENDED: _fields_changed,
+    events.NOMINATION_RETURNED: _returned,
+    events.NOMINATION_REJECTED: _rejected,
+    events.NOMINATION_RESUBMITTED: _resubmitted,
+    events.NOMINATION_FORWARDED: _status("forwarded"),
+    events.NOMINATION_RECEIVED: _status("received"),
+    events.NOMINATION_WITHDRAWN: _status("withdrawn"),
+    events.MARKED_INELIGIBLE: _marked_ineligible,
+    events.EVIDENCE_ATTACHED: _attached,
+    events.REPORT_ATTACHED: _attached,
+}
+_updated = state_updater(Nomination)
 
 
 def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
     """The state after `event`: one copy per event (the version and time it
-    was updated, with whatever the event changes)."""
-    p = event.payload
-    if event.type in (events.NOMINATION_DRAFTED, events.NOMINATION_SUBMITTED) and (
-        state is None or event.type == events.NOMINATION_DRAFTED
+    was updated, with whatever the event changes), filled at once by
+    `state_updater` and its changes found by the event's type."""
+    kind = event.type
+    if kind == events.NOMINATION_DRAFTED or (
+        state is None and kind == events.NOMINATION_SUBMITTED
     ):
-        state = _opened(p, event)
+        state = _opened(event.payload, event)
     if state is None:
-        raise ValueError(f"{event.type} before nomination {event.stream_id} was opened")
-    return replace(state, version=event.version, updated_at=event.recorded_at,
-                   **_changes(state, event))
-
-
-def _changes(state: Nomination, event: RecordedEvent) -> dict[str, Any]:
-    """What `event` changes in `state`, besides its version and time."""
-    p = event.payload
-    if event.type == events.NOMINATION_SUBMITTED:
-        return {"status": "submitted", "submitted_at": format_time(event.campaign_time),
-                "submitted_recorded_at": event.recorded_at,
-                "submitted_by": event.actor.id}
-    if event.type == events.NOMINATION_ENDORSED:
-        return {"status": "endorsed", "endorsement": Endorsement(
-            p["opinion"], p["commission_id"], p.get("commission_name", ""),
-            event.campaign_time.date().isoformat())}
-    if event.type in (events.DRAFT_SAVED, events.NOMINATION_AMENDED):
-        return {"fields": apply_field_changes(state.fields, p["changes"])}
-    if event.type == events.NOMINATION_RETURNED:
-        return {"status": "returned", "return_reasons": tuple(p["reasons"])}
-    if event.type == events.NOMINATION_REJECTED:
-        return {"status": "rejected", "return_reasons": tuple(p["reasons"])}
-    if event.type == events.NOMINATION_RESUBMITTED:
-        return {"status": "submitted", "return_reasons": (),
-                "fields": apply_field_changes(state.fields, p["changes"])}
-    if event.type in _STATUS_OF:
-        return {"status": _STATUS_OF[event.type]}
-    if event.type == events.MARKED_INELIGIBLE:
-        return {"eligible": False, "ineligible_reason": p["reason"]}
-    if event.type in (events.EVIDENCE_ATTACHED, events.REPORT_ATTACHED):
-        attachment = Attachment(p["sha256"], p["filename"], p["media_type"], p["size"],
-                                p["kind"])
-        return {"attachments": (*state.attachments, attachment)}
-    return {}
+        raise ValueError(f"{kind} before nomination {event.stream_id} was opened")
+    change = _CHANGES.get(kind)
+    changes = change(state, event) if change is not None else {}
+    changes["version"] = event.version
+    changes["updated_at"] = event.recorded_at
+    return _updated(state, changes)
 
 
 NOMINATION = Aggregate("nomination", evolve)
