@@ -12,12 +12,12 @@ Pure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.contracts.intake import apply_field_changes
-from laurel.envelope import RecordedEvent
+from laurel.envelope import RecordedEvent, state_updater
 from laurel.review.domain.assignment import Nominee as ConflictSubject
 from laurel.review.domain.events import NOMINATION_NOTED
 from laurel.unit_of_work import Aggregate
@@ -34,6 +34,9 @@ TRACKED_TYPES = (SUBMITTED, AMENDED, RESUBMITTED, RECEIVED, WITHDRAWN,
                  MARKED_INELIGIBLE, REJECTED)
 VERDICT_RECORDED = "EligibilityVerdictRecorded"
 RESULT_COMPUTED = "ResultComputed"
+# What a nomination's status becomes after these (a rejection, by a commission
+# or the center, leaves it unreviewed).
+_STATUS = {RECEIVED: "received", WITHDRAWN: "withdrawn", REJECTED: "rejected"}
 
 
 @dataclass(frozen=True)
@@ -88,19 +91,18 @@ def track(current: Nomination | None, event: RecordedEvent) -> Nomination | None
             dict(p.get("fields", {})))
     if current is None:
         return None
-    if event.type in (AMENDED, RESUBMITTED):
-        current = replace(current, fields=apply_field_changes(current.fields,
-                                                              p.get("changes")))
-    if event.type == RECEIVED:
-        current = replace(current, status="received")
-    if event.type == WITHDRAWN:
-        current = replace(current, status="withdrawn")
-    if event.type == REJECTED:  # refused by a commission or the center: not reviewed
-        current = replace(current, status="rejected")
-    if event.type == MARKED_INELIGIBLE:
-        current = replace(current, intake_ineligible_reason=p.get("reason", "") or
-                          p.get("rule", "ineligible"))
-    return current
+    kind = event.type
+    changes: dict[str, Any] = {}
+    if kind in (AMENDED, RESUBMITTED):
+        changes["fields"] = apply_field_changes(current.fields, p.get("changes"))
+    if kind in _STATUS:
+        changes["status"] = _STATUS[kind]
+    if kind == MARKED_INELIGIBLE:
+        changes["intake_ineligible_reason"] = (p.get("reason", "")
+                                               or p.get("rule", "ineligible"))
+    # One copy per event, with all it changes; an event that changes nothing
+    # gives `current` itself.
+    return _updated(current, changes) if changes else current
 
 
 def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
@@ -111,3 +113,4 @@ def evolve(state: Nomination | None, event: RecordedEvent) -> Nomination | None:
 
 
 NOMINATION = Aggregate("review-nomination", evolve)
+_updated = state_updater(Nomination)

@@ -13,12 +13,12 @@ own notes of them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from laurel.campaigns.vocabulary import canonical_nominee_kind
 from laurel.contracts.intake import LIVE_STATUSES, apply_field_changes
-from laurel.envelope import Aggregate, NewEvent, RecordedEvent
+from laurel.envelope import Aggregate, NewEvent, RecordedEvent, state_updater
 from laurel.scoring.domain.eligibility import HospitalNomination, NominationFacts
 
 NOMINATION_FACTS_NOTED = "NominationFactsNoted"
@@ -126,24 +126,31 @@ def stream_id(nomination_id: str) -> str:
 
 
 def track(current: Tracked | None, event: RecordedEvent) -> Tracked | None:
-    """The facts after an intake event; None while no submission was seen."""
+    """The facts after an intake event; None while no submission was seen.
+
+    One copy per event, with all it changes (`state_updater`); an event that
+    changes nothing gives `current` itself."""
     p = event.payload
-    if event.type == SUBMITTED:
+    kind = event.type
+    if kind == SUBMITTED:
         return _opened(p, event.recorded_at, current)
     if current is None:
         return None
-    if event.type in (AMENDED, RESUBMITTED):
-        current = _changed(current, p)
-    if event.type in _STATUS:
-        current = replace(current, status=_STATUS[event.type],
-                          received=current.received or event.type == RECEIVED)
-    if event.type == MARKED_INELIGIBLE:
-        current = replace(current, intake_eligible=False)
-    if event.type == EVIDENCE_ATTACHED:
-        kind = p.get("kind", "")
-        current = replace(current, evidence={**current.evidence,
-                                             kind: current.evidence.get(kind, 0) + 1})
-    return current
+    changes: dict[str, Any] = {}
+    if kind in (AMENDED, RESUBMITTED):
+        changes["fields"] = apply_field_changes(current.fields, p.get("changes"))
+        changes["self_assessment_total"] = p.get("self_assessment_total",
+                                                 current.self_assessment_total)
+    if kind in _STATUS:
+        changes["status"] = _STATUS[kind]
+        changes["received"] = current.received or kind == RECEIVED
+    if kind == MARKED_INELIGIBLE:
+        changes["intake_eligible"] = False
+    if kind == EVIDENCE_ATTACHED:
+        evidence_kind = p.get("kind", "")
+        changes["evidence"] = {**current.evidence,
+                               evidence_kind: current.evidence.get(evidence_kind, 0) + 1}
+    return _updated(current, changes) if changes else current
 
 
 def noted(facts: Tracked, source: RecordedEvent) -> NewEvent:
@@ -160,6 +167,7 @@ def evolve(state: Tracked | None, event: RecordedEvent) -> Tracked | None:
 
 
 FACTS = Aggregate("scoring-nomination-facts", evolve)
+_updated = state_updater(Tracked)
 
 
 def _opened(p: Mapping[str, Any], recorded_at: str, current: Tracked | None
@@ -175,9 +183,3 @@ def _opened(p: Mapping[str, Any], recorded_at: str, current: Tracked | None
         fields=dict(p.get("fields", {})),
         self_assessment_total=p.get("self_assessment_total"), evidence=evidence,
         submitted_at=recorded_at)
-
-
-def _changed(current: Tracked, p: Mapping[str, Any]) -> Tracked:
-    fields = apply_field_changes(current.fields, p.get("changes"))
-    total = p.get("self_assessment_total", current.self_assessment_total)
-    return replace(current, fields=fields, self_assessment_total=total)
