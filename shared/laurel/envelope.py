@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -47,7 +48,25 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
+# TIME_FORMAT as format_time writes it (ASCII digits only), which
+# datetime.fromisoformat reads to the same moment as strptime.
+_FORMATTED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                             r"\.[0-9]{6}Z")
+
+
 def parse_time(text: str) -> datetime:
+    """The moment `format_time` wrote as `text`.
+
+    strptime was a quarter of a nomination fold's time (each submission
+    and endorsement reads its time); text in format_time's own shape goes
+    through fromisoformat, anything else (and any text it refuses) through
+    strptime as before, so the same texts parse, to the same moments, and
+    the same are refused."""
+    if _FORMATTED_TIME.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
     return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 

@@ -150,3 +150,29 @@ def test_state_updater_copies_as_dataclasses_replace_does() -> None:
     for cls in (Checked, Mutable, Derived):
         with pytest.raises(TypeError, match="frozen dataclass"):
             state_updater(cls)
+
+
+@pytest.mark.parametrize("text", [
+    "2021-12-01T08:00:00.000000Z", "2021-11-30T23:59:59.999999Z",
+    "2020-02-29T00:00:00.000001Z", "0001-01-01T00:00:00.000000Z",
+    "9999-12-31T23:59:59.999999Z", "2021-1-01T08:00:00.000000Z",
+    "2021-12-01T08:00:00.5Z", "2021-12-01T08:00:00Z", "2021-02-30T00:00:00.000000Z",
+    "2021-13-01T00:00:00.000000Z", "2021-12-01T24:00:00.000000Z",
+    "2021-12-01 08:00:00.000000Z", "2021-12-01T08:00:00.000000", "２０２１-12-01T08:00:00.000000Z",
+])
+def test_parse_time_reads_what_strptime_reads(text: str) -> None:
+    """parse_time reads format_time's own shape without strptime: the same
+    moment for every text strptime reads, refused where strptime refuses."""
+    from datetime import UTC, datetime
+
+    from laurel.envelope import TIME_FORMAT, format_time, parse_time
+
+    try:
+        expected = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_time(text)
+        return
+    parsed = parse_time(text)
+    assert parsed == expected and parsed.tzinfo is UTC
+    assert format_time(parsed) == format_time(expected)
