@@ -373,6 +373,12 @@ class EventStore:
                 held[0].close()
             conn = self.engine.connect().execution_options(
                 laurel_write=True, laurel_held=True)
+            if self.is_postgres:
+                # The driver sends no BEGIN: the unit sends it with the lock
+                # and the head reads in one query, and the COMMIT with its
+                # INSERTs (UnitOfWork.lock, _send_with_commit). The pool
+                # restores the isolation level when the connection goes back.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             held = self._held = (conn, conn.connection.dbapi_connection)
         return held
 

@@ -102,7 +102,7 @@ def test_writers_of_separate_stores_interleaving_keep_positions_gapless_and_chai
     """Four stores (as four processes: no shared in-process lock), each
     appending to its own streams and to one shared stream: only the
     database's lock orders them (on PostgreSQL the advisory lock and the
-    head read go in one pipelined round trip), and every position and link
+    head read go in one query, one round trip), and every position and link
     still holds."""
     writers = [EventStore(database_url) for _ in range(4)]
     barrier = threading.Barrier(len(writers))

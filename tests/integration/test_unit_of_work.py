@@ -189,7 +189,7 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_unit_runs_again(
     invalidates it, and the unit runs once more on a fresh connection. Both
     ways a unit first touches its connection: a read (SQLAlchemy's execute,
     on a pooled connection), and an append's lock and head read (one
-    pipelined round trip on the writer's held connection)."""
+    multi-statement query on the writer's held connection)."""
     store.append("counter-1", 0, [add(1)], META)  # the writer's held connection
     assert store.run(lambda uow: uow.load("counter-1", COUNTER)) == 1  # and a pooled one
     lost: list[bool] = []
