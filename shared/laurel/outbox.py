@@ -157,7 +157,7 @@ class OutboxRelay:
         self.close_timeout = close_timeout
         self.mark_interval = mark_interval
         # Sent and taken by the broker, not yet marked published (positions in
-        # order); `_sent_through` is the last of them (or of the marked), where
+        # order); `_sent_through` is the last of them (0 once they are marked), where
         # the next pass reads on from. Only this relay's thread touches them.
         self._unmarked: list[int] = []
         self._unmarked_since = 0.0
@@ -229,6 +229,10 @@ class OutboxRelay:
         if self._unmarked:
             self.store.mark_published(self._unmarked)
             self._unmarked = []
+            # Nothing sent is left unmarked: the next pass reads every
+            # unpublished row again, so rows made unpublished meanwhile
+            # (`laurel outbox republish`) below the last send go out too.
+            self._sent_through = 0
 
     def _marks_due(self, found: int) -> bool:
         """Whether `run` writes the marks now: after a pass that found nothing
