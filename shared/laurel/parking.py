@@ -217,14 +217,9 @@ class Parking:
                 result = await call_next(msg)
             except Exception as error:
                 if is_transient(error):
-                    delay = self._transient.next_delay()
-                    self._transient_log.failed(
-                        f"cannot apply {received.topic}[{received.partition}]@"
-                        f"{received.offset} ({_one_line(error)}); not parked, "
-                        "the failure is the environment's", delay)
-                    if time.monotonic() - held_since + delay > self.hold_s:
-                        raise  # nacked: redelivered, and backed off again
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(self._transient_delay(
+                        f"{received.topic}[{received.partition}]@{received.offset}",
+                        error, held_since))
                     continue
                 attempts += 1
                 if attempts < self.max_attempts:
@@ -258,17 +253,24 @@ class Parking:
             try:
                 result = await call_next(msg)
             except Exception as error:
-                delay = self._transient.next_delay()
-                self._transient_log.failed(
-                    f"cannot apply {where} ({_one_line(error)}); not parked, "
-                    "the failure is the environment's", delay)
-                if time.monotonic() - held_since + delay > self.hold_s:
-                    raise  # nacked: redelivered, and backed off again
-                await asyncio.sleep(delay)
+                await asyncio.sleep(self._transient_delay(where, error, held_since))
                 continue
             self._transient.reset()
             self._transient_log.recovered()
             return result
+
+    def _transient_delay(self, where: str, error: Exception, held_since: float) -> float:
+        """How long to back off, in place, after a transient failure at
+        `where` (logged once per state change); `error` is raised instead
+        (nacked: redelivered, and backed off again) once the message would
+        be held longer than `hold_s`."""
+        delay = self._transient.next_delay()
+        self._transient_log.failed(
+            f"cannot apply {where} ({_one_line(error)}); not parked, "
+            "the failure is the environment's", delay)
+        if time.monotonic() - held_since + delay > self.hold_s:
+            raise error
+        return delay
 
     def handle(self, record: Any, apply: Callable[[], object]) -> None:
         """One record of a batch, in the consumer's thread: `apply` it as
