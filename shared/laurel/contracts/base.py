@@ -191,6 +191,24 @@ def parking() -> tuple[EventContract, ...]:
     )
 
 
+CLOCK_NOTED = "CampaignClockNoted"
+
+
+class CampaignClockNoted(EventPayload):
+    """Intake's CampaignClockSet, as a consuming service keeps to it."""
+
+    campaign_id: str
+    now: str  # ISO 8601 with its offset
+    set_event_id: str
+
+
+def clock_noted() -> EventContract:
+    """What a consumer's store records of intake's campaign clock: the same
+    type in every consumer (scoring, review, notification), never published."""
+    return EventContract(CLOCK_NOTED, 1, CampaignClockNoted, None,
+                         "Intake moved a campaign's clock; stage checks here follow it.")
+
+
 def contracts_of(service: str, *declared: EventContract) -> ServiceContracts:
     """A service's contracts: the types it declares, and the audit's
     checkpoints every store holds (stream `audit-checkpoints`, never published)."""

@@ -13,10 +13,9 @@ notification's store.
 
 from __future__ import annotations
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event, parking
+from laurel.contracts.base import EventPayload, by, clock_noted, contracts_of, event, parking
 
 SERVICE = "notification"
-CLOCK_NOTED = "CampaignClockNoted"
 
 RECEIPT_ISSUED = "SubmissionReceiptIssued"
 NOTIFICATION_ISSUED = "NotificationIssued"
@@ -181,19 +180,10 @@ _EMAIL = by("notification_id", why="one e-mail's queueing and attempts stay in o
             "e-mails are independent of each other")
 
 
-class CampaignClockNoted(EventPayload):
-    """Intake's CampaignClockSet, as this service keeps to it."""
-
-    campaign_id: str
-    now: str  # ISO 8601 with its offset
-    set_event_id: str
-
-
 CONTRACTS = contracts_of(
     SERVICE,
     *parking(),
-    event(CLOCK_NOTED, CampaignClockNoted, None,
-          "Intake moved a campaign's clock; stage checks here follow it."),
+    clock_noted(),
     event(RECEIPT_ISSUED, SubmissionReceiptIssued, _INBOX,
           "A nominator was told their submission was received."),
     event(NOTIFICATION_ISSUED, NotificationIssued, _INBOX,

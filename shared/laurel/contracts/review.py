@@ -21,10 +21,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event, of_stream, parking
+from laurel.contracts.base import (
+    EventPayload,
+    by,
+    clock_noted,
+    contracts_of,
+    event,
+    of_stream,
+    parking,
+)
 
 SERVICE = "review"
-CLOCK_NOTED = "CampaignClockNoted"
 
 REVIEWER_REGISTERED = "ReviewerRegistered"
 CONFLICT_DECLARED = "ReviewerConflictDeclared"
@@ -231,19 +238,10 @@ _ROUND = by("round_id", why="scoring folds a round's events in order to compute 
             "result; one partition per round keeps that order")
 
 
-class CampaignClockNoted(EventPayload):
-    """Intake's CampaignClockSet, as this service keeps to it."""
-
-    campaign_id: str
-    now: str  # ISO 8601 with its offset
-    set_event_id: str
-
-
 CONTRACTS = contracts_of(
     SERVICE,
     *parking(),
-    event(CLOCK_NOTED, CampaignClockNoted, None,
-          "Intake moved a campaign's clock; stage checks here follow it."),
+    clock_noted(),
     event(REVIEWER_REGISTERED, ReviewerRegistered, _REVIEWER, "A reviewer was registered."),
     event(CONFLICT_DECLARED, ReviewerConflictDeclared, _REVIEWER,
           "A reviewer declared a conflict with a subject."),

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from laurel.contracts.base import EventPayload, by, contracts_of, event, joined, parking
+from laurel.contracts.base import (
+    EventPayload,
+    by,
+    clock_noted,
+    contracts_of,
+    event,
+    joined,
+    parking,
+)
 
 SERVICE = "scoring"
-CLOCK_NOTED = "CampaignClockNoted"
 
 VERDICT_RECORDED = "EligibilityVerdictRecorded"
 RESULT_COMPUTED = "ResultComputed"
@@ -128,19 +135,10 @@ class ResultComputationRefused(EventPayload):
 
 
 
-class CampaignClockNoted(EventPayload):
-    """Intake's CampaignClockSet, as this service keeps to it."""
-
-    campaign_id: str
-    now: str  # ISO 8601 with its offset
-    set_event_id: str
-
-
 CONTRACTS = contracts_of(
     SERVICE,
     *parking(),
-    event(CLOCK_NOTED, CampaignClockNoted, None,
-          "Intake moved a campaign's clock; stage checks here follow it."),
+    clock_noted(),
     event(VERDICT_RECORDED, EligibilityVerdictRecorded,
           by("nomination_id", why="a nomination's verdicts arrive in order"),
           "A rule's verdict on a nomination changed (or was first decided)."),
