@@ -54,6 +54,7 @@ from laurel.envelope import (
     format_time,
     utcnow,
 )
+from laurel.projections import placeholder
 from laurel.unit_of_work import (
     PG_APPEND_LOCK,
     AlreadyProcessed,
@@ -160,7 +161,7 @@ class _Statements:
     """
 
     def __init__(self, paramstyle: str) -> None:
-        p = "?" if paramstyle == "qmark" else "%s"
+        p = placeholder(paramstyle)
         self.max_position = "SELECT max(position) FROM events"
         self.head = (
             f"SELECT version, hash FROM events WHERE stream_id = {p} "

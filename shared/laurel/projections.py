@@ -15,6 +15,13 @@ from sqlalchemy import Connection, Table
 _SQL: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], str] = {}
 
 
+def placeholder(paramstyle: str) -> str:
+    """The driver's parameter marker for SQL written once as text (the
+    store's hot statements, read models' hot queries): sqlite3's `?`,
+    psycopg's `%s`."""
+    return "?" if paramstyle == "qmark" else "%s"
+
+
 def upsert(conn: Connection, table: Table, key: Mapping[str, Any],
            values: Mapping[str, Any], insert_only: Mapping[str, Any] | None = None) -> None:
     """Insert the row at `key`, or update `values` on the row already there.
@@ -40,7 +47,7 @@ def _upsert_sql(conn: Connection, table: Table, key: tuple[str, ...],
         if name not in table.c:
             raise KeyError(f"{table.name} has no column {name!r}")
     columns = ", ".join(quote(c) for c in row)
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn.dialect.paramstyle)
     marks = ", ".join(mark for _ in row)
     target = ", ".join(quote(c) for c in key)
     if values:

@@ -32,6 +32,7 @@ from laurel.envelope import RecordedEvent
 from laurel.intake.domain import events
 from laurel.intake.domain.organizations import Organization
 from laurel.intake.domain.rules import HospitalFacts
+from laurel.projections import placeholder
 
 METADATA = MetaData()
 
@@ -208,7 +209,7 @@ class _Statements:
     SQLAlchemy on every call cost more than running them."""
 
     def __init__(self, paramstyle: str) -> None:
-        self.p = p = "?" if paramstyle == "qmark" else "%s"
+        self.p = p = placeholder(paramstyle)
         t = NOMINATIONS.name
         self.open_nomination = (
             f"INSERT INTO {t} (nomination_id, campaign_id, category, hospital_id, "

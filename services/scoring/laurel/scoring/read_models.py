@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from laurel.envelope import RecordedEvent, canonical_json
-from laurel.projections import upsert
+from laurel.projections import placeholder, upsert
 from laurel.scoring.domain import eligibility as el
 from laurel.scoring.domain import facts, ranking, round_inputs
 from laurel.scoring.domain.facts import Tracked
@@ -205,7 +205,7 @@ class _Statements:
     than running them (scoring's consumer, profiled with cProfile)."""
 
     def __init__(self, paramstyle: str) -> None:
-        p = "?" if paramstyle == "qmark" else "%s"
+        p = placeholder(paramstyle)
         self.of_hospital = (f"SELECT facts FROM {NOMINATIONS.name} WHERE hospital_id = {p} "
                             "ORDER BY nomination_id")
         self.verdicts_of = ("SELECT rule, decision, reason, parameters, recorded_at "
